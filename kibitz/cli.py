@@ -1,0 +1,195 @@
+"""The `kibitz` command line: serve, demo, migrate, and operator acts on comments and threads."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+import click
+
+from kibitz import __version__, errors
+from kibitz.config import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from kibitz.moderation import Moderation
+
+T = TypeVar("T")
+config_option = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="TOML file (default: ./kibitz.toml when it exists)",
+)
+
+
+def _settings(config_path: Path | None, overrides: dict[str, object] | None = None) -> Settings:
+    try:
+        return load_settings(config_path, overrides=overrides)
+    except ConfigError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(2)
+
+
+def _run(make: Callable[[], Awaitable[T]]) -> T:
+    try:
+        return asyncio.run(make())  # type: ignore[arg-type]
+    except errors.KibitzError as exc:
+        click.echo(f"error: {exc.detail}", err=True)
+        sys.exit(1)
+
+
+@click.group()
+@click.version_option(__version__, prog_name="kibitz")
+def main() -> None:
+    """Kibitz: comments and reader subscriptions for news sites."""
+
+
+@main.command()
+@config_option
+def migrate(config_path: Path | None) -> None:
+    """Bring the database schema up to date."""
+    from kibitz.migrate import head_revision, upgrade
+    from kibitz.store.db import Database
+
+    settings = _settings(config_path)
+
+    async def go() -> None:
+        db = Database(settings.sqlalchemy_url)
+        try:
+            await upgrade(db, settings)
+        finally:
+            await db.dispose()
+
+    _run(go)
+    click.echo(f"database is at revision {head_revision()}")
+
+
+def _serve(settings: Settings, host: str, port: int, workers: int, config_path: Path | None) -> None:
+    import uvicorn
+
+    from kibitz.migrate import upgrade
+    from kibitz.store.db import Database
+
+    async def prepare() -> None:
+        db = Database(settings.sqlalchemy_url)
+        try:
+            await upgrade(db, settings)
+        finally:
+            await db.dispose()
+
+    _run(prepare)  # once, before any worker starts
+    options: dict[str, object] = {
+        "host": host,
+        "port": port,
+        "log_level": "info",
+        "timeout_graceful_shutdown": 10,
+        "proxy_headers": False,
+        "server_header": False,
+        "access_log": False,
+    }
+    if workers > 1:
+        # Worker processes rebuild the settings from the same file.
+        if config_path is not None:
+            os.environ["KIBITZ_CONFIG"] = str(config_path.resolve())
+        uvicorn.run("kibitz.app:factory", factory=True, workers=workers, **options)  # type: ignore[arg-type]
+    else:
+        from kibitz.app import create_app
+
+        uvicorn.run(create_app(settings), **options)  # type: ignore[arg-type]
+
+
+@main.command()
+@config_option
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
+def serve(config_path: Path | None, host: str, port: int, workers: int) -> None:
+    """Serve the API (and the outbox worker, once mail exists)."""
+    _serve(_settings(config_path), host, port, workers, config_path)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(path_type=Path),
+    default=Path("kibitz-demo"),
+    show_default=True,
+    help="where the demo keeps its SQLite database",
+)
+def demo(host: str, port: int, data_dir: Path) -> None:
+    """A sample news site with comments, on SQLite, with no configuration."""
+    from kibitz.demo import run_demo
+
+    run_demo(host, port, data_dir)
+
+
+@main.group()
+def comments() -> None:
+    """Act on one comment (until the admin UI exists)."""
+
+
+def _moderate(config_path: Path | None, act: Callable[[Moderation], Awaitable[bool]]) -> bool:
+    from kibitz.app import close_context, open_context
+    from kibitz.moderation import Moderation
+
+    settings = _settings(config_path)
+
+    async def go() -> bool:
+        ctx = await open_context(settings)
+        try:
+            return await act(Moderation(ctx.db, ctx.events))
+        finally:
+            await close_context(ctx)
+
+    return _run(go)
+
+
+@comments.command("hide")
+@config_option
+@click.argument("comment_id", type=int)
+def hide_comment(config_path: Path | None, comment_id: int) -> None:
+    """Hide a comment from readers (its replies stay)."""
+    changed = _moderate(config_path, lambda m: m.set_hidden(comment_id, True))
+    click.echo(f"comment {comment_id} hidden" if changed else f"comment {comment_id} was already hidden")
+
+
+@comments.command("restore")
+@config_option
+@click.argument("comment_id", type=int)
+def restore_comment(config_path: Path | None, comment_id: int) -> None:
+    """Show a hidden comment again."""
+    changed = _moderate(config_path, lambda m: m.set_hidden(comment_id, False))
+    click.echo(f"comment {comment_id} restored" if changed else f"comment {comment_id} was not hidden")
+
+
+@main.group()
+def threads() -> None:
+    """Close or reopen a thread (until the admin UI exists)."""
+
+
+@threads.command("close")
+@config_option
+@click.argument("site")
+@click.argument("page")
+def close_thread(config_path: Path | None, site: str, page: str) -> None:
+    """Refuse new comments on a page (they get `thread_closed`)."""
+    changed = _moderate(config_path, lambda m: m.set_closed(site, page, True))
+    click.echo(f"thread {site} {page} closed" if changed else f"thread {site} {page} was already closed")
+
+
+@threads.command("reopen")
+@config_option
+@click.argument("site")
+@click.argument("page")
+def reopen_thread(config_path: Path | None, site: str, page: str) -> None:
+    """Accept new comments on a page again."""
+    changed = _moderate(config_path, lambda m: m.set_closed(site, page, False))
+    click.echo(f"thread {site} {page} reopened" if changed else f"thread {site} {page} was open")

@@ -1,0 +1,381 @@
+"""Comment rules: post, edit window, soft delete, votes, flags, reply trees and sort orders."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from kibitz import errors, guard, inputs, markup, tree
+from kibitz.avatar import avatar_key
+from kibitz.config import SiteConfig
+from kibitz.events import EventKind, Events, ThreadEvent
+from kibitz.models import (
+    Anchor,
+    Author,
+    Comment,
+    CommentNode,
+    CommentStatus,
+    Sort,
+    Thread,
+    ThreadPage,
+    VoteTally,
+)
+from kibitz.security import TokenError, Tokens, anonymise
+from kibitz.store.comments import NewComment
+from kibitz.store.db import Database
+from kibitz.store.tx import Tx
+
+Clock = Callable[[], datetime]
+EDIT_TOKEN = "edit"  # noqa: S105 - a token purpose, not a secret
+# The edit token outlives the window a little, so a late edit hears "window closed", not "forbidden".
+TOKEN_GRACE = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class PostRequest:
+    site: SiteConfig
+    page: str
+    text: str
+    author_name: str
+    author_email: str | None = None
+    author_url: str | None = None
+    title: str | None = None
+    url: str | None = None
+    parent_id: int | None = None
+    anchor: Anchor | None = None
+    reader_id: str | None = None  # raw (verified) id, or None for a new reader
+    client: str = ""  # rate-limit key of the client address
+    client_addr: str = ""
+    idempotency_key: str | None = None
+    fingerprint: str = ""  # of the request body, for idempotent retries
+
+
+@dataclass(frozen=True)
+class Posted:
+    comment: Comment
+    token: str
+    reader_id: str
+    new_reader: bool
+    replayed: dict[str, Any] | None = None  # the stored response of an idempotent retry
+
+
+def empty_thread(site: str, page: str) -> Thread:
+    return Thread(
+        id=0,
+        site=site,
+        page=page,
+        title="",
+        url="",
+        closed=False,
+        count=0,
+        version=0,
+        created=datetime.fromtimestamp(0, UTC),
+    )
+
+
+class Comments:
+    """The discussion engine. Each method is one transaction; events go out after commit."""
+
+    def __init__(
+        self, db: Database, tokens: Tokens, events: Events, clock: Clock, avatar_secret: bytes
+    ) -> None:
+        self.db = db
+        self.tokens = tokens
+        self.events = events
+        self.clock = clock
+        self.avatar_secret = avatar_secret
+
+    def is_closed(self, site: SiteConfig, thread: Thread) -> bool:
+        if thread.closed:
+            return True
+        return bool(thread.id and site.close_after and self.clock() - thread.created > site.close_after)
+
+    def edit_token(self, site: SiteConfig, comment: Comment) -> str:
+        ttl = (comment.created + site.edit_window + TOKEN_GRACE) - self.clock()
+        return self.tokens.issue(EDIT_TOKEN, str(comment.id), now=self.clock(), ttl=max(ttl, timedelta(0)))
+
+    # -- writes -----------------------------------------------------------------------------------
+
+    async def post(self, req: PostRequest) -> Posted:
+        """Post a comment or a reply; one transaction for thread, comment, counters and the
+        idempotency record; the event goes out after it committed."""
+        site = req.site
+        page = inputs.page_key(req.page)
+        text = inputs.text(req.text)
+        name = inputs.author_name(req.author_name)
+        email = inputs.email(req.author_email)
+        author_url = inputs.web_url(req.author_url)
+        title = inputs.title(req.title)
+        url = self._article_url(site, req.url)
+        html = markup.render(text, allow_images=site.allow_images)
+        author = Author(
+            name=name,
+            email=email,
+            url=author_url,
+            avatar_key=avatar_key(self.avatar_secret, site.id, email or name),
+        )
+        reader_id, new_reader = req.reader_id, req.reader_id is None
+        if reader_id is None:
+            reader_id = self.tokens.new_reader()
+        now = self.clock()
+        try:
+            async with self.db.write() as tx:
+                if req.idempotency_key:
+                    stored = await tx.idempotency.get(site.id, req.idempotency_key)
+                    if stored is not None:
+                        return await self._replay(tx, stored.fingerprint, req, stored.response)
+                await guard.check_rate(
+                    tx,
+                    site=site.id,
+                    action="comments",
+                    limit=site.rate_limits.comments,
+                    client=req.client,
+                    now=now,
+                )
+                thread = await tx.threads.get_or_create(site.id, page, title, url, now)
+                if self.is_closed(site, thread):
+                    raise errors.ThreadClosed()
+                await tx.threads.fill_missing(thread.id, title=title, url=url)
+                parent = await self._parent(tx, thread, req.parent_id)
+                comment = await tx.comments.insert(
+                    NewComment(
+                        thread_id=thread.id,
+                        parent=parent,
+                        status=CommentStatus.APPROVED,
+                        text=text,
+                        html=html,
+                        renderer_version=markup.RENDERER_VERSION,
+                        author=author,
+                        reader_id=reader_id,
+                        client_net=anonymise(req.client_addr),
+                        created=now,
+                        anchor=req.anchor,
+                    )
+                )
+                await tx.comments.add_visible_descendants(comment.ancestor_ids, 1)
+                version = await tx.threads.bump(thread.id, count_delta=1)
+                posted = Posted(comment, self.edit_token(site, comment), reader_id, new_reader)
+                if req.idempotency_key:
+                    record = {"comment_id": comment.id, "token": posted.token, "reader_id": reader_id}
+                    await tx.idempotency.put(
+                        site.id, req.idempotency_key, req.fingerprint, comment.id, json.dumps(record), now
+                    )
+        except IntegrityError:
+            if not req.idempotency_key:
+                raise
+            # A concurrent twin with the same key committed first: answer as it did.
+            async with self.db.read() as tx:
+                stored = await tx.idempotency.get(site.id, req.idempotency_key)
+                if stored is None:
+                    raise
+                return await self._replay(tx, stored.fingerprint, req, stored.response)
+        await self.events.dispatch(
+            ThreadEvent(EventKind.COMMENT_CREATED, site.id, page, thread.id, version, comment.id)
+        )
+        return posted
+
+    async def _replay(self, tx: Tx, fingerprint: str, req: PostRequest, response: str) -> Posted:
+        if fingerprint != req.fingerprint:
+            raise errors.IdempotencyKeyReused()
+        record = json.loads(response)
+        comment = await tx.comments.get(int(record["comment_id"]))
+        if comment is None:
+            raise errors.NotFound("The comment this key created is gone")
+        return Posted(
+            comment, record["token"], record["reader_id"], new_reader=req.reader_id is None, replayed=record
+        )
+
+    def _article_url(self, site: SiteConfig, url: str | None) -> str:
+        value = inputs.web_url(url, "url")
+        if value and not site.allows_origin(value):
+            raise errors.Forbidden(
+                "The article url must be on one of the site's origins",
+                errors=[errors.FieldError("url", "is not on one of the site's origins")],
+            )
+        return value
+
+    async def _parent(self, tx: Tx, thread: Thread, parent_id: int | None) -> Comment | None:
+        if parent_id is None:
+            return None
+        parent = await tx.comments.get(parent_id)
+        if parent is None or parent.thread_id != thread.id:
+            raise errors.InvalidInput.field("parent", "is not a comment of this thread")
+        if not parent.visible:
+            raise errors.InvalidInput.field("parent", "can no longer be replied to")
+        return parent
+
+    async def _owned(self, tx: Tx, site: SiteConfig, comment_id: int, token: str | None) -> Comment:
+        """The comment the token may change, within the edit window; raises otherwise."""
+        if not token:
+            raise errors.Unauthorized("Send the comment's token as 'Authorization: Bearer <token>'")
+        try:
+            subject = self.tokens.verify(EDIT_TOKEN, token, now=self.clock())
+        except TokenError:
+            raise errors.Forbidden("The token is not valid for this comment") from None
+        if subject != str(comment_id):
+            raise errors.Forbidden("The token is not valid for this comment")
+        comment = await tx.comments.get(comment_id, for_update=True)
+        if comment is None or comment.status is not CommentStatus.APPROVED:
+            raise errors.NotFound("No such comment")
+        if self.clock() - comment.created > site.edit_window:
+            raise errors.EditWindowClosed()
+        return comment
+
+    async def edit(self, site: SiteConfig, comment_id: int, token: str | None, text: str) -> Comment:
+        text = inputs.text(text)
+        html = markup.render(text, allow_images=site.allow_images)
+        async with self.db.write() as tx:
+            comment = await self._owned(tx, site, comment_id, token)
+            if comment.deleted:
+                raise errors.NotFound("No such comment")
+            await tx.comments.set_text(comment.id, text, html, markup.RENDERER_VERSION, self.clock())
+            version = await tx.threads.bump(comment.thread_id)
+            thread = await tx.threads.get_by_id(comment.thread_id)
+            updated = await tx.comments.get(comment.id)
+        assert thread is not None
+        assert updated is not None
+        await self.events.dispatch(
+            ThreadEvent(EventKind.COMMENT_UPDATED, site.id, thread.page, thread.id, version, comment.id)
+        )
+        return updated
+
+    async def delete(self, site: SiteConfig, comment_id: int, token: str | None) -> None:
+        """Soft delete; the comment stays as a tombstone while it has visible replies."""
+        async with self.db.write() as tx:
+            comment = await self._owned(tx, site, comment_id, token)
+            if comment.deleted:
+                return
+            await tx.comments.mark_deleted(comment.id)
+            await tx.comments.add_visible_descendants(comment.ancestor_ids, -1)
+            version = await tx.threads.bump(comment.thread_id, count_delta=-1)
+            thread = await tx.threads.get_by_id(comment.thread_id)
+        assert thread is not None
+        await self.events.dispatch(
+            ThreadEvent(EventKind.COMMENT_DELETED, site.id, thread.page, thread.id, version, comment.id)
+        )
+
+    async def vote(
+        self, site: SiteConfig, comment_id: int, reader_id: str, value: int, client: str
+    ) -> VoteTally:
+        """Set this reader's vote to +1, 0 or -1; one vote per reader, never on their own comment."""
+        now = self.clock()
+        async with self.db.write() as tx:
+            await guard.check_rate(
+                tx, site=site.id, action="votes", limit=site.rate_limits.votes, client=client, now=now
+            )
+            comment = await tx.comments.get(comment_id, for_update=True)
+            if comment is None or not comment.visible:
+                raise errors.NotFound("No such comment")
+            if comment.reader_id == reader_id:
+                raise errors.OwnComment()
+            before = await tx.votes.value(comment_id, reader_id)
+            if before == value:
+                return VoteTally(comment.score, comment.up, comment.down, value)
+            await tx.votes.set(comment_id, reader_id, value, now)
+            up = (value == 1) - (before == 1)
+            down = (value == -1) - (before == -1)
+            score, ups, downs = await tx.comments.add_votes(comment_id, up, down)
+            version = await tx.threads.bump(comment.thread_id)
+            thread = await tx.threads.get_by_id(comment.thread_id)
+        assert thread is not None
+        await self.events.dispatch(
+            ThreadEvent(EventKind.COMMENT_VOTED, site.id, thread.page, thread.id, version, comment_id)
+        )
+        return VoteTally(score, ups, downs, value)
+
+    async def flag(self, site: SiteConfig, comment_id: int, reader_id: str, reason: str, client: str) -> None:
+        reason = " ".join(reason.split())
+        inputs.check_string("reason", reason)
+        if not reason or len(reason) > 500:
+            raise errors.InvalidInput.field("reason", "must be 1 to 500 characters")
+        now = self.clock()
+        async with self.db.write() as tx:
+            await guard.check_rate(
+                tx, site=site.id, action="flags", limit=site.rate_limits.flags, client=client, now=now
+            )
+            comment = await tx.comments.get(comment_id)
+            if comment is None or not comment.visible:
+                raise errors.NotFound("No such comment")
+            await tx.flags.add(comment_id, reader_id, reason, now)
+
+    # -- reads ------------------------------------------------------------------------------------
+
+    async def site_of(self, comment_id: int) -> str:
+        async with self.db.read() as tx:
+            site = await tx.comments.site_of(comment_id)
+        if site is None:
+            raise errors.NotFound("No such comment")
+        return site
+
+    async def thread_page(
+        self,
+        site: SiteConfig,
+        page: str,
+        sort: Sort,
+        limit: int,
+        cursor: str | None,
+        *,
+        inline_only: bool = False,
+    ) -> ThreadPage:
+        """One page of top-level comments with their replies nested (DESIGN.md §3)."""
+        page = inputs.page_key(page)
+        after = tree.decode_cursor(sort, cursor) if cursor else None
+        async with self.db.read() as tx:
+            thread = await tx.threads.get(site.id, page)
+            if thread is None:
+                return ThreadPage(empty_thread(site.id, page), [], None)
+            tops = await tx.comments.top_level(thread.id, sort, after, limit + 1, inline_only=inline_only)
+            more = len(tops) > limit
+            tops = tops[:limit]
+            replies = await tx.comments.descendants([c.id for c in tops])
+        nodes = tree.build(tops, tree.children_map(replies, sort))
+        next_cursor = tree.encode_cursor(sort, tops[-1]) if more else None
+        thread = replace(thread, closed=self.is_closed(site, thread))
+        return ThreadPage(thread, nodes, next_cursor)
+
+    async def replies(
+        self, comment_id: int, cursor: str | None, sort: Sort = Sort.OLDEST
+    ) -> tuple[list[CommentNode], str | None]:
+        """Direct replies of one comment (a branch held back inline), each with its own replies."""
+        offset = tree.decode_offset(cursor) if cursor else 0
+        async with self.db.read() as tx:
+            comment = await tx.comments.get(comment_id)
+            if comment is None or not tree.is_shown(comment):
+                raise errors.NotFound("No such comment")
+            subtree = await tx.comments.descendants([comment.root_id or comment.id])
+        children = tree.children_map(subtree, sort)
+        direct = children.get(comment.id, [])
+        chunk = direct[offset : offset + tree.BRANCH_LIMIT]
+        nodes = tree.build(chunk, children, depth=tree.INLINE_DEPTH - 1)
+        end = offset + len(chunk)
+        return nodes, (tree.encode_offset(end) if end < len(direct) else None)
+
+    async def counts(self, site: SiteConfig, pages: list[str]) -> dict[str, int]:
+        keys = {page: inputs.page_key(page) for page in pages}
+        async with self.db.read() as tx:
+            found = await tx.threads.counts(site.id, list(set(keys.values())))
+        return {page: found.get(key, 0) for page, key in keys.items()}
+
+    async def recent(
+        self, site: SiteConfig, page: str | None, limit: int = 50
+    ) -> tuple[Thread | None, list[tuple[Comment, str, str, str]]]:
+        key = inputs.page_key(page) if page is not None else None
+        async with self.db.read() as tx:
+            thread = await tx.threads.get(site.id, key) if key is not None else None
+            items = await tx.comments.recent(site.id, key, limit)
+        return thread, items
+
+
+def body_fingerprint(body: bytes) -> str:
+    """A fingerprint of a request body that ignores key order and whitespace."""
+    try:
+        canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":"))
+    except ValueError:
+        canonical = body.decode("utf-8", "replace")
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()

@@ -1,0 +1,598 @@
+"""Settings from a TOML file and KIBITZ_* environment variables: the only reader of the environment.
+
+A bad configuration raises ConfigError, whose one line names the key and what is wrong with it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+import os
+import re
+import tomllib
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field, fields
+from datetime import timedelta
+from email.utils import parseaddr
+from enum import StrEnum
+from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
+from pathlib import Path, PurePath
+from typing import NoReturn, TypeVar
+from urllib.parse import urlsplit
+
+ENV_PREFIX = "KIBITZ_"
+CONFIG_FILE = "kibitz.toml"
+DEFAULT_BASE_URL = "http://127.0.0.1:8000"
+DEFAULT_DATABASE_URL = "sqlite:///kibitz.db"
+DEFAULT_METRICS_ALLOW = ("127.0.0.1/32", "::1/128")
+MIN_SECRET_KEY_LENGTH = 16
+
+_SLUG = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+_DURATION = re.compile(r"(?:[0-9]{1,9}[smhd])+")
+_DURATION_PART = re.compile(r"([0-9]+)([smhd])")
+_DURATION_UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+_RATE_UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+_MAX_DURATION = timedelta(days=36500)
+_HOST = re.compile(r"[a-z0-9_-]+(?:\.[a-z0-9_-]+)*")
+_EMAIL = re.compile(r"[^@\s<>,;\"]+@[^@\s<>,;\"]+")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_TRUE = ("true", "1", "yes", "on")
+_BOOLEANS = {word: word in _TRUE for word in (*_TRUE, "false", "0", "no", "off")}
+_KINDS = {"bool": "a boolean", "int": "an integer", "float": "a number", "str": "a string", "dict": "a table"}
+
+_E = TypeVar("_E", bound=StrEnum)
+Network = IPv4Network | IPv6Network
+
+
+class ConfigError(Exception):
+    """A setting that cannot be used; ``str()`` is the one line the process stops with."""
+
+    key: str
+    problem: str
+
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(key, problem)
+        self.key = key
+        self.problem = problem
+
+    def __str__(self) -> str:
+        # One line whatever the problem text holds (TOML parser messages, echoed values).
+        return " ".join(f"invalid configuration: {self.key}: {self.problem}".split())
+
+
+class ModerationMode(StrEnum):
+    NONE = "none"
+    FIRST = "first"
+    ALL = "all"
+
+
+class SmtpSecurity(StrEnum):
+    NONE = "none"
+    STARTTLS = "starttls"
+    TLS = "tls"
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """At most ``count`` actions per client address in any window of ``seconds``."""
+
+    count: int
+    seconds: int
+
+    def __str__(self) -> str:
+        for unit, size in _RATE_UNITS.items():
+            if self.seconds == size:
+                return f"{self.count}/{unit}"
+        unit, size = next((u, n) for u, n in _DURATION_UNITS.items() if self.seconds % n == 0)
+        return f"{self.count}/{self.seconds // size}{unit}"
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    comments: RateLimit = RateLimit(5, 60)
+    votes: RateLimit = RateLimit(60, 60)
+    subscriptions: RateLimit = RateLimit(5, 3600)
+    flags: RateLimit = RateLimit(10, 3600)
+
+
+@dataclass(frozen=True)
+class SiteConfig:
+    id: str
+    name: str
+    origins: tuple[str, ...]
+    moderation: ModerationMode
+    edit_window: timedelta
+    close_after: timedelta | None
+    allow_images: bool
+    moderators: tuple[str, ...]
+    rate_limits: RateLimits
+
+    def allows_origin(self, origin: str) -> bool:
+        """Whether a request's ``Origin`` header names one of this site's origins."""
+        try:
+            return _normalise_origin(origin) in self.origins
+        except ValueError:
+            return False
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    host: str = ""
+    port: int = 587
+    username: str = ""
+    password: str = field(default="", repr=False)
+    security: SmtpSecurity = SmtpSecurity.STARTTLS
+    sender: str = "Kibitz <noreply@example.org>"
+    timeout: float = 30.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    base_url: str
+    data_dir: Path
+    secret_key: str = field(repr=False)
+    database_url: str = field(repr=False)
+    redis_url: str = field(repr=False)
+    trusted_proxies: tuple[Network, ...]
+    public_docs: bool
+    metrics_allow: tuple[Network, ...]
+    smtp: SmtpConfig
+    sites: tuple[SiteConfig, ...]
+    config_path: Path | None
+
+    def site(self, site_id: str) -> SiteConfig | None:
+        return next((site for site in self.sites if site.id == site_id), None)
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The URL for SQLAlchemy's async engine, with relative SQLite files inside ``data_dir``."""
+        try:
+            return _async_database_url(self.database_url, self.data_dir)
+        except ValueError as exc:
+            raise ConfigError("database_url", str(exc)) from None
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.strip().partition("://")[0].lower().startswith("sqlite")
+
+
+_TOP_KEYS = tuple(f.name for f in fields(Settings) if f.name != "config_path")
+_SMTP_KEYS = tuple(f.name for f in fields(SmtpConfig))
+_SITE_KEYS = tuple(f.name for f in fields(SiteConfig))
+_RATE_KEYS = tuple(f.name for f in fields(RateLimits))
+# Settings whose environment variable holds JSON: a table, or an array of tables.
+_JSON_KEYS = {"smtp": dict, "sites": list}
+
+
+def load_settings(
+    config_path: Path | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    overrides: Mapping[str, object] | None = None,
+) -> Settings:
+    """Read the file (or ``./kibitz.toml`` when it exists), then the environment, then ``overrides``."""
+    base = Path.cwd() if cwd is None else Path(cwd).absolute()
+    path, raw = _read_file(config_path, base)
+    layer, sources, env_strings = _env_layer(os.environ if env is None else env)
+    _apply(raw, layer, "")
+    if overrides:
+        # A value set here no longer comes from the environment, nor needs coercing from a string.
+        for written in _apply(raw, overrides, ""):
+            for key in [k for k in sources if _covers(written, k)]:
+                del sources[key]
+            env_strings.difference_update([k for k in env_strings if _covers(written, k)])
+    return _build(raw, _Reader(sources, env_strings), base, path)
+
+
+def _read_file(config_path: Path | None, cwd: Path) -> tuple[Path | None, dict[str, object]]:
+    if config_path is None:
+        path = cwd / CONFIG_FILE
+        if not path.is_file():
+            return None, {}
+    else:
+        path = cwd / config_path  # an absolute config_path stays as it is
+        if not path.exists():
+            raise ConfigError("config", f"{path}: no such file")
+    try:
+        with path.open("rb") as stream:
+            return path, tomllib.load(stream)
+    except OSError as exc:
+        raise ConfigError("config", f"{path}: cannot be read: {exc.strerror or exc}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError("config", f"{path}: not valid TOML: {exc}") from None
+
+
+def _env_layer(env: Mapping[str, str]) -> tuple[dict[str, object], dict[str, str], set[str]]:
+    """The environment as a TOML-shaped table, which variable set each key, and the keys still strings."""
+    whole: dict[str, object] = {}
+    nested: dict[str, dict[str, object]] = {}
+    sources: dict[str, str] = {}
+    strings: set[str] = set()
+    for var in sorted(env):
+        if not var.startswith(ENV_PREFIX):
+            continue
+        name = var[len(ENV_PREFIX) :].lower()
+        if name == "config" or name.startswith("test_"):
+            continue  # read by the CLI and the test suite, not settings
+        parts = name.split("__")
+        key = ".".join(parts)
+        if key not in _TOP_KEYS and not (key.startswith("smtp.") and key[5:] in _SMTP_KEYS):
+            raise ConfigError(var, "unknown setting" + _env_hint(parts))
+        if key in sources:
+            raise ConfigError(var, f"is set twice (also as {sources[key]})")
+        sources[key] = var
+        value: object = env[var]
+        if key in _JSON_KEYS:
+            value = _env_json(var, key, env[var])
+        else:
+            strings.add(key)
+        if len(parts) == 1:
+            whole[key] = value
+        else:
+            nested.setdefault(parts[0], {})[parts[1]] = value
+    for table, values in nested.items():
+        # KIBITZ_SMTP__HOST wins over a "host" inside KIBITZ_SMTP, whatever the order of the variables.
+        base = whole.get(table)
+        whole[table] = {**base, **values} if isinstance(base, dict) else values
+    return whole, sources, strings
+
+
+def _env_hint(parts: list[str]) -> str:
+    if parts[0] == "sites" and len(parts) > 1:
+        return " (sites are set as a whole: KIBITZ_SITES holds a JSON array of site tables)"
+    known = [f"{ENV_PREFIX}{key.upper()}" for key in _TOP_KEYS]
+    known += [f"{ENV_PREFIX}SMTP__{key.upper()}" for key in _SMTP_KEYS]
+    close = difflib.get_close_matches(ENV_PREFIX + "__".join(parts).upper(), known, n=1, cutoff=0.75)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+def _env_json(var: str, key: str, text: str) -> object:
+    wanted = _JSON_KEYS[key]
+    what = "a JSON object" if wanted is dict else "a JSON array of tables"
+    try:
+        value: object = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(key, f"must be {what}: {exc} (from {var})") from None
+    if not isinstance(value, wanted):
+        raise ConfigError(key, f"must be {what}, not {_kind(value)} (from {var})")
+    return value
+
+
+def _apply(raw: dict[str, object], layer: Mapping[str, object], prefix: str) -> list[str]:
+    """Merge ``layer`` into ``raw``: tables key by key, anything else replaced; returns the keys written."""
+    written: list[str] = []
+    for name, value in layer.items():
+        key = f"{prefix}{name}"
+        current = raw.get(name)
+        if isinstance(current, dict) and isinstance(value, Mapping):
+            written += _apply(current, value, key + ".")
+        else:
+            raw[name] = value
+            written.append(key)
+    return written
+
+
+def _covers(written: str, key: str) -> bool:
+    return key == written or key.startswith((written + ".", written + "["))
+
+
+class _Reader:
+    """Typed reads of the merged settings; errors name the dotted key and any variable that set it."""
+
+    def __init__(self, sources: Mapping[str, str], env_strings: Collection[str]) -> None:
+        self._sources = sources
+        self._env_strings = env_strings
+
+    def fail(self, key: str, problem: str) -> NoReturn:
+        matches = [path for path in self._sources if _covers(path, key)]
+        if matches:
+            problem += f" (from {self._sources[max(matches, key=len)]})"
+        raise ConfigError(key, problem)
+
+    def table(self, value: object, key: str, allowed: Collection[str]) -> Mapping[str, object]:
+        if not isinstance(value, Mapping):
+            self.fail(key, f"must be a table, not {_kind(value)}")
+        for name in value:
+            if not isinstance(name, str):
+                self.fail(key, f"has a key that is not a string: {_show(name)}")
+            if name not in allowed:
+                close = difflib.get_close_matches(name, list(allowed), n=1, cutoff=0.6)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                self.fail(f"{key}.{name}" if key else name, "unknown key" + hint)
+        return value
+
+    def string(self, value: object, key: str) -> str:
+        if not isinstance(value, str):
+            self.fail(key, f"must be a string, not {_kind(value)}")
+        return value
+
+    def boolean(self, value: object, key: str) -> bool:
+        if isinstance(value, str) and key in self._env_strings:
+            if value.strip().lower() in _BOOLEANS:
+                return _BOOLEANS[value.strip().lower()]
+            self.fail(key, f"must be true or false, not {_show(value)}")
+        if not isinstance(value, bool):
+            self.fail(key, f"must be true or false, not {_kind(value)}")
+        return value
+
+    def integer(self, value: object, key: str) -> int:
+        if isinstance(value, str) and key in self._env_strings:
+            if not re.fullmatch(r"[+-]?[0-9]{1,18}", value.strip()):
+                self.fail(key, f"must be an integer, not {_show(value)}")
+            return int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.fail(key, f"must be an integer, not {_kind(value)}")
+        return value
+
+    def number(self, value: object, key: str) -> float:
+        if isinstance(value, str) and key in self._env_strings:
+            try:
+                value = float(value)
+            except ValueError:
+                self.fail(key, f"must be a number, not {_show(value)}")
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            self.fail(key, f"must be a number, not {_kind(value)}")
+        return float(value)
+
+    def strings(self, value: object, key: str) -> list[str]:
+        if isinstance(value, str) and key in self._env_strings:
+            text = value.strip()
+            if not text.startswith("["):
+                return [item.strip() for item in text.split(",") if item.strip()]
+            try:
+                value = json.loads(text)
+            except json.JSONDecodeError as exc:
+                self.fail(key, f"must be a JSON array or a comma-separated list: {exc}")
+        if not isinstance(value, list | tuple):
+            self.fail(key, f"must be a list of strings, not {_kind(value)}")
+        for index, item in enumerate(value):
+            self.string(item, f"{key}[{index}]")
+        return list(value)
+
+    def choice(self, enum: type[_E], value: object, key: str) -> _E:
+        text = self.string(value, key).strip().lower()
+        try:
+            return enum(text)
+        except ValueError:
+            names = ", ".join(member.value for member in enum)
+            self.fail(key, f"must be one of {names}, not {_show(value)}")
+
+
+def _build(raw: Mapping[str, object], r: _Reader, cwd: Path, config_path: Path | None) -> Settings:
+    top = r.table(raw, "", _TOP_KEYS)
+    base_url = r.string(top.get("base_url", DEFAULT_BASE_URL), "base_url")
+    try:
+        base_origin, base_path = _split_http_url(base_url)
+    except ValueError as exc:
+        r.fail("base_url", f"{exc}, not {_show(base_url)}")
+    data_dir = _data_dir(r, top.get("data_dir", "."), cwd)
+    secret_key = r.string(top.get("secret_key", ""), "secret_key")
+    if secret_key and len(secret_key) < MIN_SECRET_KEY_LENGTH:
+        r.fail("secret_key", f"must be at least {MIN_SECRET_KEY_LENGTH} characters, or empty")
+    database_url = r.string(top.get("database_url", DEFAULT_DATABASE_URL), "database_url").strip()
+    try:
+        _async_database_url(database_url, data_dir)
+    except ValueError as exc:
+        r.fail("database_url", str(exc))
+    redis_url = r.string(top.get("redis_url", ""), "redis_url").strip()
+    if redis_url and urlsplit(redis_url).scheme.lower() not in ("redis", "rediss", "unix"):
+        r.fail("redis_url", "must start with redis://, rediss:// or unix:// (or be empty for no Redis)")
+    return Settings(
+        base_url=base_origin + base_path.rstrip("/"),
+        data_dir=data_dir,
+        secret_key=secret_key,
+        database_url=database_url,
+        redis_url=redis_url,
+        trusted_proxies=_networks(r, top.get("trusted_proxies", []), "trusted_proxies"),
+        public_docs=r.boolean(top.get("public_docs", True), "public_docs"),
+        metrics_allow=_networks(r, top.get("metrics_allow", list(DEFAULT_METRICS_ALLOW)), "metrics_allow"),
+        smtp=_smtp(r, top.get("smtp", {})),
+        sites=_sites(r, top.get("sites", []), base_origin),
+        config_path=config_path,
+    )
+
+
+def _data_dir(r: _Reader, value: object, cwd: Path) -> Path:
+    text = str(value) if isinstance(value, PurePath) else r.string(value, "data_dir")
+    try:
+        return (cwd / text).resolve()
+    except (OSError, ValueError) as exc:
+        r.fail("data_dir", f"is not a usable path: {exc}")
+
+
+def _networks(r: _Reader, value: object, key: str) -> tuple[Network, ...]:
+    networks: list[Network] = []
+    for index, text in enumerate(r.strings(value, key)):
+        try:
+            networks.append(ip_network(text.strip(), strict=False))
+        except ValueError:
+            r.fail(f"{key}[{index}]", f"must be an IP network like '10.0.0.0/8', not {_show(text)}")
+    return tuple(networks)
+
+
+def _smtp(r: _Reader, value: object) -> SmtpConfig:
+    table = r.table(value, "smtp", _SMTP_KEYS)
+    default = SmtpConfig()
+    port = r.integer(table.get("port", default.port), "smtp.port")
+    if not 1 <= port <= 65535:
+        r.fail("smtp.port", f"must be between 1 and 65535, not {port}")
+    sender = r.string(table.get("sender", default.sender), "smtp.sender").strip()
+    if not _EMAIL.fullmatch(parseaddr(sender)[1]):
+        r.fail("smtp.sender", f"must be an address like 'Kibitz <noreply@example.org>', not {_show(sender)}")
+    timeout = r.number(table.get("timeout", default.timeout), "smtp.timeout")
+    if timeout <= 0:
+        r.fail("smtp.timeout", f"must be more than 0 seconds, not {timeout:g}")
+    return SmtpConfig(
+        host=r.string(table.get("host", default.host), "smtp.host").strip(),
+        port=port,
+        username=r.string(table.get("username", default.username), "smtp.username"),
+        password=r.string(table.get("password", default.password), "smtp.password"),
+        security=r.choice(SmtpSecurity, table.get("security", default.security.value), "smtp.security"),
+        sender=sender,
+        timeout=timeout,
+    )
+
+
+def _sites(r: _Reader, value: object, base_origin: str) -> tuple[SiteConfig, ...]:
+    if not isinstance(value, list | tuple):
+        r.fail("sites", f"must be a list of site tables ([[sites]]), not {_kind(value)}")
+    if not value:
+        return (_site(r, {"id": "demo", "name": "Demo News"}, "sites[0]", base_origin),)
+    sites = [_site(r, item, f"sites[{index}]", base_origin) for index, item in enumerate(value)]
+    ids = [site.id for site in sites]
+    for index, site_id in enumerate(ids):
+        if ids.index(site_id) != index:
+            r.fail(f"sites[{index}].id", f"duplicate site id {site_id!r} (also sites[{ids.index(site_id)}])")
+    return tuple(sites)
+
+
+def _site(r: _Reader, value: object, key: str, base_origin: str) -> SiteConfig:
+    table = r.table(value, key, _SITE_KEYS)
+    if "id" not in table:
+        r.fail(f"{key}.id", "is required")
+    site_id = r.string(table["id"], f"{key}.id")
+    if not _SLUG.fullmatch(site_id):
+        rule = "1-64 characters of a-z, 0-9, '-' and '_', starting with a letter or digit"
+        r.fail(f"{key}.id", f"must be {rule}, not {_show(site_id)}")
+    name = r.string(table.get("name", site_id), f"{key}.name").strip()
+    if not name:
+        r.fail(f"{key}.name", "must not be empty")
+    origins: list[str] = []
+    listed = r.strings(table.get("origins", [base_origin]), f"{key}.origins")
+    if not listed:
+        r.fail(f"{key}.origins", "must list at least one origin, like 'https://example.org'")
+    for index, text in enumerate(listed):
+        try:
+            origin = _normalise_origin(text)
+        except ValueError as exc:
+            r.fail(f"{key}.origins[{index}]", f"{exc}, not {_show(text)}")
+        if origin not in origins:
+            origins.append(origin)
+    moderators = [address.strip() for address in r.strings(table.get("moderators", []), f"{key}.moderators")]
+    for index, address in enumerate(moderators):
+        if not _EMAIL.fullmatch(address):
+            r.fail(f"{key}.moderators[{index}]", f"must be an email address, not {_show(address)}")
+    edit_window = _duration(r, table.get("edit_window", "15m"), f"{key}.edit_window")
+    close_after = _duration(r, table.get("close_after", ""), f"{key}.close_after", optional=True)
+    return SiteConfig(
+        id=site_id,
+        name=name,
+        origins=tuple(origins),
+        moderation=r.choice(ModerationMode, table.get("moderation", "none"), f"{key}.moderation"),
+        edit_window=edit_window or timedelta(0),
+        close_after=close_after,
+        allow_images=r.boolean(table.get("allow_images", False), f"{key}.allow_images"),
+        moderators=tuple(moderators),
+        rate_limits=_rate_limits(r, table.get("rate_limits", {}), f"{key}.rate_limits"),
+    )
+
+
+def _duration(r: _Reader, value: object, key: str, *, optional: bool = False) -> timedelta | None:
+    """``"90s"``, ``"15m"``, ``"2h"``, ``"30d"`` or a sum like ``"1h30m"``; ``"0"``; ``""`` when optional."""
+    text = r.string(value, key).strip().lower()
+    parsed = timedelta(0) if text in ("", "0") else _parse_duration(text)
+    if parsed is None or (text == "" and not optional):
+        empty = " or empty" if optional else " or '0'"
+        r.fail(key, f"must be a duration like '90s', '15m', '2h' or '30d'{empty}, not {_show(value)}")
+    if parsed > _MAX_DURATION:
+        r.fail(key, f"must be at most {_MAX_DURATION.days} days")
+    return None if optional and not parsed else parsed
+
+
+def _parse_duration(text: str) -> timedelta | None:
+    if not _DURATION.fullmatch(text):
+        return None
+    seconds = sum(int(number) * _DURATION_UNITS[unit] for number, unit in _DURATION_PART.findall(text))
+    return timedelta(seconds=seconds)
+
+
+def _rate_limits(r: _Reader, value: object, key: str) -> RateLimits:
+    table = r.table(value, key, _RATE_KEYS)
+    return RateLimits(**{name: _rate_limit(r, item, f"{key}.{name}") for name, item in table.items()})
+
+
+def _rate_limit(r: _Reader, value: object, key: str) -> RateLimit:
+    """``"5/minute"`` (second, minute, hour or day) or a count per duration, like ``"10/5m"``."""
+    count, _, window = r.string(value, key).strip().lower().partition("/")
+    window = window.strip()
+    seconds = _RATE_UNITS.get(window) or _RATE_UNITS.get(window.removesuffix("s"))
+    if seconds is None:
+        duration = _parse_duration(window)
+        if duration is not None and timedelta(0) < duration <= _MAX_DURATION:
+            seconds = int(duration.total_seconds())
+    if seconds is None or not re.fullmatch(r"[0-9]{1,9}", count.strip()):
+        units = "per second, minute, hour, day or a duration like '10m'"
+        r.fail(key, f"must look like '5/minute' ({units}), not {_show(value)}")
+    if int(count) < 1:
+        r.fail(key, f"must allow at least 1 per window, not {_show(value)}")
+    return RateLimit(int(count), seconds)
+
+
+def _split_http_url(text: str) -> tuple[str, str]:
+    """``(origin, path)`` of an http(s) URL, the origin lower-cased and without a default port."""
+    try:
+        parts = urlsplit(text.strip())
+        port = parts.port
+    except ValueError:
+        raise ValueError("must be a URL like 'https://example.org'") from None
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS:
+        raise ValueError("must start with http:// or https://")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("must not hold a user name or password")
+    if parts.query or parts.fragment or text.strip().endswith(("?", "#")):
+        raise ValueError("must not have a query or fragment")
+    host = parts.hostname or ""
+    try:
+        if not host.isascii():
+            host = host.encode("idna").decode("ascii")
+        if ":" in host:
+            host = f"[{ip_address(host).compressed}]"
+        elif not _HOST.fullmatch(host):
+            raise ValueError
+    except (UnicodeError, ValueError):
+        raise ValueError("must name a valid host, like 'https://example.org'") from None
+    if port == 0:
+        raise ValueError("must have a port between 1 and 65535")
+    netloc = host if port in (None, _DEFAULT_PORTS[scheme]) else f"{host}:{port}"
+    return f"{scheme}://{netloc}", parts.path
+
+
+def _normalise_origin(text: str) -> str:
+    origin, path = _split_http_url(text)
+    if path not in ("", "/"):
+        raise ValueError("must be an origin without a path, like 'https://example.org'")
+    return origin
+
+
+def _async_database_url(url: str, data_dir: Path) -> str:
+    scheme, separator, rest = url.strip().partition("://")
+    scheme = scheme.lower()
+    if separator and scheme in ("sqlite", "sqlite+aiosqlite"):
+        file, question, query = rest.partition("?")
+        if not file.startswith("/") or file == "/":
+            raise ValueError(
+                "must be 'sqlite:///FILE' (a FILE inside data_dir), 'sqlite:////ABSOLUTE/FILE' "
+                "or 'sqlite:///:memory:'"
+            )
+        file = file[1:]
+        if file != ":memory:":
+            file = os.path.normpath(data_dir / file)
+        return f"sqlite+aiosqlite:///{file}{question}{query}"
+    if separator and scheme in ("postgresql", "postgres", "postgresql+asyncpg"):
+        return f"postgresql+asyncpg://{rest}"
+    # The URL itself may hold a password: name only its scheme.
+    shown = f"{scheme}://" if separator else "a value without a scheme"
+    raise ValueError(f"must start with sqlite:/// or postgresql://, not {shown}")
+
+
+def _kind(value: object) -> str:
+    name = "list" if isinstance(value, list | tuple) else type(value).__name__
+    return _KINDS.get(name, f"a {name}")
+
+
+def _show(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."

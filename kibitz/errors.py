@@ -1,0 +1,156 @@
+"""The KibitzError tree: one stable string code and HTTP status per class.
+
+    KibitzError
+    ├── InvalidInput            422 invalid_input (field errors)
+    │   ├── RenderTimeout       422 render_timeout
+    │   └── IdempotencyKeyReused 422 idempotency_key_reused
+    ├── MalformedRequest        400 malformed_request
+    │   └── InvalidIdempotencyKey 400 invalid_idempotency_key
+    ├── Unauthorized            401 unauthorized
+    ├── Forbidden               403 forbidden
+    │   ├── OriginNotAllowed    403 origin_not_allowed
+    │   ├── EditWindowClosed    403 edit_window_closed
+    │   ├── ThreadClosed        403 thread_closed
+    │   └── OwnComment          403 own_comment
+    ├── NotFound                404 not_found
+    ├── MethodNotAllowed        405 method_not_allowed
+    ├── Conflict                409 conflict
+    ├── PayloadTooLarge         413 payload_too_large
+    ├── UnsupportedMediaType    415 unsupported_media_type
+    ├── RateLimited             429 rate_limited (Retry-After)
+    ├── Unavailable             503 unavailable (Retry-After)
+    └── InternalError           500 internal_error
+
+Rules raise these; only ``web/`` turns them into responses (problem+json or an HTML page).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One problem with one input field; ``field`` is a dotted path such as ``author.name``."""
+
+    field: str
+    message: str
+
+
+class KibitzError(Exception):
+    """Base of every error a client may see; ``code`` is stable and documented in docs/api.md."""
+
+    code = "error"
+    status = 400
+    title = "Request failed"
+
+    def __init__(self, detail: str = "", *, errors: list[FieldError] | None = None) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.errors = errors or []
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {}
+
+
+class InvalidInput(KibitzError):
+    code, status, title = "invalid_input", 422, "The request has invalid fields"
+
+    @classmethod
+    def field(cls, field: str, message: str) -> InvalidInput:
+        return cls(f"{field}: {message}", errors=[FieldError(field, message)])
+
+
+class RenderTimeout(InvalidInput):
+    code, status, title = "render_timeout", 422, "The text took too long to render"
+
+
+class IdempotencyKeyReused(InvalidInput):
+    code, status, title = "idempotency_key_reused", 422, "This Idempotency-Key was used with another body"
+
+
+class MalformedRequest(KibitzError):
+    code, status, title = "malformed_request", 400, "The request could not be read"
+
+
+class InvalidIdempotencyKey(MalformedRequest):
+    code, status, title = "invalid_idempotency_key", 400, "The Idempotency-Key header is malformed"
+
+
+class Unauthorized(KibitzError):
+    code, status, title = "unauthorized", 401, "A token is required"
+
+
+class Forbidden(KibitzError):
+    code, status, title = "forbidden", 403, "Not allowed"
+
+
+class OriginNotAllowed(Forbidden):
+    code, status, title = "origin_not_allowed", 403, "This origin may not write to this site"
+
+
+class EditWindowClosed(Forbidden):
+    code, status, title = "edit_window_closed", 403, "The time to edit or delete this comment is over"
+
+
+class ThreadClosed(Forbidden):
+    code, status, title = "thread_closed", 403, "This discussion is closed"
+
+
+class OwnComment(Forbidden):
+    code, status, title = "own_comment", 403, "You cannot vote on your own comment"
+
+
+class NotFound(KibitzError):
+    code, status, title = "not_found", 404, "Not found"
+
+
+class MethodNotAllowed(KibitzError):
+    code, status, title = "method_not_allowed", 405, "Method not allowed"
+
+
+class Conflict(KibitzError):
+    code, status, title = "conflict", 409, "A request with this Idempotency-Key is still in progress"
+
+
+class PayloadTooLarge(KibitzError):
+    code, status, title = "payload_too_large", 413, "The request body is too large"
+
+
+class UnsupportedMediaType(KibitzError):
+    code, status, title = "unsupported_media_type", 415, "Send the body as application/json"
+
+
+class _RetryAfter(KibitzError):
+    def __init__(self, detail: str = "", *, retry_after: int = 1) -> None:
+        super().__init__(detail)
+        self.retry_after = max(1, int(retry_after))
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
+class RateLimited(_RetryAfter):
+    code, status, title = "rate_limited", 429, "Too many requests; try again later"
+
+
+class Unavailable(_RetryAfter):
+    code, status, title = "unavailable", 503, "The service is briefly unavailable; try again shortly"
+
+
+class InternalError(KibitzError):
+    code, status, title = "internal_error", 500, "Something went wrong on our side"
+
+
+def all_error_classes() -> list[type[KibitzError]]:
+    """Every concrete error class, for the docs test and the OpenAPI description."""
+    seen: list[type[KibitzError]] = []
+    stack: list[type[KibitzError]] = [KibitzError]
+    while stack:
+        cls = stack.pop()
+        if cls.code != "error" and not cls.__name__.startswith("_"):
+            seen.append(cls)
+        stack.extend(cls.__subclasses__())
+    return sorted(seen, key=lambda c: (c.status, c.code))

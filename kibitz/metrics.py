@@ -1,0 +1,34 @@
+"""Prometheus metrics of one process, served at /metrics to allowed addresses only."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+
+from kibitz.events import ThreadEvent
+
+
+class Metrics:
+    """A registry per app, so several apps in one process (tests) never collide."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "kibitz_http_requests",
+            "HTTP requests answered",
+            ["route", "method", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "kibitz_http_request_seconds",
+            "Time to answer",
+            ["route"],
+            registry=self.registry,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+        )
+        self.events = Counter("kibitz_events", "Domain events committed", ["kind"], registry=self.registry)
+
+    async def on_event(self, event: ThreadEvent) -> None:
+        self.events.labels(event.kind.value).inc()
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,122 @@
+"""Domain records returned by the store and used by the rules: frozen dataclasses and StrEnums."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class CommentStatus(StrEnum):
+    APPROVED = "approved"
+    PENDING = "pending"
+    REJECTED = "rejected"
+    SPAM = "spam"
+
+
+class Sort(StrEnum):
+    NEWEST = "newest"
+    OLDEST = "oldest"
+    VOTES = "votes"
+
+
+class NotifyMode(StrEnum):
+    NONE = "none"
+    REPLIES = "replies"
+    ALL = "all"
+
+
+class Digest(StrEnum):
+    INSTANT = "instant"
+    DAILY = "daily"
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """A W3C Web Annotation text-quote selector plus optional character positions."""
+
+    exact: str
+    prefix: str = ""
+    suffix: str = ""
+    start: int | None = None
+    end: int | None = None
+
+
+@dataclass(frozen=True)
+class Thread:
+    id: int
+    site: str
+    page: str
+    title: str
+    url: str
+    closed: bool
+    count: int
+    version: int
+    created: datetime
+
+
+@dataclass(frozen=True)
+class Author:
+    name: str
+    email: str  # normalised; never leaves the server through the public API
+    url: str
+    avatar_key: str
+
+
+@dataclass(frozen=True)
+class Comment:
+    id: int
+    thread_id: int
+    parent_id: int | None
+    root_id: int | None  # None for a top-level comment
+    path: str  # ancestor ids from the root down, "/"-separated; "" for a top-level comment
+    depth: int
+    status: CommentStatus
+    deleted: bool
+    text: str
+    html: str
+    renderer_version: int
+    author: Author
+    reader_id: str
+    account_id: int | None
+    created: datetime
+    edited: datetime | None
+    score: int
+    up: int
+    down: int
+    pinned: bool
+    anchor: Anchor | None
+    visible_descendants: int
+
+    @property
+    def visible(self) -> bool:
+        """Shown as a full comment (not a tombstone) to every reader."""
+        return self.status is CommentStatus.APPROVED and not self.deleted
+
+    @property
+    def ancestor_ids(self) -> list[int]:
+        return [int(part) for part in self.path.split("/")] if self.path else []
+
+
+@dataclass(frozen=True)
+class VoteTally:
+    score: int
+    up: int
+    down: int
+    value: int  # this reader's vote now
+
+
+@dataclass
+class CommentNode:
+    """A comment placed in a reply tree for display."""
+
+    comment: Comment
+    replies: list[CommentNode] = field(default_factory=list)
+    reply_count: int = 0  # direct replies shown, including those held back
+
+
+@dataclass(frozen=True)
+class ThreadPage:
+    thread: Thread
+    comments: list[CommentNode]
+    next_cursor: str | None

@@ -1,0 +1,130 @@
+"""Every URL on one screen."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+
+from kibitz.errors import all_error_classes
+from kibitz.web import api, feeds, ops, schemas
+
+PROBLEM = {"model": schemas.Problem, "content": {"application/problem+json": {}}}
+
+
+def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    codes: dict[int, list[str]] = {}
+    for cls in all_error_classes():
+        codes.setdefault(cls.status, []).append(cls.code)
+    return {
+        status: {**PROBLEM, "description": "Problem codes: " + ", ".join(sorted(codes.get(status, [])))}
+        for status in statuses
+    }
+
+
+READ = _problems(400, 404, 422, 503)
+WRITE = _problems(400, 401, 403, 404, 413, 415, 422, 429, 503)
+
+
+def _ok(model: type[Any], status: int = 200, description: str = "OK") -> dict[int | str, dict[str, Any]]:
+    return {status: {"model": model, "description": description}}
+
+
+def register(app: FastAPI) -> None:
+    r = app.router
+    v1 = "/api/v1"
+    r.add_api_route(
+        f"{v1}/sites/{{site}}/comments",
+        api.get_comments,
+        methods=["GET"],
+        responses={**_ok(schemas.ThreadPageOut), **READ},
+        tags=["threads"],
+    )
+    r.add_api_route(
+        f"{v1}/sites/{{site}}/comments",
+        api.post_comment,
+        methods=["POST"],
+        status_code=201,
+        responses={
+            **_ok(schemas.PostedOut, 201, "Created"),
+            **_ok(schemas.PostedOut, 202, "Held for moderation"),
+            **WRITE,
+            **_problems(409),
+        },
+        tags=["comments"],
+    )
+    r.add_api_route(
+        f"{v1}/sites/{{site}}/comments.html",
+        feeds.thread_html,
+        methods=["GET"],
+        responses={200: {"content": {"text/html": {}}, "description": "HTML fragment"}, **READ},
+        tags=["threads"],
+    )
+    r.add_api_route(
+        f"{v1}/sites/{{site}}/preview",
+        api.preview,
+        methods=["POST"],
+        responses={**_ok(schemas.PreviewOut), **WRITE},
+        tags=["comments"],
+    )
+    r.add_api_route(
+        f"{v1}/sites/{{site}}/counts",
+        api.counts,
+        methods=["GET"],
+        responses={**_ok(schemas.CountsOut), **READ},
+        tags=["threads"],
+    )
+    r.add_api_route(
+        f"{v1}/sites/{{site}}/feed.atom",
+        feeds.atom,
+        methods=["GET"],
+        responses={200: {"content": {"application/atom+xml": {}}, "description": "Atom feed"}, **READ},
+        tags=["threads"],
+    )
+    r.add_api_route(
+        f"{v1}/comments/{{comment}}/replies",
+        api.get_replies,
+        methods=["GET"],
+        responses={**_ok(schemas.RepliesOut), **READ},
+        tags=["threads"],
+    )
+    r.add_api_route(
+        f"{v1}/comments/{{comment}}",
+        api.patch_comment,
+        methods=["PATCH"],
+        responses={**_ok(schemas.CommentEnvelope), **WRITE},
+        tags=["comments"],
+    )
+    r.add_api_route(
+        f"{v1}/comments/{{comment}}",
+        api.delete_comment,
+        methods=["DELETE"],
+        status_code=204,
+        responses={204: {"description": "Deleted"}, **WRITE},
+        tags=["comments"],
+    )
+    r.add_api_route(
+        f"{v1}/comments/{{comment}}/vote",
+        api.vote,
+        methods=["POST"],
+        responses={**_ok(schemas.VoteOut), **WRITE},
+        tags=["comments"],
+    )
+    r.add_api_route(
+        f"{v1}/comments/{{comment}}/flag",
+        api.flag,
+        methods=["POST"],
+        status_code=202,
+        responses={202: {"description": "Report received"}, **WRITE},
+        tags=["comments"],
+    )
+    r.add_api_route(
+        f"{v1}/avatars/{{digest}}.svg",
+        ops.avatar,
+        methods=["GET"],
+        responses={200: {"content": {"image/svg+xml": {}}, "description": "Identicon"}, **_problems(404)},
+        tags=["assets"],
+    )
+    r.add_api_route("/healthz", ops.healthz, methods=["GET"], tags=["operations"])
+    r.add_api_route("/readyz", ops.readyz, methods=["GET"], responses=_problems(503), tags=["operations"])
+    r.add_api_route("/metrics", ops.metrics, methods=["GET"], include_in_schema=False)

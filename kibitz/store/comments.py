@@ -1,0 +1,244 @@
+"""Comments: insert, fetch a page of top-level comments by keyset, fetch reply subtrees, update."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import ColumnElement, and_, false, or_, select, update
+
+from kibitz.models import Anchor, Author, Comment, CommentStatus, Sort
+from kibitz.store.schema import comments, threads
+
+if TYPE_CHECKING:
+    from kibitz.store.tx import Tx
+
+c = comments.c
+
+
+def _anchor(raw: str | None) -> Anchor | None:
+    if not raw:
+        return None
+    data = json.loads(raw)
+    return Anchor(
+        exact=data["exact"],
+        prefix=data.get("prefix", ""),
+        suffix=data.get("suffix", ""),
+        start=data.get("start"),
+        end=data.get("end"),
+    )
+
+
+def anchor_json(anchor: Anchor | None) -> str | None:
+    if anchor is None:
+        return None
+    data: dict[str, Any] = {"exact": anchor.exact, "prefix": anchor.prefix, "suffix": anchor.suffix}
+    if anchor.start is not None:
+        data["start"] = anchor.start
+    if anchor.end is not None:
+        data["end"] = anchor.end
+    return json.dumps(data, ensure_ascii=False)
+
+
+def to_comment(row: Any) -> Comment:
+    return Comment(
+        id=row.id,
+        thread_id=row.thread_id,
+        parent_id=row.parent_id,
+        root_id=row.root_id,
+        path=row.path,
+        depth=row.depth,
+        status=CommentStatus(row.status),
+        deleted=bool(row.deleted),
+        text=row.text,
+        html=row.html,
+        renderer_version=row.renderer_version,
+        author=Author(
+            name=row.author_name, email=row.author_email, url=row.author_url, avatar_key=row.avatar_key
+        ),
+        reader_id=row.reader_id,
+        account_id=row.account_id,
+        created=row.created,
+        edited=row.edited,
+        score=row.score,
+        up=row.up,
+        down=row.down,
+        pinned=bool(row.pinned),
+        anchor=_anchor(row.anchor),
+        visible_descendants=row.visible_descendants,
+    )
+
+
+@dataclass(frozen=True)
+class NewComment:
+    thread_id: int
+    parent: Comment | None
+    status: CommentStatus
+    text: str
+    html: str
+    renderer_version: int
+    author: Author
+    reader_id: str
+    client_net: str
+    created: datetime
+    anchor: Anchor | None
+
+
+@dataclass(frozen=True)
+class SortKey:
+    """Where a page of top-level comments ended: the keyset the next page starts after."""
+
+    pinned: bool
+    score: int
+    created: datetime
+    id: int
+
+
+def _order(sort: Sort) -> list[tuple[Any, bool]]:
+    """(column, descending) pairs; pinned comments first, then the chosen order."""
+    if sort is Sort.OLDEST:
+        return [(c.pinned, True), (c.created, False), (c.id, False)]
+    if sort is Sort.VOTES:
+        return [(c.pinned, True), (c.score, True), (c.created, True), (c.id, True)]
+    return [(c.pinned, True), (c.created, True), (c.id, True)]
+
+
+def _after(sort: Sort, key: SortKey) -> ColumnElement[bool]:
+    """Rows strictly after ``key`` in ``sort`` order, as a lexicographic keyset condition."""
+    values = {"pinned": key.pinned, "score": key.score, "created": key.created, "id": key.id}
+    terms: list[ColumnElement[bool]] = []
+    equal: list[ColumnElement[bool]] = []
+    for column, desc in _order(sort):
+        value = values[column.key]
+        terms.append(and_(*equal, column < value if desc else column > value))
+        equal.append(column == value)
+    return or_(*terms)
+
+
+def shown_clause() -> ColumnElement[bool]:
+    """A comment readers see: visible itself, or a tombstone kept for its visible replies."""
+    return or_(
+        and_(c.status == CommentStatus.APPROVED.value, c.deleted == false()), c.visible_descendants > 0
+    )
+
+
+class CommentRepo:
+    def __init__(self, tx: Tx) -> None:
+        self.tx = tx
+
+    async def insert(self, new: NewComment) -> Comment:
+        """Store a comment; its root, path and depth follow from its parent."""
+        parent = new.parent
+        values = {
+            "thread_id": new.thread_id,
+            "parent_id": parent.id if parent else None,
+            "root_id": (parent.root_id or parent.id) if parent else None,
+            "path": (f"{parent.path}/{parent.id}" if parent.path else str(parent.id)) if parent else "",
+            "depth": parent.depth + 1 if parent else 0,
+            "status": new.status.value,
+            "text": new.text,
+            "html": new.html,
+            "renderer_version": new.renderer_version,
+            "author_name": new.author.name,
+            "author_email": new.author.email,
+            "author_url": new.author.url,
+            "avatar_key": new.author.avatar_key,
+            "reader_id": new.reader_id,
+            "client_net": new.client_net,
+            "created": new.created,
+            "anchor": anchor_json(new.anchor),
+        }
+        result = await self.tx.conn.execute(comments.insert().values(**values).returning(*comments.c))
+        return to_comment(result.one())
+
+    async def get(self, comment_id: int, *, for_update: bool = False) -> Comment | None:
+        stmt = select(comments).where(c.id == comment_id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        row = (await self.tx.conn.execute(stmt)).first()
+        return to_comment(row) if row else None
+
+    async def site_of(self, comment_id: int) -> str | None:
+        """The site a comment belongs to (for Origin checks on routes addressed by comment id)."""
+        stmt = select(threads.c.site).join(comments, comments.c.thread_id == threads.c.id)
+        return (await self.tx.conn.execute(stmt.where(c.id == comment_id))).scalar_one_or_none()
+
+    async def top_level(
+        self, thread_id: int, sort: Sort, after: SortKey | None, limit: int, *, inline_only: bool = False
+    ) -> list[Comment]:
+        """One page of shown top-level comments in ``sort`` order, starting after ``after``."""
+        stmt = select(comments).where(c.thread_id == thread_id, c.parent_id.is_(None), shown_clause())
+        if inline_only:
+            stmt = stmt.where(c.anchor.is_not(None))
+        if after is not None:
+            stmt = stmt.where(_after(sort, after))
+        stmt = stmt.order_by(*[col.desc() if desc else col.asc() for col, desc in _order(sort)]).limit(limit)
+        return [to_comment(row) for row in await self.tx.conn.execute(stmt)]
+
+    async def descendants(self, root_ids: Sequence[int]) -> list[Comment]:
+        """Every reply (any status) under the given top-level comments, oldest first."""
+        if not root_ids:
+            return []
+        stmt = select(comments).where(c.root_id.in_(root_ids)).order_by(c.created, c.id)
+        return [to_comment(row) for row in await self.tx.conn.execute(stmt)]
+
+    async def recent(self, site: str, page: str | None, limit: int) -> list[tuple[Comment, str, str, str]]:
+        """The newest visible comments of a site or one page, with their thread's page, title and url."""
+        stmt = (
+            select(
+                comments,
+                threads.c.page.label("t_page"),
+                threads.c.title.label("t_title"),
+                threads.c.url.label("t_url"),
+            )
+            .join(threads, threads.c.id == c.thread_id)
+            .where(threads.c.site == site, c.status == CommentStatus.APPROVED.value, c.deleted == false())
+            .order_by(c.created.desc(), c.id.desc())
+            .limit(limit)
+        )
+        if page is not None:
+            stmt = stmt.where(threads.c.page == page)
+        rows = await self.tx.conn.execute(stmt)
+        return [(to_comment(row), row.t_page, row.t_title, row.t_url) for row in rows]
+
+    async def set_text(
+        self, comment_id: int, text: str, html: str, renderer_version: int, edited: datetime
+    ) -> None:
+        await self.tx.conn.execute(
+            update(comments)
+            .where(c.id == comment_id)
+            .values(text=text, html=html, renderer_version=renderer_version, edited=edited)
+        )
+
+    async def mark_deleted(self, comment_id: int) -> None:
+        """Soft delete: the row stays (replies hang off it), its text and author go."""
+        await self.tx.conn.execute(
+            update(comments)
+            .where(c.id == comment_id)
+            .values(deleted=True, text="", html="", author_name="", author_email="", author_url="")
+        )
+
+    async def set_status(self, comment_id: int, status: CommentStatus) -> None:
+        await self.tx.conn.execute(update(comments).where(c.id == comment_id).values(status=status.value))
+
+    async def add_visible_descendants(self, comment_ids: Sequence[int], delta: int) -> None:
+        if comment_ids and delta:
+            await self.tx.conn.execute(
+                update(comments)
+                .where(c.id.in_(comment_ids))
+                .values(visible_descendants=c.visible_descendants + delta)
+            )
+
+    async def add_votes(self, comment_id: int, up: int, down: int) -> tuple[int, int, int]:
+        """Adjust the tallies by the given deltas; return (score, up, down) as stored now."""
+        stmt = (
+            update(comments)
+            .where(c.id == comment_id)
+            .values(up=c.up + up, down=c.down + down, score=c.score + up - down)
+            .returning(c.score, c.up, c.down)
+        )
+        row = (await self.tx.conn.execute(stmt)).one()
+        return int(row.score), int(row.up), int(row.down)

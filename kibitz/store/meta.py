@@ -1,0 +1,30 @@
+"""Key-value settings kept in the database (the generated secret, shared by every worker)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+
+from kibitz.store.schema import meta
+
+if TYPE_CHECKING:
+    from kibitz.store.tx import Tx
+
+
+class MetaRepo:
+    def __init__(self, tx: Tx) -> None:
+        self.tx = tx
+
+    async def get(self, key: str) -> str | None:
+        """The value under ``key``, or None."""
+        result = await self.tx.conn.execute(select(meta.c.value).where(meta.c.key == key))
+        return result.scalar_one_or_none()
+
+    async def put_if_absent(self, key: str, value: str) -> str:
+        """Store ``value`` unless a value is there already; return whichever is kept."""
+        stmt = self.tx.upsert(meta).values(key=key, value=value).on_conflict_do_nothing()
+        await self.tx.conn.execute(stmt)
+        kept = await self.get(key)
+        assert kept is not None
+        return kept

@@ -1,0 +1,172 @@
+"""Every table, once, for both engines; Alembic migrations are checked against this metadata."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+
+# One id type for both engines: SQLite only auto-increments a column declared INTEGER PRIMARY KEY.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC in and out, also on SQLite (which stores naive text)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+threads = Table(
+    "threads",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("site", String(64), nullable=False),
+    Column("page", String(1024), nullable=False),
+    Column("title", String(300), nullable=False, server_default=""),
+    Column("url", String(2048), nullable=False, server_default=""),
+    Column("closed", Boolean, nullable=False, server_default="0"),
+    Column("count", Integer, nullable=False, server_default="0"),
+    # Bumped by every change a reader could see; caches and event replay key on it.
+    Column("version", BigInteger, nullable=False, server_default="0"),
+    Column("created", UTCDateTime, nullable=False),
+    UniqueConstraint("site", "page", name="uq_threads_site_page"),
+)
+
+comments = Table(
+    "comments",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("thread_id", Id, ForeignKey("threads.id", ondelete="CASCADE"), nullable=False),
+    Column("parent_id", Id, ForeignKey("comments.id", ondelete="CASCADE"), nullable=True),
+    Column("root_id", Id, nullable=True),
+    Column("path", Text, nullable=False, server_default=""),
+    Column("depth", Integer, nullable=False, server_default="0"),
+    Column("status", String(16), nullable=False),
+    Column("deleted", Boolean, nullable=False, server_default="0"),
+    Column("text", Text, nullable=False),
+    Column("html", Text, nullable=False),
+    Column("renderer_version", Integer, nullable=False),
+    Column("author_name", String(64), nullable=False),
+    Column("author_email", String(320), nullable=False, server_default=""),
+    Column("author_url", String(2048), nullable=False, server_default=""),
+    Column("avatar_key", String(64), nullable=False),
+    Column("reader_id", String(64), nullable=False),
+    Column("account_id", Id, nullable=True),
+    Column("client_net", String(64), nullable=False, server_default=""),
+    Column("created", UTCDateTime, nullable=False),
+    Column("edited", UTCDateTime, nullable=True),
+    Column("score", Integer, nullable=False, server_default="0"),
+    Column("up", Integer, nullable=False, server_default="0"),
+    Column("down", Integer, nullable=False, server_default="0"),
+    Column("pinned", Boolean, nullable=False, server_default="0"),
+    Column("anchor", Text, nullable=True),
+    Column("visible_descendants", Integer, nullable=False, server_default="0"),
+    CheckConstraint("status IN ('approved','pending','rejected','spam')", name="status"),
+    Index("ix_comments_thread_top", "thread_id", "parent_id", "created"),
+    Index("ix_comments_root", "root_id"),
+    Index("ix_comments_thread_created", "thread_id", "created"),
+)
+
+votes = Table(
+    "votes",
+    metadata,
+    Column("comment_id", Id, ForeignKey("comments.id", ondelete="CASCADE"), primary_key=True),
+    Column("reader_id", String(64), primary_key=True),
+    Column("value", SmallInteger, nullable=False),
+    Column("created", UTCDateTime, nullable=False),
+    CheckConstraint("value IN (-1, 1)", name="value"),
+)
+
+flags = Table(
+    "flags",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("comment_id", Id, ForeignKey("comments.id", ondelete="CASCADE"), nullable=False),
+    Column("reader_id", String(64), nullable=False),
+    Column("reason", String(500), nullable=False),
+    Column("created", UTCDateTime, nullable=False),
+    UniqueConstraint("comment_id", "reader_id", name="uq_flags_comment_reader"),
+)
+
+# Fixed-window counters shared by every worker and instance.
+rate_counters = Table(
+    "rate_counters",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("window", BigInteger, primary_key=True),
+    Column("count", Integer, nullable=False),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("site", String(64), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("comment_id", Id, ForeignKey("comments.id", ondelete="CASCADE"), nullable=False),
+    Column("response", Text, nullable=False),
+    Column("created", UTCDateTime, nullable=False),
+)
+
+# One record per (site, address) serves comment notifications and the newsletter (later issues).
+subscribers = Table(
+    "subscribers",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("site", String(64), nullable=False),
+    Column("email", String(320), nullable=False),
+    Column("status", String(16), nullable=False, server_default="unconfirmed"),
+    Column("created", UTCDateTime, nullable=False),
+    Column("confirmed", UTCDateTime, nullable=True),
+    UniqueConstraint("site", "email", name="uq_subscribers_site_email"),
+)

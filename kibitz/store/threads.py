@@ -1,0 +1,89 @@
+"""Threads: one per (site, page), created by their first comment."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select, update
+
+from kibitz.models import Thread
+from kibitz.store.schema import threads
+
+if TYPE_CHECKING:
+    from kibitz.store.tx import Tx
+
+t = threads.c
+
+
+def _thread(row: Any) -> Thread:
+    return Thread(
+        id=row.id,
+        site=row.site,
+        page=row.page,
+        title=row.title,
+        url=row.url,
+        closed=bool(row.closed),
+        count=row.count,
+        version=row.version,
+        created=row.created,
+    )
+
+
+class ThreadRepo:
+    def __init__(self, tx: Tx) -> None:
+        self.tx = tx
+
+    async def get(self, site: str, page: str) -> Thread | None:
+        """The thread of (site, page), or None if nobody has commented there."""
+        row = (await self.tx.conn.execute(select(threads).where(t.site == site, t.page == page))).first()
+        return _thread(row) if row else None
+
+    async def get_by_id(self, thread_id: int) -> Thread | None:
+        row = (await self.tx.conn.execute(select(threads).where(t.id == thread_id))).first()
+        return _thread(row) if row else None
+
+    async def get_or_create(self, site: str, page: str, title: str, url: str, now: datetime) -> Thread:
+        """The thread of (site, page), created with ``title`` and ``url`` when new (race-safe)."""
+        stmt = (
+            self.tx.upsert(threads)
+            .values(site=site, page=page, title=title, url=url, created=now)
+            .on_conflict_do_nothing(index_elements=["site", "page"])
+        )
+        await self.tx.conn.execute(stmt)
+        thread = await self.get(site, page)
+        assert thread is not None
+        return thread
+
+    async def fill_missing(self, thread_id: int, *, title: str, url: str) -> None:
+        """Set title and url where the thread has none yet (the first comment may not carry them)."""
+        if title:
+            await self.tx.conn.execute(
+                update(threads).where(t.id == thread_id, t.title == "").values(title=title)
+            )
+        if url:
+            await self.tx.conn.execute(update(threads).where(t.id == thread_id, t.url == "").values(url=url))
+
+    async def bump(self, thread_id: int, count_delta: int = 0) -> int:
+        """Count a visible change: adjust the visible count, raise the version; return the new version.
+
+        The row lock this takes also orders concurrent writes to one thread on PostgreSQL.
+        """
+        stmt = (
+            update(threads)
+            .where(t.id == thread_id)
+            .values(version=t.version + 1, count=t.count + count_delta)
+            .returning(t.version)
+        )
+        return int((await self.tx.conn.execute(stmt)).scalar_one())
+
+    async def set_closed(self, thread_id: int, closed: bool) -> None:
+        await self.tx.conn.execute(
+            update(threads).where(t.id == thread_id).values(closed=closed, version=t.version + 1)
+        )
+
+    async def counts(self, site: str, pages: Sequence[str]) -> dict[str, int]:
+        """Visible comment counts of the pages that have a thread."""
+        rows = await self.tx.conn.execute(select(t.page, t.count).where(t.site == site, t.page.in_(pages)))
+        return {str(row.page): int(row[1]) for row in rows}

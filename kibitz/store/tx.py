@@ -1,0 +1,36 @@
+"""A transaction with its repositories: ``tx.threads``, ``tx.comments``, ``tx.votes``, ..."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+
+class Tx:
+    """Repositories bound to one open transaction; they hold SQL only, never rules."""
+
+    def __init__(self, conn: AsyncConnection, *, dialect: str) -> None:
+        from kibitz.store.comments import CommentRepo
+        from kibitz.store.limits import IdempotencyRepo, RateRepo
+        from kibitz.store.meta import MetaRepo
+        from kibitz.store.threads import ThreadRepo
+        from kibitz.store.votes import FlagRepo, VoteRepo
+
+        self.conn = conn
+        self.dialect = dialect
+        self.threads = ThreadRepo(self)
+        self.comments = CommentRepo(self)
+        self.votes = VoteRepo(self)
+        self.flags = FlagRepo(self)
+        self.rates = RateRepo(self)
+        self.idempotency = IdempotencyRepo(self)
+        self.meta = MetaRepo(self)
+
+    def upsert(self, table: Table) -> Any:
+        """An INSERT that understands ON CONFLICT on both engines (same API on each)."""
+        if self.dialect == "postgresql":
+            return postgresql.insert(table)
+        return sqlite.insert(table)

@@ -1,0 +1,231 @@
+"""The public JSON API v1 (DESIGN.md §3): threads, comments, votes, flags, counts, previews."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import orjson
+from fastapi import Header, Path, Query, Request
+from starlette.responses import Response
+
+from kibitz import errors, markup
+from kibitz.app import Context
+from kibitz.comments import PostRequest, body_fingerprint
+from kibitz.config import SiteConfig
+from kibitz.models import Sort
+from kibitz.security import client_address, normalise_origin, rate_key
+from kibitz.web import schemas
+
+READER_HEADER = "X-Kibitz-Reader"
+SiteId = Annotated[str, Path(max_length=64, pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
+CommentIdPath = Annotated[str, Path(pattern=r"^[1-9][0-9]{0,17}$")]
+
+
+def ctx_of(request: Request) -> Context:
+    ctx: Context = request.app.state.ctx
+    return ctx
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(data), status_code=status, media_type="application/json", headers=headers)
+
+
+def site_of(ctx: Context, site_id: str) -> SiteConfig:
+    site = ctx.settings.site(site_id)
+    if site is None:
+        raise errors.NotFound("No such site")
+    return site
+
+
+def client_of(ctx: Context, request: Request) -> tuple[str, str]:
+    """(address, rate-limit key) of the client; forwarded-for only from trusted proxies."""
+    peer = request.client.host if request.client else None
+    addr = client_address(peer, request.headers.get("x-forwarded-for"), ctx.settings.trusted_proxies)
+    return addr, rate_key(addr)
+
+
+def reader_of(ctx: Context, request: Request) -> tuple[str, str | None]:
+    """(raw reader id, signed id to hand back when it is new); a forged id counts as none."""
+    raw = ctx.tokens.reader(request.headers.get(READER_HEADER))
+    if raw is not None:
+        return raw, None
+    raw = ctx.tokens.new_reader()
+    return raw, ctx.tokens.sign_reader(raw)
+
+
+def check_origin(site: SiteConfig, request: Request) -> None:
+    """Writes addressed by comment id: the Origin must belong to the comment's own site."""
+    origin = normalise_origin(request.headers.get("origin") or "")
+    if origin is None or not site.allows_origin(origin):
+        raise errors.OriginNotAllowed("Writes need an Origin in the site's list")
+
+
+def bearer(authorization: str | None) -> str | None:
+    if not authorization:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def idempotency_key(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not 1 <= len(value) <= 255 or not value.isascii() or not value.isprintable():
+        raise errors.InvalidIdempotencyKey("Idempotency-Key must be 1-255 printable ASCII characters")
+    return value
+
+
+async def get_comments(
+    request: Request,
+    site: SiteId,
+    page: Annotated[str, Query(min_length=1, max_length=2048)],
+    sort: Sort = Sort.NEWEST,
+    limit: Annotated[int, Query(ge=1)] = 20,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    filter: Literal["all", "inline"] = "all",
+) -> Response:
+    """GET /api/v1/sites/{site}/comments — a thread's comments, newest first by default."""
+    ctx = ctx_of(request)
+    found = await ctx.comments.thread_page(
+        site_of(ctx, site), page, sort, min(limit, 100), cursor, inline_only=filter == "inline"
+    )
+    return json_response(
+        {
+            "thread": ctx.shaper.thread(found.thread),
+            "comments": ctx.shaper.nodes(found.comments),
+            "next": found.next_cursor,
+        }
+    )
+
+
+async def get_replies(
+    request: Request,
+    comment: CommentIdPath,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    sort: Literal["oldest", "votes"] = "oldest",
+) -> Response:
+    """GET /api/v1/comments/{id}/replies — the replies of one comment held back inline."""
+    ctx = ctx_of(request)
+    nodes, next_cursor = await ctx.comments.replies(int(comment), cursor, Sort(sort))
+    return json_response({"comments": ctx.shaper.nodes(nodes), "next": next_cursor})
+
+
+async def post_comment(
+    request: Request,
+    site: SiteId,
+    body: schemas.PostIn,
+    idempotency: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> Response:
+    """POST /api/v1/sites/{site}/comments — post a comment or a reply."""
+    ctx = ctx_of(request)
+    config = site_of(ctx, site)
+    key = idempotency_key(idempotency)
+    addr, client = client_of(ctx, request)
+    raw_reader = ctx.tokens.reader(request.headers.get(READER_HEADER))
+    anchor = None
+    if body.anchor is not None:
+        from kibitz import inputs
+
+        a = body.anchor
+        anchor = inputs.anchor(a.exact, a.prefix, a.suffix, a.start, a.end)
+    posted = await ctx.comments.post(
+        PostRequest(
+            site=config,
+            page=body.page,
+            text=body.text,
+            author_name=body.author.name,
+            author_email=body.author.email,
+            author_url=body.author.url,
+            title=body.title,
+            url=body.url,
+            parent_id=int(body.parent) if body.parent else None,
+            anchor=anchor,
+            reader_id=raw_reader,
+            client=client,
+            client_addr=addr,
+            idempotency_key=key,
+            fingerprint=body_fingerprint(await request.body()) if key else "",
+        )
+    )
+    data: dict[str, Any] = {"comment": ctx.shaper.comment(posted.comment), "token": posted.token}
+    headers: dict[str, str] = {}
+    if posted.new_reader:
+        signed = ctx.tokens.sign_reader(posted.reader_id)
+        data["reader"] = signed
+        headers[READER_HEADER] = signed
+    if posted.replayed is not None:
+        headers["Idempotent-Replayed"] = "true"
+    return json_response(data, 201, headers)
+
+
+async def preview(request: Request, site: SiteId, body: schemas.PreviewIn) -> Response:
+    """POST /api/v1/sites/{site}/preview — the exact HTML a post of this text would get."""
+    ctx = ctx_of(request)
+    config = site_of(ctx, site)
+    return json_response({"html": markup.render(body.text, allow_images=config.allow_images)})
+
+
+async def _comment_site(ctx: Context, request: Request, comment: str) -> SiteConfig:
+    site = site_of(ctx, await ctx.comments.site_of(int(comment)))
+    check_origin(site, request)
+    return site
+
+
+async def patch_comment(
+    request: Request,
+    comment: CommentIdPath,
+    body: schemas.EditIn,
+    authorization: Annotated[str | None, Header()] = None,
+) -> Response:
+    """PATCH /api/v1/comments/{id} — edit one's own comment within the edit window."""
+    ctx = ctx_of(request)
+    site = await _comment_site(ctx, request, comment)
+    updated = await ctx.comments.edit(site, int(comment), bearer(authorization), body.text)
+    return json_response({"comment": ctx.shaper.comment(updated)})
+
+
+async def delete_comment(
+    request: Request,
+    comment: CommentIdPath,
+    authorization: Annotated[str | None, Header()] = None,
+) -> Response:
+    """DELETE /api/v1/comments/{id} — delete one's own comment (a tombstone stays for its replies)."""
+    ctx = ctx_of(request)
+    site = await _comment_site(ctx, request, comment)
+    await ctx.comments.delete(site, int(comment), bearer(authorization))
+    return Response(status_code=204)
+
+
+async def vote(request: Request, comment: CommentIdPath, body: schemas.VoteIn) -> Response:
+    """POST /api/v1/comments/{id}/vote — set this reader's vote to +1, 0 or -1."""
+    ctx = ctx_of(request)
+    site = await _comment_site(ctx, request, comment)
+    reader, signed = reader_of(ctx, request)
+    tally = await ctx.comments.vote(site, int(comment), reader, body.value, client_of(ctx, request)[1])
+    headers = {READER_HEADER: signed} if signed else None
+    return json_response(
+        {"score": tally.score, "up": tally.up, "down": tally.down, "value": tally.value}, headers=headers
+    )
+
+
+async def flag(request: Request, comment: CommentIdPath, body: schemas.FlagIn) -> Response:
+    """POST /api/v1/comments/{id}/flag — a reader reports a comment to the moderators."""
+    ctx = ctx_of(request)
+    site = await _comment_site(ctx, request, comment)
+    reader, signed = reader_of(ctx, request)
+    await ctx.comments.flag(site, int(comment), reader, body.reason, client_of(ctx, request)[1])
+    headers = {READER_HEADER: signed} if signed else None
+    return json_response({"status": "received"}, 202, headers)
+
+
+async def counts(
+    request: Request,
+    site: SiteId,
+    page: Annotated[list[str], Query(min_length=1, max_length=100)],
+) -> Response:
+    """GET /api/v1/sites/{site}/counts — visible comment counts of up to 100 pages."""
+    ctx = ctx_of(request)
+    for value in page:
+        if not 1 <= len(value) <= 2048:
+            raise errors.InvalidInput.field("page", "must be 1 to 2048 characters")
+    return json_response({"counts": await ctx.comments.counts(site_of(ctx, site), page)})

@@ -1,0 +1,84 @@
+"""Server-rendered views of a thread: the Atom feed and the no-JavaScript HTML fragment."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from xml.etree import ElementTree as ET
+
+from fastapi import Query, Request
+from starlette.responses import Response
+
+from kibitz import markup
+from kibitz.models import Sort
+from kibitz.templating import render_template
+from kibitz.web.api import SiteId, ctx_of, site_of
+from kibitz.web.shapes import rfc3339
+
+ATOM = "http://www.w3.org/2005/Atom"
+
+
+def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
+    element = ET.SubElement(parent, f"{{{ATOM}}}{tag}", attrs)
+    if text is not None:
+        element.text = text
+    return element
+
+
+async def atom(
+    request: Request,
+    site: SiteId,
+    page: Annotated[str | None, Query(min_length=1, max_length=2048)] = None,
+) -> Response:
+    """GET /api/v1/sites/{site}/feed.atom — newest comments of a thread, or of the whole site."""
+    ctx = ctx_of(request)
+    config = site_of(ctx, site)
+    thread, items = await ctx.comments.recent(config, page)
+    base = ctx.settings.base_url
+    feed_id = f"{base}/api/v1/sites/{config.id}/feed.atom" + (f"?page={page}" if page else "")
+    ET.register_namespace("", ATOM)
+    root = ET.Element(f"{{{ATOM}}}feed")
+    title = f"Comments on {thread.title or thread.page}" if thread else f"Comments on {config.name}"
+    if page and not thread:
+        title = f"Comments on {page}"
+    _sub(root, "title", title)
+    _sub(root, "id", feed_id)
+    _sub(root, "link", rel="self", href=feed_id)
+    updated = items[0][0].edited or items[0][0].created if items else (thread.created if thread else None)
+    _sub(root, "updated", rfc3339(updated) if updated else "1970-01-01T00:00:00.000Z")
+    for comment, t_page, t_title, t_url in items:
+        entry = _sub(root, "entry")
+        _sub(entry, "id", f"{base}/api/v1/sites/{config.id}/comments/{comment.id}")
+        _sub(entry, "title", f"{comment.author.name} on {t_title or t_page}")
+        author = _sub(entry, "author")
+        _sub(author, "name", comment.author.name)
+        _sub(entry, "published", rfc3339(comment.created))
+        _sub(entry, "updated", rfc3339(comment.edited or comment.created))
+        if t_url:
+            _sub(entry, "link", rel="alternate", href=f"{t_url}#comment-{comment.id}")
+        _sub(entry, "summary", markup.plain_text(comment.html)[:280])
+        _sub(entry, "content", comment.html, type="html")
+    body = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return Response(body, media_type="application/atom+xml; charset=utf-8")
+
+
+async def thread_html(
+    request: Request,
+    site: SiteId,
+    page: Annotated[str, Query(min_length=1, max_length=2048)],
+    sort: Sort = Sort.NEWEST,
+    limit: Annotated[int, Query(ge=1)] = 50,
+) -> Response:
+    """GET /api/v1/sites/{site}/comments.html — the thread as an HTML fragment with schema.org
+    Comment microdata, for a server-side include; the widget hydrates it."""
+    ctx = ctx_of(request)
+    config = site_of(ctx, site)
+    found = await ctx.comments.thread_page(config, page, sort, min(limit, 100), None)
+    html = render_template(
+        "pages/thread.html",
+        thread=ctx.shaper.thread(found.thread),
+        comments=ctx.shaper.nodes(found.comments),
+        sort=sort.value,
+        site=config,
+        more=found.next_cursor is not None,
+    )
+    return Response(html, media_type="text/html; charset=utf-8")

@@ -1,0 +1,76 @@
+"""Domain records shaped into the public JSON of DESIGN.md §3 (never an email, address or token)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from kibitz.models import Comment, CommentNode, Thread
+
+
+def rfc3339(when: datetime) -> str:
+    return when.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class Shaper:
+    """Turns comments into public dictionaries; knows the public base URL for avatar links."""
+
+    def __init__(self, base_url: str) -> None:
+        self.avatar_base = f"{base_url}/api/v1/avatars/"
+
+    def comment(
+        self, comment: Comment, replies: list[dict[str, Any]] | None = None, reply_count: int = 0
+    ) -> dict[str, Any]:
+        shown = comment.visible
+        anchor = comment.anchor
+        return {
+            "id": str(comment.id),
+            "parent": str(comment.parent_id) if comment.parent_id is not None else None,
+            "author": {
+                "name": comment.author.name if shown else "",
+                "avatar": f"{self.avatar_base}{comment.author.avatar_key}.svg" if shown else None,
+                "url": (comment.author.url or None) if shown else None,
+            },
+            "html": comment.html if shown else "",
+            "created": rfc3339(comment.created),
+            "edited": rfc3339(comment.edited) if comment.edited else None,
+            "score": comment.score,
+            "up": comment.up,
+            "down": comment.down,
+            "replies": replies or [],
+            "reply_count": reply_count,
+            "anchor": None
+            if anchor is None
+            else {
+                "exact": anchor.exact,
+                "prefix": anchor.prefix,
+                "suffix": anchor.suffix,
+                "start": anchor.start,
+                "end": anchor.end,
+            },
+            "pinned": comment.pinned,
+            "deleted": not shown,
+            "status": comment.status.value,
+        }
+
+    def nodes(self, nodes: list[CommentNode]) -> list[dict[str, Any]]:
+        """Nested comment dictionaries, built without recursion (threads can be deep)."""
+        out: list[dict[str, Any]] = []
+        stack: list[tuple[CommentNode, list[dict[str, Any]]]] = [(n, out) for n in reversed(nodes)]
+        while stack:
+            node, into = stack.pop()
+            shaped = self.comment(node.comment, [], node.reply_count)
+            into.append(shaped)
+            stack.extend((child, shaped["replies"]) for child in reversed(node.replies))
+        return out
+
+    @staticmethod
+    def thread(thread: Thread) -> dict[str, Any]:
+        return {
+            "site": thread.site,
+            "page": thread.page,
+            "title": thread.title,
+            "url": thread.url or None,
+            "count": thread.count,
+            "closed": thread.closed,
+        }
