@@ -26,7 +26,7 @@ from kibitz.models import (
     ThreadPage,
     VoteTally,
 )
-from kibitz.security import TokenError, Tokens, anonymise
+from kibitz.security import TokenError, Tokens, anonymise, normalise_origin
 from kibitz.store.comments import NewComment
 from kibitz.store.db import Database
 from kibitz.store.tx import Tx
@@ -193,7 +193,8 @@ class Comments:
 
     def _article_url(self, site: SiteConfig, url: str | None) -> str:
         value = inputs.web_url(url, "url")
-        if value and not site.allows_origin(value):
+        origin = normalise_origin(value) if value else None
+        if value and (origin is None or not site.allows_origin(origin)):
             raise errors.Forbidden(
                 "The article url must be on one of the site's origins",
                 errors=[errors.FieldError("url", "is not on one of the site's origins")],

@@ -174,8 +174,11 @@ def load_settings(
 ) -> Settings:
     """Read the file (or ``./kibitz.toml`` when it exists), then the environment, then ``overrides``."""
     base = Path.cwd() if cwd is None else Path(cwd).absolute()
+    environ = os.environ if env is None else env
+    if config_path is None and environ.get("KIBITZ_CONFIG"):
+        config_path = Path(environ["KIBITZ_CONFIG"])  # how `serve --workers N` hands its file on
     path, raw = _read_file(config_path, base)
-    layer, sources, env_strings = _env_layer(os.environ if env is None else env)
+    layer, sources, env_strings = _env_layer(environ)
     _apply(raw, layer, "")
     if overrides:
         # A value set here no longer comes from the environment, nor needs coercing from a string.
@@ -215,7 +218,7 @@ def _env_layer(env: Mapping[str, str]) -> tuple[dict[str, object], dict[str, str
             continue
         name = var[len(ENV_PREFIX) :].lower()
         if name == "config" or name.startswith("test_"):
-            continue  # read by the CLI and the test suite, not settings
+            continue  # the file's path (read above) and the test suite's switches, not settings
         parts = name.split("__")
         key = ".".join(parts)
         if key not in _TOP_KEYS and not (key.startswith("smtp.") and key[5:] in _SMTP_KEYS):

@@ -1,0 +1,220 @@
+"""Shared fixtures: every store and API test runs on SQLite and on a real PostgreSQL.
+
+PostgreSQL (127.0.0.1:5432, user postgres) is used when reachable; otherwise those tests are
+skipped loudly, and with KIBITZ_TEST_REQUIRE_ALL=1 (CI) a skip is a failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from kibitz.app import create_app
+from kibitz.config import Settings, load_settings
+
+PG_ADMIN_DSN = os.environ.get("KIBITZ_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+REQUIRE_ALL = os.environ.get("KIBITZ_TEST_REQUIRE_ALL") == "1"
+ORIGIN_A = "https://news-a.example"
+ORIGIN_B = "https://news-b.example"
+LOOSE = {
+    "comments": "1000/minute",
+    "votes": "1000/minute",
+    "subscriptions": "1000/hour",
+    "flags": "1000/hour",
+}
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def missing(what: str) -> None:
+    """Skip loudly, or fail when the environment promises everything is there."""
+    message = f"NOT TESTED: {what} is unavailable"
+    if REQUIRE_ALL:
+        pytest.fail(message + " (KIBITZ_TEST_REQUIRE_ALL=1)")
+    pytest.skip(message)
+
+
+def _pg_reachable() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+class PgDatabase:
+    """One throwaway database for the test session; emptied between tests."""
+
+    def __init__(self) -> None:
+        self.name = f"kibitz_test_{uuid.uuid4().hex[:10]}"
+        self.url = PG_ADMIN_DSN.rsplit("/", 1)[0] + f"/{self.name}"
+        self.created = False
+
+    async def _admin(self, sql: str) -> None:
+        import asyncpg
+
+        conn = await asyncpg.connect(PG_ADMIN_DSN)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    def create(self) -> None:
+        asyncio.run(self._admin(f'CREATE DATABASE "{self.name}"'))
+        self.created = True
+
+    def drop(self) -> None:
+        if self.created:
+            asyncio.run(self._admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
+
+    async def truncate(self) -> None:
+        import asyncpg
+
+        conn = await asyncpg.connect(self.url)
+        try:
+            tables = await conn.fetch(
+                "SELECT tablename FROM pg_tables WHERE schemaname='public' AND tablename <> 'alembic_version'"
+            )
+            keep = {"meta"}
+            names = ", ".join(f'"{t["tablename"]}"' for t in tables if t["tablename"] not in keep)
+            if names:
+                await conn.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+        finally:
+            await conn.close()
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[PgDatabase | None]:
+    if not _pg_reachable():
+        yield None
+        return
+    db = PgDatabase()
+    db.create()
+    try:
+        yield db
+    finally:
+        db.drop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest) -> str:
+    name: str = request.param
+    return name
+
+
+@pytest.fixture
+async def database_url(engine: str, tmp_path: Path, pg_database: PgDatabase | None) -> str:
+    if engine == "sqlite":
+        return "sqlite:///kibitz.db"
+    if pg_database is None:
+        missing("PostgreSQL on 127.0.0.1:5432")
+        raise AssertionError("unreachable")
+    await pg_database.truncate()
+    return pg_database.url
+
+
+class FakeClock:
+    """A clock tests move by hand."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 27, 12, 0, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+def site_table(site_id: str, origin: str, **extra: Any) -> dict[str, Any]:
+    table: dict[str, Any] = {
+        "id": site_id,
+        "name": f"Site {site_id}",
+        "origins": [origin],
+        "rate_limits": LOOSE,
+    }
+    table.update(extra)
+    return table
+
+
+def make_settings(tmp_path: Path, database_url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "data_dir": str(tmp_path),
+        "database_url": database_url,
+        "base_url": "http://127.0.0.1:8000",
+        "sites": [site_table("a", ORIGIN_A), site_table("b", ORIGIN_B)],
+    }
+    values.update(overrides)
+    return load_settings(None, env={}, cwd=tmp_path, overrides=values)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return make_settings(tmp_path, database_url)
+
+
+@dataclass
+class Api:
+    """An HTTP client on the app in-process, with helpers for the common calls."""
+
+    client: httpx.AsyncClient
+    app: FastAPI
+    clock: FakeClock
+
+    async def post(
+        self, site: str = "a", origin: str = ORIGIN_A, headers: dict[str, str] | None = None, **body: Any
+    ) -> httpx.Response:
+        payload: dict[str, Any] = {"page": "/story", "text": "Hello", "author": {"name": "Ann"}}
+        payload.update(body)
+        return await self.client.post(
+            f"/api/v1/sites/{site}/comments", json=payload, headers={"Origin": origin, **(headers or {})}
+        )
+
+    async def thread(self, page: str = "/story", site: str = "a", **params: Any) -> dict[str, Any]:
+        r = await self.client.get(f"/api/v1/sites/{site}/comments", params={"page": page, **params})
+        assert r.status_code == 200, r.text
+        data: dict[str, Any] = r.json()
+        return data
+
+    async def vote(
+        self, comment_id: str, value: int, reader: str | None = None, origin: str = ORIGIN_A
+    ) -> httpx.Response:
+        headers = {"Origin": origin}
+        if reader:
+            headers["X-Kibitz-Reader"] = reader
+        return await self.client.post(
+            f"/api/v1/comments/{comment_id}/vote", json={"value": value}, headers=headers
+        )
+
+
+async def open_api(settings: Settings, clock: FakeClock) -> AsyncIterator[Api]:
+    app = create_app(settings, clock=clock)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 5555))
+        async with httpx.AsyncClient(transport=transport, base_url="http://kibitz.test") as client:
+            yield Api(client, app, clock)
+
+
+@pytest.fixture
+async def api(settings: Settings, clock: FakeClock) -> AsyncIterator[Api]:
+    async for item in open_api(settings, clock):
+        yield item
