@@ -2,7 +2,6 @@
 
     KibitzError
     ├── InvalidInput            422 invalid_input (field errors)
-    │   ├── RenderTimeout       422 render_timeout
     │   └── IdempotencyKeyReused 422 idempotency_key_reused
     ├── MalformedRequest        400 malformed_request
     │   └── InvalidIdempotencyKey 400 invalid_idempotency_key
@@ -14,7 +13,6 @@
     │   └── OwnComment          403 own_comment
     ├── NotFound                404 not_found
     ├── MethodNotAllowed        405 method_not_allowed
-    ├── Conflict                409 conflict
     ├── PayloadTooLarge         413 payload_too_large
     ├── UnsupportedMediaType    415 unsupported_media_type
     ├── RateLimited             429 rate_limited (Retry-After)
@@ -62,10 +60,6 @@ class InvalidInput(KibitzError):
         return cls(f"{field}: {message}", errors=[FieldError(field, message)])
 
 
-class RenderTimeout(InvalidInput):
-    code, status, title = "render_timeout", 422, "The text took too long to render"
-
-
 class IdempotencyKeyReused(InvalidInput):
     code, status, title = "idempotency_key_reused", 422, "This Idempotency-Key was used with another body"
 
@@ -108,10 +102,6 @@ class NotFound(KibitzError):
 
 class MethodNotAllowed(KibitzError):
     code, status, title = "method_not_allowed", 405, "Method not allowed"
-
-
-class Conflict(KibitzError):
-    code, status, title = "conflict", 409, "A request with this Idempotency-Key is still in progress"
 
 
 class PayloadTooLarge(KibitzError):

@@ -49,7 +49,6 @@ def register(app: FastAPI) -> None:
             **_ok(schemas.PostedOut, 201, "Created"),
             **_ok(schemas.PostedOut, 202, "Held for moderation"),
             **WRITE,
-            **_problems(409),
         },
         tags=["comments"],
     )
@@ -82,21 +81,21 @@ def register(app: FastAPI) -> None:
         tags=["threads"],
     )
     r.add_api_route(
-        f"{v1}/comments/{{comment}}/replies",
+        f"{v1}/comments/{{id}}/replies",
         api.get_replies,
         methods=["GET"],
         responses={**_ok(schemas.RepliesOut), **READ},
         tags=["threads"],
     )
     r.add_api_route(
-        f"{v1}/comments/{{comment}}",
+        f"{v1}/comments/{{id}}",
         api.patch_comment,
         methods=["PATCH"],
         responses={**_ok(schemas.CommentEnvelope), **WRITE},
         tags=["comments"],
     )
     r.add_api_route(
-        f"{v1}/comments/{{comment}}",
+        f"{v1}/comments/{{id}}",
         api.delete_comment,
         methods=["DELETE"],
         status_code=204,
@@ -104,14 +103,14 @@ def register(app: FastAPI) -> None:
         tags=["comments"],
     )
     r.add_api_route(
-        f"{v1}/comments/{{comment}}/vote",
+        f"{v1}/comments/{{id}}/vote",
         api.vote,
         methods=["POST"],
         responses={**_ok(schemas.VoteOut), **WRITE},
         tags=["comments"],
     )
     r.add_api_route(
-        f"{v1}/comments/{{comment}}/flag",
+        f"{v1}/comments/{{id}}/flag",
         api.flag,
         methods=["POST"],
         status_code=202,

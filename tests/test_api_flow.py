@@ -14,7 +14,8 @@ async def test_post_reply_vote_edit_delete_flow(api: Api) -> None:
     assert r.status_code == 201, r.text
     first = r.json()
     assert first["comment"]["html"] == "<p>First <em>post</em></p>\n"
-    assert "reader" in first and r.headers["X-Kibitz-Reader"] == first["reader"]
+    assert "reader" in first
+    assert r.headers["X-Kibitz-Reader"] == first["reader"]
     cid, token, reader = first["comment"]["id"], first["token"], first["reader"]
 
     r = await api.post(parent=cid, text="A reply", author={"name": "Bob"})

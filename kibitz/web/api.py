@@ -18,7 +18,7 @@ from kibitz.web import schemas
 
 READER_HEADER = "X-Kibitz-Reader"
 SiteId = Annotated[str, Path(max_length=64, pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
-CommentIdPath = Annotated[str, Path(pattern=r"^[1-9][0-9]{0,17}$")]
+CommentIdPath = Annotated[str, Path(alias="id", pattern=r"^[1-9][0-9]{0,17}$")]
 
 
 def ctx_of(request: Request) -> Context:
