@@ -4,6 +4,7 @@ CORS per site, security headers. Pure ASGI, so streaming responses pass through 
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -128,8 +129,13 @@ class Edge:
             body = b"".join(chunks)
             receive = _replay(body, receive)
 
+        started = time.perf_counter()
+        status = 500
+
         async def decorated(message: Message) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
+                status = message["status"]
                 raw = list(message.get("headers", []))
                 present = {k.lower() for k, _ in raw}
                 for key, value in {**cors, **SECURITY_HEADERS}.items():
@@ -138,7 +144,20 @@ class Edge:
                 message = {**message, "headers": raw}
             await send(message)
 
-        await self.app(scope, receive, decorated)
+        try:
+            await self.app(scope, receive, decorated)
+        finally:
+            self._observe(scope, method, status, time.perf_counter() - started)
+
+    @staticmethod
+    def _observe(scope: Scope, method: str, status: int, seconds: float) -> None:
+        ctx = getattr(scope["app"].state, "ctx", None) if "app" in scope else None
+        if ctx is None:
+            return
+        route = scope.get("route")
+        name = getattr(route, "path", "unmatched")
+        ctx.metrics.requests.labels(name, method, str(status)).inc()
+        ctx.metrics.latency.labels(name).observe(seconds)
 
     async def _send_response(self, response: Any, scope: Scope, receive: Receive, send: Send) -> None:
         for key, value in SECURITY_HEADERS.items():
