@@ -109,6 +109,9 @@ def create_app(settings: Settings, *, clock: Clock = utcnow, migrate: bool = Tru
         openapi_url="/openapi.json" if docs else None,
         docs_url="/docs" if docs else None,
         redoc_url=None,
+        # No 307 to a slash-less twin: a redirect built from the Host header and a hostile path
+        # (`/comments/%2e%2e%2f`) is not a problem+json answer (QUALITY T49).
+        redirect_slashes=False,
     )
     problems.install(app)
     register(app)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -83,6 +84,9 @@ def _serve(settings: Settings, host: str, port: int, workers: int, config_path: 
             await db.dispose()
 
     _run(prepare)  # once, before any worker starts
+    # uvicorn shuts down gracefully on SIGTERM, then raises the signal again; a stop on request is
+    # a success, so let that second SIGTERM end the process with status 0.
+    signal.signal(signal.SIGTERM, lambda _sig, _frame: sys.exit(0))
     options: dict[str, object] = {
         "host": host,
         "port": port,

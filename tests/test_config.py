@@ -199,12 +199,30 @@ def test_kibitz_sites_holds_a_json_array_of_sites(tmp_path: Path) -> None:
     assert blog.rate_limits == RateLimits(comments=RateLimit(2, 60))
 
 
-def test_the_cli_and_test_variables_are_not_settings(tmp_path: Path) -> None:
-    settings = load_settings(
-        env={"KIBITZ_CONFIG": "/etc/kibitz.toml", "KIBITZ_TEST_REQUIRE_ALL": "1"}, cwd=tmp_path
-    )
+def test_test_switches_are_not_settings(tmp_path: Path) -> None:
+    settings = load_settings(env={"KIBITZ_TEST_REQUIRE_ALL": "1"}, cwd=tmp_path)
 
     assert settings.config_path is None
+
+
+def test_kibitz_config_names_the_file_when_no_path_is_given(tmp_path: Path) -> None:
+    # How `kibitz serve --workers N` hands its --config file on to the worker processes.
+    path = write(tmp_path / "elsewhere.toml", 'base_url = "http://127.0.0.1:9000"\n')
+
+    settings = load_settings(env={"KIBITZ_CONFIG": str(path)}, cwd=tmp_path)
+
+    assert settings.config_path == path
+    assert settings.base_url == "http://127.0.0.1:9000"
+
+
+def test_an_explicit_path_wins_over_kibitz_config(tmp_path: Path) -> None:
+    write(tmp_path / "kibitz.toml", 'base_url = "http://127.0.0.1:7000"\n')
+
+    settings = load_settings(
+        tmp_path / "kibitz.toml", env={"KIBITZ_CONFIG": "/nonexistent.toml"}, cwd=tmp_path
+    )
+
+    assert settings.base_url == "http://127.0.0.1:7000"
 
 
 def test_overrides_apply_last(tmp_path: Path) -> None:

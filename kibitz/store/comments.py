@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, and_, false, or_, select, update
+from sqlalchemy import ColumnElement, and_, false, literal, or_, select, update
 
 from kibitz.models import Anchor, Author, Comment, CommentStatus, Sort
 from kibitz.store.schema import comments, threads
@@ -112,7 +112,8 @@ def _after(sort: Sort, key: SortKey) -> ColumnElement[bool]:
     terms: list[ColumnElement[bool]] = []
     equal: list[ColumnElement[bool]] = []
     for column, desc in _order(sort):
-        value = values[column.key]
+        # A typed bind parameter: SQLAlchemy refuses `<` against a bare True/False.
+        value = literal(values[column.key], column.type)
         terms.append(and_(*equal, column < value if desc else column > value))
         equal.append(column == value)
     return or_(*terms)

@@ -8,7 +8,7 @@ import orjson
 from fastapi import Header, Path, Query, Request
 from starlette.responses import Response
 
-from kibitz import errors, markup
+from kibitz import errors, inputs, markup
 from kibitz.app import Context
 from kibitz.comments import PostRequest, body_fingerprint
 from kibitz.config import SiteConfig
@@ -162,7 +162,9 @@ async def preview(request: Request, site: SiteId, body: schemas.PreviewIn) -> Re
     """POST /api/v1/sites/{site}/preview — the exact HTML a post of this text would get."""
     ctx = ctx_of(request)
     config = site_of(ctx, site)
-    return json_response({"html": markup.render(body.text, allow_images=config.allow_images)})
+    # Normalised (and refused) exactly as a post's text is, so the preview matches what gets published.
+    text = inputs.text(body.text) if body.text.strip() else ""
+    return json_response({"html": markup.render(text, allow_images=config.allow_images)})
 
 
 async def _comment_site(ctx: Context, request: Request, comment: str) -> SiteConfig:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from kibitz import inputs
 
@@ -62,8 +62,15 @@ class EditIn(Strict):
     text: Annotated[Str, Field(min_length=1, max_length=inputs.MAX_TEXT)]
 
 
+def _exact_int(value: object) -> object:
+    """A Literal of ints alone takes ``true`` for 1 and ``1.0`` for 1: only JSON integers may vote."""
+    if type(value) is not int:
+        raise ValueError("must be the integer 1, 0 or -1")
+    return value
+
+
 class VoteIn(Strict):
-    value: Literal[1, 0, -1]
+    value: Annotated[Literal[1, 0, -1], BeforeValidator(_exact_int)]
 
 
 class FlagIn(Strict):

@@ -1,0 +1,373 @@
+"""`kibitz demo`: a zero-configuration sample news site on SQLite, served by the API's own process,
+with a discussion seeded on the first start (the text lives in templates/demo/content.toml)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import signal
+import sys
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import click
+from fastapi import FastAPI, Request
+from starlette.responses import HTMLResponse, Response
+
+from kibitz import errors
+from kibitz.app import Context, close_context, create_app, open_context
+from kibitz.comments import Comments, PostRequest
+from kibitz.config import ConfigError, Settings, SiteConfig, load_settings
+from kibitz.models import Sort
+from kibitz.templating import render_template
+from kibitz.web import feeds
+from kibitz.web.api import ctx_of, site_of
+
+DEMO_SITE = "demo"
+SITE_NAME = "The Daily Kibitz"
+DEMO_DATABASE_URL = "sqlite:///kibitz.db"
+SEEDED_AT = "demo_seeded_at"  # meta key: when the discussion was seeded (articles are dated from it)
+STATIC = Path(__file__).parent / "static"
+THREAD_LIMIT = 50  # top-level comments drawn server-side, as GET .../comments.html draws them
+_AGO = re.compile(r"(?:[0-9]+[dhm])+")
+_AGO_PART = re.compile(r"([0-9]+)([dhm])")
+_AGO_UNITS = {"d": 86400, "h": 3600, "m": 60}
+
+
+# -- the content ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SeedComment:
+    key: str
+    name: str
+    ago: timedelta  # before the moment of seeding
+    text: str
+    parent: str | None = None
+    url: str | None = None
+    email: str | None = None
+    up: int = 0
+    down: int = 0
+    edit_after: timedelta | None = None
+    edit: str | None = None
+    delete_after: timedelta | None = None
+
+
+@dataclass(frozen=True)
+class Article:
+    slug: str
+    headline: str
+    standfirst: str
+    byline: str
+    published_ago: timedelta
+    paragraphs: tuple[str, ...]
+    comments: tuple[SeedComment, ...]
+
+    @property
+    def path(self) -> str:
+        """The page key of the article's thread (its URL path)."""
+        return f"/articles/{self.slug}"
+
+
+def _ago(value: object, where: str) -> timedelta:
+    if not isinstance(value, str) or not _AGO.fullmatch(value):
+        raise ValueError(f"{where}: expected a time like '2d3h' or '40m', not {value!r}")
+    return timedelta(seconds=sum(int(n) * _AGO_UNITS[unit] for n, unit in _AGO_PART.findall(value)))
+
+
+def _comment(raw: Mapping[str, Any], where: str) -> SeedComment:
+    where = f"{where}/{raw.get('key')}"
+    edit_after, delete_after = raw.get("edit_after"), raw.get("delete_after")
+    return SeedComment(
+        key=str(raw["key"]),
+        name=str(raw["name"]),
+        ago=_ago(raw["ago"], where),
+        text=str(raw["text"]).strip(),
+        parent=raw.get("parent"),
+        url=raw.get("url"),
+        email=raw.get("email"),
+        up=int(raw.get("up", 0)),
+        down=int(raw.get("down", 0)),
+        edit_after=_ago(edit_after, where) if edit_after else None,
+        edit=str(raw["edit"]).strip() if edit_after else None,
+        delete_after=_ago(delete_after, where) if delete_after else None,
+    )
+
+
+def _article(raw: Mapping[str, Any]) -> Article:
+    slug = str(raw["slug"])
+    comments = tuple(_comment(item, slug) for item in raw.get("comments", []))
+    posted: dict[str, timedelta] = {}
+    for comment in sorted(comments, key=lambda c: c.ago, reverse=True):  # oldest first
+        if comment.key in posted:
+            raise ValueError(f"{slug}/{comment.key}: the key is used twice")
+        if comment.parent is not None and posted.get(comment.parent, timedelta(0)) <= comment.ago:
+            raise ValueError(f"{slug}/{comment.key}: its parent must be an earlier comment")
+        posted[comment.key] = comment.ago
+    body = str(raw["body"]).strip()
+    return Article(
+        slug=slug,
+        headline=str(raw["headline"]),
+        standfirst=str(raw["standfirst"]),
+        byline=str(raw["byline"]),
+        published_ago=_ago(raw["published_ago"], slug),
+        paragraphs=tuple(" ".join(p.split()) for p in body.split("\n\n") if p.strip()),
+        comments=comments,
+    )
+
+
+@cache
+def articles() -> tuple[Article, ...]:
+    """The demo's articles in front-page order; the first carries the long discussion."""
+    source = resources.files("kibitz").joinpath("templates/demo/content.toml").read_text("utf-8")
+    return tuple(_article(raw) for raw in tomllib.loads(source)["articles"])
+
+
+def article(slug: str) -> Article | None:
+    return next((a for a in articles() if a.slug == slug), None)
+
+
+# -- settings -------------------------------------------------------------------------------------
+
+
+def _browser_host(host: str) -> str:
+    """The host a browser on this machine uses for a server bound to ``host``."""
+    if host in ("", "0.0.0.0"):  # noqa: S104 - mapping a wildcard bind to a reachable address
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    if ":" in host:
+        return f"[{host.strip('[]')}]"
+    return host
+
+
+def demo_settings(
+    host: str,
+    port: int,
+    data_dir: Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    database_url: str = DEMO_DATABASE_URL,
+) -> Settings:
+    """The demo's settings: KIBITZ_* variables still apply, but the data directory, the database,
+    ``base_url`` and the one site ``demo`` (its origins included) follow the command line."""
+    shown = _browser_host(host)
+    base_url = f"http://{shown}:{port}"
+    origins = [base_url]
+    if shown in ("127.0.0.1", "localhost"):
+        # Readers type either name; both should be able to post.
+        origins += [f"http://{alias}:{port}" for alias in ("127.0.0.1", "localhost") if alias != shown]
+    return load_settings(
+        None,
+        env=env,
+        overrides={
+            "data_dir": str(data_dir.resolve()),
+            "database_url": database_url,
+            "base_url": base_url,
+            "sites": [{"id": DEMO_SITE, "name": SITE_NAME, "origins": origins, "edit_window": "15m"}],
+        },
+    )
+
+
+# -- seeding --------------------------------------------------------------------------------------
+
+
+class SeedClock:
+    """The clock the seeding Comments instance reads, moved by hand to each seeded act."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+async def _already_seeded(ctx: Context, site: SiteConfig) -> bool:
+    async with ctx.db.read() as tx:
+        for item in articles():
+            if await tx.threads.get(site.id, item.path) is not None:
+                return True
+    return False
+
+
+async def seed(settings: Settings, *, now: datetime | None = None) -> bool:
+    """Post the demo discussion unless the demo's threads exist already; True when it seeded.
+
+    Comments are posted through the ordinary rules (markup, tree, counts), each at its own time
+    on a clock set by hand, each from its own client key so that rate limits do not apply."""
+    site = settings.site(DEMO_SITE)
+    if site is None:
+        raise errors.NotFound(f"The settings have no site {DEMO_SITE!r}")
+    clock = SeedClock(now or datetime.now(UTC))
+    started = clock.now
+    ctx = await open_context(settings, clock=clock)
+    try:
+        if await _already_seeded(ctx, site):
+            return False
+        for item in articles():
+            await _seed_article(ctx.comments, site, item, clock, f"{settings.base_url}{item.path}")
+            clock.now = started
+        async with ctx.db.write() as tx:
+            await tx.meta.put_if_absent(SEEDED_AT, started.isoformat())
+        return True
+    finally:
+        await close_context(ctx)
+
+
+async def _seed_article(
+    comments: Comments, site: SiteConfig, item: Article, clock: SeedClock, url: str
+) -> None:
+    started = clock.now
+    acts: list[tuple[datetime, int, SeedComment]] = []  # (when, 0 post / 1 edit / 2 delete, comment)
+    for c in item.comments:
+        acts.append((started - c.ago, 0, c))
+        if c.edit_after is not None:
+            acts.append((started - c.ago + c.edit_after, 1, c))
+        if c.delete_after is not None:
+            acts.append((started - c.ago + c.delete_after, 2, c))
+    ids: dict[str, int] = {}
+    tokens: dict[str, str] = {}
+    for when, act, c in sorted(acts, key=lambda a: (a[0], a[1])):
+        clock.now = when
+        if act == 0:
+            posted = await comments.post(
+                PostRequest(
+                    site=site,
+                    page=item.path,
+                    text=c.text,
+                    author_name=c.name,
+                    author_email=c.email,
+                    author_url=c.url,
+                    title=item.headline,
+                    url=url,
+                    parent_id=ids[c.parent] if c.parent else None,
+                    client=f"demo-seed:{item.slug}:{c.key}",
+                )
+            )
+            ids[c.key], tokens[c.key] = posted.comment.id, posted.token
+        elif act == 1:
+            await comments.edit(site, ids[c.key], tokens[c.key], c.edit or c.text)
+        else:
+            await comments.delete(site, ids[c.key], tokens[c.key])
+    clock.now = started
+    for c in item.comments:
+        if c.delete_after is not None:
+            continue
+        for n in range(c.up + c.down):
+            reader = f"demo-reader-{n:03d}"  # one vote per reader: a distinct reader for each vote
+            client = f"demo-seed:{item.slug}:{c.key}:vote{n}"
+            await comments.vote(site, ids[c.key], reader, 1 if n < c.up else -1, client)
+
+
+# -- pages ----------------------------------------------------------------------------------------
+
+
+async def _seeded_at(ctx: Context) -> datetime:
+    async with ctx.db.read() as tx:
+        value = await tx.meta.get(SEEDED_AT)
+    return datetime.fromisoformat(value) if value else ctx.clock()
+
+
+def _view(item: Article, seeded_at: datetime, count: int = 0) -> dict[str, Any]:
+    published = seeded_at - item.published_ago
+    return {
+        "slug": item.slug,
+        "path": item.path,
+        "headline": item.headline,
+        "standfirst": item.standfirst,
+        "byline": item.byline,
+        "paragraphs": item.paragraphs,
+        "published_iso": published.date().isoformat(),
+        "published_text": f"{published.day} {published:%B %Y}",
+        "count": count,
+    }
+
+
+def _html(body: str, status: int = 200) -> HTMLResponse:
+    # Fresh on every visit: a reader who posted and reloads sees the new count and comment.
+    return HTMLResponse(body, status_code=status, headers={"Cache-Control": "no-cache"})
+
+
+def _common(ctx: Context, site: SiteConfig) -> dict[str, Any]:
+    return {"site_name": site.name, "site_id": site.id, "docs": ctx.settings.public_docs}
+
+
+async def front_page(request: Request) -> Response:
+    """GET / — the demo's front page: every article with its comment count."""
+    ctx = ctx_of(request)
+    site = site_of(ctx, DEMO_SITE)
+    items = articles()
+    counts = await ctx.comments.counts(site, [item.path for item in items])
+    seeded_at = await _seeded_at(ctx)
+    return _html(
+        render_template(
+            "demo/front.html",
+            **_common(ctx, site),
+            articles=[_view(item, seeded_at, counts[item.path]) for item in items],
+            count_js=(STATIC / "count.js").is_file(),
+        )
+    )
+
+
+async def article_page(request: Request, slug: str) -> Response:
+    """GET /articles/{slug} — one article and its thread, server-rendered under it."""
+    ctx = ctx_of(request)
+    site = site_of(ctx, DEMO_SITE)
+    item = article(slug)
+    if item is None:
+        return _html(render_template("demo/not_found.html", **_common(ctx, site)), 404)
+    # The very code behind GET /api/v1/sites/demo/comments.html, called in-process.
+    fragment = await feeds.thread_html(request, site.id, item.path, Sort.NEWEST, THREAD_LIMIT)
+    return _html(
+        render_template(
+            "demo/article.html",
+            **_common(ctx, site),
+            a=_view(item, await _seeded_at(ctx)),
+            thread_html=bytes(fragment.body).decode("utf-8"),
+            embed_js=(STATIC / "embed.js").is_file(),
+        )
+    )
+
+
+def build_app(settings: Settings) -> FastAPI:
+    """The API app with the demo's pages mounted on it (kept out of the OpenAPI schema)."""
+    app = create_app(settings)
+    app.router.add_api_route("/", front_page, methods=["GET"], include_in_schema=False)
+    app.router.add_api_route("/articles/{slug}", article_page, methods=["GET"], include_in_schema=False)
+    return app
+
+
+def run_demo(host: str, port: int, data_dir: Path) -> None:
+    """Create the data directory, seed it on the first start, then serve until Ctrl+C."""
+    import uvicorn
+
+    data_dir = data_dir.resolve()
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        settings = demo_settings(host, port, data_dir)
+    except ConfigError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(2)
+    except OSError as exc:
+        click.echo(f"error: cannot create the data directory {data_dir}: {exc.strerror or exc}", err=True)
+        sys.exit(1)
+    try:
+        seeded = asyncio.run(seed(settings))
+    except errors.KibitzError as exc:
+        click.echo(f"error: {exc.detail}", err=True)
+        sys.exit(1)
+    app = build_app(settings)
+    click.echo(f"{'Seeded a sample discussion in' if seeded else 'Using the demo data in'} {data_dir}")
+    click.echo(f"{SITE_NAME} is at {settings.base_url}/")
+    click.echo("Press Ctrl+C to stop.")
+    # uvicorn stops gracefully on SIGTERM, then raises it again: a requested stop ends with status 0.
+    signal.signal(signal.SIGTERM, lambda _sig, _frame: sys.exit(0))
+    uvicorn.run(
+        app, host=host, port=port, proxy_headers=False, timeout_graceful_shutdown=5, log_level="warning"
+    )

@@ -1,0 +1,85 @@
+"""The migrated database is exactly the declared schema, on both engines; SQLite connections are tuned."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Connection, text
+
+from kibitz.migrate import head_revision, upgrade
+from kibitz.store.db import Database
+from kibitz.store.schema import metadata
+from tests.conftest import make_settings
+from tests.server import fresh_pg_database
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+async def fresh_url(engine: str) -> AsyncIterator[str]:
+    if engine == "sqlite":
+        yield "sqlite:///schema.db"
+        return
+    async with fresh_pg_database() as url:
+        yield url
+
+
+def _same_sqlite_default(
+    context: MigrationContext,
+    inspected_column: Any,
+    metadata_column: Any,
+    inspected_default: str | None,
+    metadata_default: Any,
+    rendered_metadata_default: str | None,
+) -> bool | None:
+    """Compare SQLite defaults as SQLite stores them; Alembic's own comparison flags an empty string
+    default (``DEFAULT ''``) as changed. None: Alembic decides (PostgreSQL, and anything else)."""
+    if context.dialect.name != "sqlite" or inspected_default is None or rendered_metadata_default is None:
+        return None
+
+    def bare(sql: str) -> str:
+        return sql.strip().strip("()").strip("'\"")
+
+    return bare(inspected_default) != bare(rendered_metadata_default)
+
+
+def _differences(conn: Connection) -> tuple[str | None, list[Any]]:
+    options = {"compare_type": True, "compare_server_default": _same_sqlite_default, "render_as_batch": True}
+    context = MigrationContext.configure(conn, opts=options)
+    return context.get_current_revision(), list(compare_metadata(context, metadata))
+
+
+async def test_migrations_build_exactly_the_declared_schema(tmp_path: Path, fresh_url: str) -> None:
+    settings = make_settings(tmp_path, fresh_url)
+    db = Database(settings.sqlalchemy_url)
+    try:
+        await upgrade(db, settings)
+        async with db.raw() as conn:
+            revision, differences = await conn.run_sync(_differences)
+    finally:
+        await db.dispose()
+    assert revision == head_revision()
+    assert differences == []
+
+
+async def _pragmas(db: Database, *, write: bool) -> dict[str, object]:
+    names = ("journal_mode", "foreign_keys", "synchronous", "busy_timeout")
+    async with db.write() if write else db.read() as tx:
+        return {name: (await tx.conn.execute(text(f"PRAGMA {name}"))).scalar_one() for name in names}
+
+
+async def test_sqlite_connections_use_wal_foreign_keys_full_sync_and_a_busy_timeout(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, "sqlite:///pragmas.db")
+    db = Database(settings.sqlalchemy_url)
+    try:
+        await upgrade(db, settings)
+        expected = {"journal_mode": "wal", "foreign_keys": 1, "synchronous": 2, "busy_timeout": 5000}
+        assert await _pragmas(db, write=True) == expected
+        assert await _pragmas(db, write=False) == expected
+    finally:
+        await db.dispose()
