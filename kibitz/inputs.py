@@ -76,7 +76,12 @@ def _has_controls(value: str, *, allow_newlines: bool = False) -> bool:
 def text(value: str, field: str = "text") -> str:
     """A comment's Markdown source: trimmed, non-empty, at most 10,000 characters."""
     check_string(field, value)
-    value = unicodedata.normalize("NFC", value.replace("\r\n", "\n")).strip()
+    value = unicodedata.normalize("NFC", value.replace("\r\n", "\n")).rstrip()
+    # Drop leading blank lines but keep the first line's indentation (an indented code block).
+    lines = value.split("\n")
+    while lines and not lines[0].strip():
+        lines.pop(0)
+    value = "\n".join(lines)
     if not value:
         raise errors.InvalidInput.field(field, "must not be empty")
     if len(value) > MAX_TEXT:

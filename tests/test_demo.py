@@ -1,0 +1,236 @@
+"""`kibitz demo`: the seeded discussion read through the API, the news pages, and the real command."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from kibitz.config import Settings
+from kibitz.demo import DEMO_DATABASE_URL, STATIC, articles, build_app, demo_settings, seed
+from tests.conftest import FakeClock, PgDatabase, missing
+
+pytestmark = pytest.mark.anyio
+
+LEAD = articles()[0]  # the article listed first carries the long discussion
+COUNT_SPAN = re.compile(r'<span data-kibitz-count data-page="([^"]+)">(\d+) comments?</span>')
+
+
+@pytest.fixture(scope="module")
+def stores(tmp_path_factory: pytest.TempPathFactory, pg_database: PgDatabase | None) -> dict[str, Settings]:
+    """One seeded demo store per engine, shared by this module's tests, which only read it.
+
+    Seeding is the slow part (every comment and vote goes through the rules), so it is done once:
+    the first seed must report that it seeded."""
+    data_dir = tmp_path_factory.mktemp("demo")
+    urls = {"sqlite": DEMO_DATABASE_URL}
+    if pg_database is not None:
+        asyncio.run(pg_database.truncate())  # whatever other modules left behind
+        urls["postgresql"] = pg_database.url
+    found: dict[str, Settings] = {}
+    for engine, url in urls.items():
+        found[engine] = demo_settings("127.0.0.1", 8000, data_dir, env={}, database_url=url)
+        assert asyncio.run(seed(found[engine], now=FakeClock().now)) is True
+    return found
+
+
+@pytest.fixture
+def demo(engine: str, stores: dict[str, Settings]) -> Settings:
+    if engine not in stores:
+        missing("PostgreSQL on 127.0.0.1:5432")
+    return stores[engine]
+
+
+@pytest.fixture
+async def site(demo: Settings, clock: FakeClock) -> AsyncIterator[httpx.AsyncClient]:
+    """The demo's app in-process on the seeded store."""
+    # Seeds again only if another module's test emptied the shared PostgreSQL database meanwhile.
+    await seed(demo, now=clock.now)
+    app = build_app(demo)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 5555))
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as client:
+            yield client
+
+
+def walk(comments: list[dict[str, Any]], depth: int = 0) -> Iterator[tuple[int, dict[str, Any]]]:
+    for comment in comments:
+        yield depth, comment
+        yield from walk(comment["replies"], depth + 1)
+
+
+async def thread(client: httpx.AsyncClient, page: str, **params: Any) -> dict[str, Any]:
+    r = await client.get("/api/v1/sites/demo/comments", params={"page": page, **params})
+    assert r.status_code == 200, r.text
+    data: dict[str, Any] = r.json()
+    return data
+
+
+async def counts(client: httpx.AsyncClient) -> dict[str, int]:
+    r = await client.get("/api/v1/sites/demo/counts", params={"page": [a.path for a in articles()]})
+    assert r.status_code == 200, r.text
+    found: dict[str, int] = r.json()["counts"]
+    return found
+
+
+async def test_seeded_discussion_reads_like_a_real_thread(site: httpx.AsyncClient) -> None:
+    first_load = await thread(site, LEAD.path)
+    assert first_load["thread"]["count"] >= 40
+    assert first_load["thread"]["title"] == LEAD.headline
+    assert len(first_load["comments"]) >= 10
+    assert first_load["next"] is not None  # more top-level comments than one page holds
+
+    everything = await thread(site, LEAD.path, limit=100)
+    comments = list(walk(everything["comments"]))
+    shown = [c for _, c in comments if not c["deleted"]]
+    assert len(shown) == everything["thread"]["count"]
+    assert max(depth for depth, _ in comments) >= 4
+    tombstones = [c for _, c in comments if c["deleted"]]
+    assert tombstones
+    assert all(t["replies"] and t["author"]["name"] == "" and t["html"] == "" for t in tombstones)
+    assert sum(c["score"] > 0 for c in shown) >= 20
+    assert any(c["down"] > 0 for c in shown)
+    assert any(c["edited"] for c in shown)
+    assert len({c["author"]["name"] for c in shown}) >= 20
+    created = [datetime.fromisoformat(c["created"]) for c in shown]
+    assert (max(created) - min(created)).days >= 700  # relative times from minutes to two years
+
+
+async def test_front_page_lists_articles_with_their_comment_counts(site: httpx.AsyncClient) -> None:
+    r = await site.get("/")
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("text/html")
+    page = r.text
+    listed = {path: int(n) for path, n in COUNT_SPAN.findall(page)}
+    assert list(listed) == [a.path for a in articles()]
+    assert len(listed) >= 3
+    assert listed == await counts(site)
+    assert listed[LEAD.path] >= 40
+    assert 0 in listed.values()  # one article shows the empty state
+    text = html.unescape(page)
+    for item in articles():
+        assert f'href="{item.path}"' in page
+        assert item.headline in text
+        assert item.standfirst in text
+    assert "<script" not in page or (STATIC / "count.js").is_file()
+    assert re.search(r"""(src|href)=["']?(https?:)?//""", page) is None  # nothing fetched from elsewhere
+
+
+async def test_article_page_shows_the_story_and_its_thread_server_rendered(site: httpx.AsyncClient) -> None:
+    r = await site.get(LEAD.path)
+    assert r.status_code == 200
+    page = r.text
+    text = html.unescape(page)
+    assert len(LEAD.paragraphs) >= 3
+    for paragraph in LEAD.paragraphs:
+        assert f"<p>{paragraph}</p>" in text
+    assert f'<div id="kibitz" data-site="demo" data-page="{LEAD.path}"' in page
+    assert f'data-title="{LEAD.headline}"' in text
+    assert len(re.findall(r'data-comment-id="\d+"', page)) >= 40
+    assert 'itemtype="https://schema.org/Comment"' in page
+    assert 'itemtype="https://schema.org/DiscussionForumPosting"' in page
+    assert "This comment was deleted." in page
+    assert "Marta Okafor" in page
+    # The thread is exactly what GET .../comments.html serves.
+    fragment = await site.get("/api/v1/sites/demo/comments.html", params={"page": LEAD.path, "limit": 50})
+    assert fragment.status_code == 200
+    assert fragment.text in page
+    assert ('<script src="/embed.js" async></script>' in page) == (STATIC / "embed.js").is_file()
+    sources = re.findall(r'src="([^"]+)"', page)
+    assert sources
+    assert all(s.startswith(("/", "http://127.0.0.1:8000/")) for s in sources)  # no third party
+
+
+async def test_article_without_comments_shows_the_empty_thread(site: httpx.AsyncClient) -> None:
+    quiet = next(a for a in articles() if not a.comments)
+    r = await site.get(quiet.path)
+    assert r.status_code == 200
+    assert 'data-count="0"' in r.text
+    assert 'class="kibitz-empty"' in r.text
+    assert "data-comment-id" not in r.text
+
+    missing = await site.get("/articles/no-such-story")
+    assert missing.status_code == 404
+    assert "couldn" in missing.text
+
+
+async def test_seeding_twice_does_not_duplicate(
+    site: httpx.AsyncClient, demo: Settings, clock: FakeClock
+) -> None:
+    before = await counts(site)
+    clock.advance(days=3)
+    assert await seed(demo, now=clock.now) is False
+    assert await counts(site) == before
+    lead = await thread(site, LEAD.path, limit=100)
+    assert len(list(walk(lead["comments"]))) == len(LEAD.comments)
+
+
+def test_demo_settings_follow_host_and_port(tmp_path: Path) -> None:
+    settings = demo_settings("127.0.0.1", 9123, tmp_path / "data", env={})
+    assert settings.base_url == "http://127.0.0.1:9123"
+    assert settings.data_dir == (tmp_path / "data").resolve()
+    assert settings.sqlalchemy_url.endswith(f"{(tmp_path / 'data').resolve()}/kibitz.db")
+    [only] = settings.sites
+    assert only.id == "demo"
+    assert only.allows_origin("http://127.0.0.1:9123")
+    assert only.allows_origin("http://localhost:9123")
+    assert not only.allows_origin("http://127.0.0.1:8000")
+    anywhere = demo_settings("0.0.0.0", 9124, tmp_path, env={})  # noqa: S104 - only a setting here
+    assert anywhere.base_url == "http://127.0.0.1:9124"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_kibitz_demo_command_serves_the_news_site(tmp_path: Path, stop: signal.Signals) -> None:
+    port = free_port()
+    data = tmp_path / "demo-data"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KIBITZ_")}
+    command = [str(Path(sys.executable).parent / "kibitz"), "demo", "--port", str(port), "--data", str(data)]
+    proc = subprocess.Popen(
+        command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        front = None
+        for _ in range(600):  # up to about a minute: migrations, seeding, start-up
+            try:
+                front = httpx.get(f"{base}/", timeout=5)
+                break
+            except httpx.TransportError:
+                try:
+                    proc.wait(timeout=0.1)  # waits for the server, and notices if it died
+                except subprocess.TimeoutExpired:
+                    continue
+                pytest.fail(f"kibitz demo exited early: {proc.stderr.read() if proc.stderr else ''}")
+        assert front is not None, "kibitz demo did not answer"
+        assert front.status_code == 200
+        assert LEAD.headline in html.unescape(front.text)
+        story = httpx.get(f"{base}{LEAD.path}", timeout=5)
+        assert story.status_code == 200
+        assert "data-comment-id" in story.text
+        assert f"{base}/api/v1/avatars/" in story.text  # avatars from this server, at its own address
+        assert (data / "kibitz.db").is_file()
+    finally:
+        proc.send_signal(stop)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert f"{base}/" in out
+    assert "Press Ctrl+C to stop." in out
