@@ -121,13 +121,15 @@ class Comments:
             avatar_key=avatar_key(self.avatar_secret, site.id, email or name),
         )
         reader_id, new_reader = req.reader_id, req.reader_id is None
+        # A retry after a lost 201 comes from the same reader or, for a first post, the same address.
+        principal = f"r:{req.reader_id}" if req.reader_id else f"a:{req.client}"
         if reader_id is None:
             reader_id = self.tokens.new_reader()
         now = self.clock()
         try:
             async with self.db.write() as tx:
                 if req.idempotency_key:
-                    stored = await tx.idempotency.get(site.id, req.idempotency_key)
+                    stored = await tx.idempotency.get(site.id, principal, req.idempotency_key)
                     if stored is not None:
                         return await self._replay(tx, stored.fingerprint, req, stored.response)
                 await guard.check_rate(
@@ -164,14 +166,20 @@ class Comments:
                 if req.idempotency_key:
                     record = {"comment_id": comment.id, "token": posted.token, "reader_id": reader_id}
                     await tx.idempotency.put(
-                        site.id, req.idempotency_key, req.fingerprint, comment.id, json.dumps(record), now
+                        site.id,
+                        principal,
+                        req.idempotency_key,
+                        req.fingerprint,
+                        comment.id,
+                        json.dumps(record),
+                        now,
                     )
         except IntegrityError:
             if not req.idempotency_key:
                 raise
             # A concurrent twin with the same key committed first: answer as it did.
             async with self.db.read() as tx:
-                stored = await tx.idempotency.get(site.id, req.idempotency_key)
+                stored = await tx.idempotency.get(site.id, principal, req.idempotency_key)
                 if stored is None:
                     raise
                 return await self._replay(tx, stored.fingerprint, req, stored.response)

@@ -44,23 +44,33 @@ class IdempotencyRepo:
     def __init__(self, tx: Tx) -> None:
         self.tx = tx
 
-    async def get(self, site: str, key: str) -> IdempotentResponse | None:
-        """The response stored for (site, key), if any."""
+    async def get(self, site: str, principal: str, key: str) -> IdempotentResponse | None:
+        """The response stored for (site, principal, key), if any."""
         t = idempotency_keys.c
         row = (
             await self.tx.conn.execute(
-                select(t.fingerprint, t.comment_id, t.response).where(t.site == site, t.key == key)
+                select(t.fingerprint, t.comment_id, t.response).where(
+                    t.site == site, t.principal == principal, t.key == key
+                )
             )
         ).first()
         return IdempotentResponse(row.fingerprint, row.comment_id, row.response) if row else None
 
     async def put(
-        self, site: str, key: str, fingerprint: str, comment_id: int, response: str, now: datetime
+        self,
+        site: str,
+        principal: str,
+        key: str,
+        fingerprint: str,
+        comment_id: int,
+        response: str,
+        now: datetime,
     ) -> None:
         """Remember the response; a concurrent twin makes this raise IntegrityError."""
         await self.tx.conn.execute(
             idempotency_keys.insert().values(
                 site=site,
+                principal=principal,
                 key=key,
                 fingerprint=fingerprint,
                 comment_id=comment_id,

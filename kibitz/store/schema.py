@@ -151,6 +151,9 @@ idempotency_keys = Table(
     "idempotency_keys",
     metadata,
     Column("site", String(64), primary_key=True),
+    # Who may replay: the reader id the request carried, else the client's address (rate key);
+    # another reader's identical key and body is a new request, never someone else's answer.
+    Column("principal", String(80), primary_key=True),
     Column("key", String(255), primary_key=True),
     Column("fingerprint", String(64), nullable=False),
     Column("comment_id", Id, ForeignKey("comments.id", ondelete="CASCADE"), nullable=False),

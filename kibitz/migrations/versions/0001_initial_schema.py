@@ -125,6 +125,7 @@ def upgrade() -> None:
     op.create_table(
         "idempotency_keys",
         sa.Column("site", sa.String(length=64), nullable=False),
+        sa.Column("principal", sa.String(length=80), nullable=False),
         sa.Column("key", sa.String(length=255), nullable=False),
         sa.Column("fingerprint", sa.String(length=64), nullable=False),
         sa.Column("comment_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -136,7 +137,7 @@ def upgrade() -> None:
             name=op.f("fk_idempotency_keys_comment_id_comments"),
             ondelete="CASCADE",
         ),
-        sa.PrimaryKeyConstraint("site", "key", name=op.f("pk_idempotency_keys")),
+        sa.PrimaryKeyConstraint("site", "principal", "key", name=op.f("pk_idempotency_keys")),
     )
     op.create_table(
         "votes",
