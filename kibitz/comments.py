@@ -236,10 +236,34 @@ class Comments:
             raise errors.EditWindowClosed()
         return comment
 
-    async def edit(self, site: SiteConfig, comment_id: int, token: str | None, text: str) -> Comment:
+    async def preview(self, site: SiteConfig, text: str, client: str) -> str:
+        """The exact HTML a post of ``text`` would get (blank text previews as nothing)."""
+        text = inputs.text(text) if text.strip() else ""
+        async with self.db.write() as tx:
+            await guard.check_rate(
+                tx,
+                site=site.id,
+                action="previews",
+                limit=site.rate_limits.previews,
+                client=client,
+                now=self.clock(),
+            )
+        return markup.render(text, allow_images=site.allow_images) if text else ""
+
+    async def edit(
+        self, site: SiteConfig, comment_id: int, token: str | None, text: str, client: str
+    ) -> Comment:
         text = inputs.text(text)
         html = markup.render(text, allow_images=site.allow_images)
         async with self.db.write() as tx:
+            await guard.check_rate(
+                tx,
+                site=site.id,
+                action="edits",
+                limit=site.rate_limits.edits,
+                client=client,
+                now=self.clock(),
+            )
             comment = await self._owned(tx, site, comment_id, token)
             if comment.deleted:
                 raise errors.NotFound("No such comment")
@@ -254,9 +278,17 @@ class Comments:
         )
         return updated
 
-    async def delete(self, site: SiteConfig, comment_id: int, token: str | None) -> None:
+    async def delete(self, site: SiteConfig, comment_id: int, token: str | None, client: str) -> None:
         """Soft delete; the comment stays as a tombstone while it has visible replies."""
         async with self.db.write() as tx:
+            await guard.check_rate(
+                tx,
+                site=site.id,
+                action="edits",
+                limit=site.rate_limits.edits,
+                client=client,
+                now=self.clock(),
+            )
             comment = await self._owned(tx, site, comment_id, token)
             if comment.deleted:
                 return

@@ -94,6 +94,8 @@ class RateLimits:
     votes: RateLimit = RateLimit(60, 60)
     subscriptions: RateLimit = RateLimit(5, 3600)
     flags: RateLimit = RateLimit(10, 3600)
+    edits: RateLimit = RateLimit(30, 60)
+    previews: RateLimit = RateLimit(60, 60)
 
 
 @dataclass(frozen=True)

@@ -252,9 +252,9 @@ async def _seed_article(
             )
             ids[c.key], tokens[c.key] = posted.comment.id, posted.token
         elif act == 1:
-            await comments.edit(site, ids[c.key], tokens[c.key], c.edit or c.text)
+            await comments.edit(site, ids[c.key], tokens[c.key], c.edit or c.text, f"demo-seed:{c.key}")
         else:
-            await comments.delete(site, ids[c.key], tokens[c.key])
+            await comments.delete(site, ids[c.key], tokens[c.key], f"demo-seed:{c.key}")
     clock.now = started
     for c in item.comments:
         if c.delete_after is not None:

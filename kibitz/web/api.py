@@ -8,7 +8,7 @@ import orjson
 from fastapi import Header, Path, Query, Request
 from starlette.responses import Response
 
-from kibitz import errors, inputs, markup
+from kibitz import errors
 from kibitz.app import Context
 from kibitz.comments import PostRequest, body_fingerprint
 from kibitz.config import SiteConfig
@@ -162,9 +162,8 @@ async def preview(request: Request, site: SiteId, body: schemas.PreviewIn) -> Re
     """POST /api/v1/sites/{site}/preview — the exact HTML a post of this text would get."""
     ctx = ctx_of(request)
     config = site_of(ctx, site)
-    # Normalised (and refused) exactly as a post's text is, so the preview matches what gets published.
-    text = inputs.text(body.text) if body.text.strip() else ""
-    return json_response({"html": markup.render(text, allow_images=config.allow_images)})
+    html = await ctx.comments.preview(config, body.text, client_of(ctx, request)[1])
+    return json_response({"html": html})
 
 
 async def _comment_site(ctx: Context, request: Request, comment: str) -> SiteConfig:
@@ -182,7 +181,9 @@ async def patch_comment(
     """PATCH /api/v1/comments/{id} — edit one's own comment within the edit window."""
     ctx = ctx_of(request)
     site = await _comment_site(ctx, request, comment)
-    updated = await ctx.comments.edit(site, int(comment), bearer(authorization), body.text)
+    updated = await ctx.comments.edit(
+        site, int(comment), bearer(authorization), body.text, client_of(ctx, request)[1]
+    )
     return json_response({"comment": ctx.shaper.comment(updated)})
 
 
@@ -194,7 +195,7 @@ async def delete_comment(
     """DELETE /api/v1/comments/{id} — delete one's own comment (a tombstone stays for its replies)."""
     ctx = ctx_of(request)
     site = await _comment_site(ctx, request, comment)
-    await ctx.comments.delete(site, int(comment), bearer(authorization))
+    await ctx.comments.delete(site, int(comment), bearer(authorization), client_of(ctx, request)[1])
     return Response(status_code=204)
 
 
