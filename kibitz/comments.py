@@ -26,7 +26,8 @@ from kibitz.models import (
     ThreadPage,
     VoteTally,
 )
-from kibitz.security import TokenError, Tokens, anonymise, normalise_origin
+from kibitz.origins import origin_of
+from kibitz.security import TokenError, Tokens, anonymise
 from kibitz.store.comments import NewComment
 from kibitz.store.db import Database
 from kibitz.store.tx import Tx
@@ -201,7 +202,7 @@ class Comments:
 
     def _article_url(self, site: SiteConfig, url: str | None) -> str:
         value = inputs.web_url(url, "url")
-        origin = normalise_origin(value) if value else None
+        origin = origin_of(value) if value else None
         if value and (origin is None or not site.allows_origin(origin)):
             raise errors.Forbidden(
                 "The article url must be on one of the site's origins",

@@ -16,10 +16,12 @@ from dataclasses import dataclass, field, fields
 from datetime import timedelta
 from email.utils import parseaddr
 from enum import StrEnum
-from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path, PurePath
 from typing import NoReturn, TypeVar
 from urllib.parse import urlsplit
+
+from kibitz import origins as urls
 
 ENV_PREFIX = "KIBITZ_"
 CONFIG_FILE = "kibitz.toml"
@@ -34,9 +36,7 @@ _DURATION_PART = re.compile(r"([0-9]+)([smhd])")
 _DURATION_UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
 _RATE_UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 _MAX_DURATION = timedelta(days=36500)
-_HOST = re.compile(r"[a-z0-9_-]+(?:\.[a-z0-9_-]+)*")
 _EMAIL = re.compile(r"[^@\s<>,;\"]+@[^@\s<>,;\"]+")
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 _TRUE = ("true", "1", "yes", "on")
 _BOOLEANS = {word: word in _TRUE for word in (*_TRUE, "false", "0", "no", "off")}
 _KINDS = {"bool": "a boolean", "int": "an integer", "float": "a number", "str": "a string", "dict": "a table"}
@@ -113,7 +113,7 @@ class SiteConfig:
     def allows_origin(self, origin: str) -> bool:
         """Whether a request's ``Origin`` header names one of this site's origins."""
         try:
-            return _normalise_origin(origin) in self.origins
+            return urls.origin(origin) in self.origins
         except ValueError:
             return False
 
@@ -369,7 +369,7 @@ def _build(raw: Mapping[str, object], r: _Reader, cwd: Path, config_path: Path |
     top = r.table(raw, "", _TOP_KEYS)
     base_url = r.string(top.get("base_url", DEFAULT_BASE_URL), "base_url")
     try:
-        base_origin, base_path = _split_http_url(base_url)
+        base_origin, base_path = urls.split_http_url(base_url)
     except ValueError as exc:
         r.fail("base_url", f"{exc}, not {_show(base_url)}")
     data_dir = _data_dir(r, top.get("data_dir", "."), cwd)
@@ -470,7 +470,7 @@ def _site(r: _Reader, value: object, key: str, base_origin: str) -> SiteConfig:
         r.fail(f"{key}.origins", "must list at least one origin, like 'https://example.org'")
     for index, text in enumerate(listed):
         try:
-            origin = _normalise_origin(text)
+            origin = urls.origin(text)
         except ValueError as exc:
             r.fail(f"{key}.origins[{index}]", f"{exc}, not {_show(text)}")
         if origin not in origins:
@@ -533,43 +533,6 @@ def _rate_limit(r: _Reader, value: object, key: str) -> RateLimit:
     if int(count) < 1:
         r.fail(key, f"must allow at least 1 per window, not {_show(value)}")
     return RateLimit(int(count), seconds)
-
-
-def _split_http_url(text: str) -> tuple[str, str]:
-    """``(origin, path)`` of an http(s) URL, the origin lower-cased and without a default port."""
-    try:
-        parts = urlsplit(text.strip())
-        port = parts.port
-    except ValueError:
-        raise ValueError("must be a URL like 'https://example.org'") from None
-    scheme = parts.scheme.lower()
-    if scheme not in _DEFAULT_PORTS:
-        raise ValueError("must start with http:// or https://")
-    if parts.username is not None or parts.password is not None:
-        raise ValueError("must not hold a user name or password")
-    if parts.query or parts.fragment or text.strip().endswith(("?", "#")):
-        raise ValueError("must not have a query or fragment")
-    host = parts.hostname or ""
-    try:
-        if not host.isascii():
-            host = host.encode("idna").decode("ascii")
-        if ":" in host:
-            host = f"[{ip_address(host).compressed}]"
-        elif not _HOST.fullmatch(host):
-            raise ValueError
-    except (UnicodeError, ValueError):
-        raise ValueError("must name a valid host, like 'https://example.org'") from None
-    if port == 0:
-        raise ValueError("must have a port between 1 and 65535")
-    netloc = host if port in (None, _DEFAULT_PORTS[scheme]) else f"{host}:{port}"
-    return f"{scheme}://{netloc}", parts.path
-
-
-def _normalise_origin(text: str) -> str:
-    origin, path = _split_http_url(text)
-    if path not in ("", "/"):
-        raise ValueError("must be an origin without a path, like 'https://example.org'")
-    return origin
 
 
 def _async_database_url(url: str, data_dir: Path) -> str:

@@ -8,7 +8,6 @@ import secrets
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
-from urllib.parse import urlsplit
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -115,23 +114,6 @@ def anonymise(addr: str) -> str:
         return ""
     prefix = 24 if isinstance(ip, IPv4Address) else 48
     return str(ip_network(f"{ip}/{prefix}", strict=False))
-
-
-def normalise_origin(value: str) -> str | None:
-    """``scheme://host[:port]`` in lowercase with default ports dropped, or None if not an origin."""
-    try:
-        parts = urlsplit(value.strip())
-        port = parts.port
-    except ValueError:
-        return None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return None
-    host = parts.hostname.lower()
-    if ":" in host:
-        host = f"[{host}]"
-    if port is None or (parts.scheme, port) in (("http", 80), ("https", 443)):
-        return f"{parts.scheme}://{host}"
-    return f"{parts.scheme}://{host}:{port}"
 
 
 _hasher = PasswordHasher()

@@ -6,12 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from kibitz.origins import origin_of
 from kibitz.security import (
     TokenError,
     Tokens,
     anonymise,
     hash_password,
-    normalise_origin,
     verify_password,
 )
 
@@ -78,6 +78,7 @@ def test_keyed_hash_is_stable_and_keyed() -> None:
     ("value", "expected"),
     [
         ("https://News.Example", "https://news.example"),
+        ("https://bücher.example", "https://xn--bcher-kva.example"),
         ("https://news.example:443/path?q", "https://news.example"),
         ("http://127.0.0.1:8000", "http://127.0.0.1:8000"),
         ("http://[::1]:8000", "http://[::1]:8000"),
@@ -88,7 +89,7 @@ def test_keyed_hash_is_stable_and_keyed() -> None:
     ],
 )
 def test_origins_are_normalised(value: str, expected: str | None) -> None:
-    assert normalise_origin(value) == expected
+    assert origin_of(value) == expected
 
 
 def test_stored_addresses_are_anonymised() -> None:

@@ -13,7 +13,8 @@ from kibitz.app import Context
 from kibitz.comments import PostRequest, body_fingerprint
 from kibitz.config import SiteConfig
 from kibitz.models import Sort
-from kibitz.security import client_address, normalise_origin, rate_key
+from kibitz.origins import origin_of
+from kibitz.security import client_address, rate_key
 from kibitz.web import schemas
 
 READER_HEADER = "X-Kibitz-Reader"
@@ -55,7 +56,7 @@ def reader_of(ctx: Context, request: Request) -> tuple[str, str | None]:
 
 def check_origin(site: SiteConfig, request: Request) -> None:
     """Writes addressed by comment id: the Origin must belong to the comment's own site."""
-    origin = normalise_origin(request.headers.get("origin") or "")
+    origin = origin_of(request.headers.get("origin") or "")
     if origin is None or not site.allows_origin(origin):
         raise errors.OriginNotAllowed("Writes need an Origin in the site's list")
 

@@ -13,7 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kibitz import errors
 from kibitz.config import SiteConfig
-from kibitz.security import normalise_origin
+from kibitz.origins import origin_of
 from kibitz.web.problems import problem_response
 
 MAX_BODY = 64 * 1024
@@ -53,7 +53,7 @@ class Edge:
         headers = Headers(scope=scope)
         api = path.startswith("/api/")
         origin = headers.get("origin")
-        norm_origin = normalise_origin(origin) if origin and origin != "null" else None
+        norm_origin = origin_of(origin) if origin and origin != "null" else None
         allowed = self.allowed(path, norm_origin) if api else False
         cors: dict[str, str] = {"Vary": "Origin"} if api else {}
         if api and allowed and norm_origin:
