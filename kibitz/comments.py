@@ -162,7 +162,7 @@ class Comments:
                     )
                 )
                 await tx.comments.add_visible_descendants(comment.ancestor_ids, 1)
-                version = await tx.threads.bump(thread.id, count_delta=1)
+                thread = await tx.threads.bump(thread.id, count_delta=1)
                 posted = Posted(comment, self.edit_token(site, comment), reader_id, new_reader)
                 if req.idempotency_key:
                     record = {"comment_id": comment.id, "token": posted.token, "reader_id": reader_id}
@@ -184,9 +184,7 @@ class Comments:
                 if stored is None:
                     raise
                 return await self._replay(tx, stored.fingerprint, req, stored.response)
-        await self.events.dispatch(
-            ThreadEvent(EventKind.COMMENT_CREATED, site.id, page, thread.id, version, comment.id)
-        )
+        await self.events.dispatch(ThreadEvent.of(EventKind.COMMENT_CREATED, thread, comment.id))
         return posted
 
     async def _replay(self, tx: Tx, fingerprint: str, req: PostRequest, response: str) -> Posted:
@@ -220,8 +218,14 @@ class Comments:
             raise errors.InvalidInput.field("parent", "can no longer be replied to")
         return parent
 
-    async def _owned(self, tx: Tx, site: SiteConfig, comment_id: int, token: str | None) -> Comment:
-        """The comment the token may change, within the edit window; raises otherwise."""
+    async def _owned(
+        self, tx: Tx, site: SiteConfig, comment_id: int, token: str | None, client: str
+    ) -> Comment:
+        """The comment the token may change, within the edit window; raises otherwise. Counts the
+        attempt against the client's limit on edits and deletions."""
+        await guard.check_rate(
+            tx, site=site.id, action="edits", limit=site.rate_limits.edits, client=client, now=self.clock()
+        )
         if not token:
             raise errors.Unauthorized("Send the comment's token as 'Authorization: Bearer <token>'")
         try:
@@ -257,50 +261,26 @@ class Comments:
         text = inputs.text(text)
         html = markup.render(text, allow_images=site.allow_images)
         async with self.db.write() as tx:
-            await guard.check_rate(
-                tx,
-                site=site.id,
-                action="edits",
-                limit=site.rate_limits.edits,
-                client=client,
-                now=self.clock(),
-            )
-            comment = await self._owned(tx, site, comment_id, token)
+            comment = await self._owned(tx, site, comment_id, token, client)
             if comment.deleted:
                 raise errors.NotFound("No such comment")
             await tx.comments.set_text(comment.id, text, html, markup.RENDERER_VERSION, self.clock())
-            version = await tx.threads.bump(comment.thread_id)
-            thread = await tx.threads.get_by_id(comment.thread_id)
+            thread = await tx.threads.bump(comment.thread_id)
             updated = await tx.comments.get(comment.id)
-        assert thread is not None
         assert updated is not None
-        await self.events.dispatch(
-            ThreadEvent(EventKind.COMMENT_UPDATED, site.id, thread.page, thread.id, version, comment.id)
-        )
+        await self.events.dispatch(ThreadEvent.of(EventKind.COMMENT_UPDATED, thread, comment.id))
         return updated
 
     async def delete(self, site: SiteConfig, comment_id: int, token: str | None, client: str) -> None:
         """Soft delete; the comment stays as a tombstone while it has visible replies."""
         async with self.db.write() as tx:
-            await guard.check_rate(
-                tx,
-                site=site.id,
-                action="edits",
-                limit=site.rate_limits.edits,
-                client=client,
-                now=self.clock(),
-            )
-            comment = await self._owned(tx, site, comment_id, token)
+            comment = await self._owned(tx, site, comment_id, token, client)
             if comment.deleted:
                 return
             await tx.comments.mark_deleted(comment.id)
             await tx.comments.add_visible_descendants(comment.ancestor_ids, -1)
-            version = await tx.threads.bump(comment.thread_id, count_delta=-1)
-            thread = await tx.threads.get_by_id(comment.thread_id)
-        assert thread is not None
-        await self.events.dispatch(
-            ThreadEvent(EventKind.COMMENT_DELETED, site.id, thread.page, thread.id, version, comment.id)
-        )
+            thread = await tx.threads.bump(comment.thread_id, count_delta=-1)
+        await self.events.dispatch(ThreadEvent.of(EventKind.COMMENT_DELETED, thread, comment.id))
 
     async def vote(
         self, site: SiteConfig, comment_id: int, reader_id: str, value: int, client: str
@@ -323,12 +303,8 @@ class Comments:
             up = (value == 1) - (before == 1)
             down = (value == -1) - (before == -1)
             score, ups, downs = await tx.comments.add_votes(comment_id, up, down)
-            version = await tx.threads.bump(comment.thread_id)
-            thread = await tx.threads.get_by_id(comment.thread_id)
-        assert thread is not None
-        await self.events.dispatch(
-            ThreadEvent(EventKind.COMMENT_VOTED, site.id, thread.page, thread.id, version, comment_id)
-        )
+            thread = await tx.threads.bump(comment.thread_id)
+        await self.events.dispatch(ThreadEvent.of(EventKind.COMMENT_VOTED, thread, comment_id))
         return VoteTally(score, ups, downs, value)
 
     async def flag(self, site: SiteConfig, comment_id: int, reader_id: str, reason: str, client: str) -> None:

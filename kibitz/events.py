@@ -7,6 +7,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from kibitz.models import Thread
+
 log = logging.getLogger(__name__)
 
 
@@ -26,6 +28,11 @@ class ThreadEvent:
     thread_id: int
     version: int  # the thread's version after the change
     comment_id: int | None = None
+
+    @classmethod
+    def of(cls, kind: EventKind, thread: Thread, comment_id: int | None = None) -> ThreadEvent:
+        """The event of a change that left ``thread`` as it is now."""
+        return cls(kind, thread.site, thread.page, thread.id, thread.version, comment_id)
 
 
 Listener = Callable[[ThreadEvent], Awaitable[None]]

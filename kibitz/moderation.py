@@ -28,13 +28,9 @@ class Moderation:
             now_visible = target is CommentStatus.APPROVED and not comment.deleted
             delta = int(now_visible) - int(was_visible)
             await tx.comments.add_visible_descendants(comment.ancestor_ids, delta)
-            version = await tx.threads.bump(comment.thread_id, count_delta=delta)
-            thread = await tx.threads.get_by_id(comment.thread_id)
-        assert thread is not None
+            thread = await tx.threads.bump(comment.thread_id, count_delta=delta)
         kind = EventKind.COMMENT_DELETED if hidden else EventKind.COMMENT_UPDATED
-        await self.events.dispatch(
-            ThreadEvent(kind, thread.site, thread.page, thread.id, version, comment_id)
-        )
+        await self.events.dispatch(ThreadEvent.of(kind, thread, comment_id))
         return True
 
     async def set_closed(self, site: str, page: str, closed: bool) -> bool:
@@ -46,8 +42,6 @@ class Moderation:
                 raise errors.NotFound(f"No thread for page {key!r} on site {site!r}")
             if thread.closed == closed:
                 return False
-            await tx.threads.set_closed(thread.id, closed)
-        await self.events.dispatch(
-            ThreadEvent(EventKind.THREAD_CHANGED, site, key, thread.id, thread.version + 1)
-        )
+            thread = await tx.threads.set_closed(thread.id, closed)
+        await self.events.dispatch(ThreadEvent.of(EventKind.THREAD_CHANGED, thread))
         return True

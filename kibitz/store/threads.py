@@ -40,10 +40,6 @@ class ThreadRepo:
         row = (await self.tx.conn.execute(select(threads).where(t.site == site, t.page == page))).first()
         return _thread(row) if row else None
 
-    async def get_by_id(self, thread_id: int) -> Thread | None:
-        row = (await self.tx.conn.execute(select(threads).where(t.id == thread_id))).first()
-        return _thread(row) if row else None
-
     async def get_or_create(self, site: str, page: str, title: str, url: str, now: datetime) -> Thread:
         """The thread of (site, page), created with ``title`` and ``url`` when new (race-safe)."""
         stmt = (
@@ -65,8 +61,8 @@ class ThreadRepo:
         if url:
             await self.tx.conn.execute(update(threads).where(t.id == thread_id, t.url == "").values(url=url))
 
-    async def bump(self, thread_id: int, count_delta: int = 0) -> int:
-        """Count a visible change: adjust the visible count, raise the version; return the new version.
+    async def bump(self, thread_id: int, count_delta: int = 0) -> Thread:
+        """Count a visible change: adjust the visible count, raise the version; the thread as it is now.
 
         The row lock this takes also orders concurrent writes to one thread on PostgreSQL.
         """
@@ -74,14 +70,13 @@ class ThreadRepo:
             update(threads)
             .where(t.id == thread_id)
             .values(version=t.version + 1, count=t.count + count_delta)
-            .returning(t.version)
+            .returning(*threads.c)
         )
-        return int((await self.tx.conn.execute(stmt)).scalar_one())
+        return _thread((await self.tx.conn.execute(stmt)).one())
 
-    async def set_closed(self, thread_id: int, closed: bool) -> None:
-        await self.tx.conn.execute(
-            update(threads).where(t.id == thread_id).values(closed=closed, version=t.version + 1)
-        )
+    async def set_closed(self, thread_id: int, closed: bool) -> Thread:
+        await self.tx.conn.execute(update(threads).where(t.id == thread_id).values(closed=closed))
+        return await self.bump(thread_id)
 
     async def counts(self, site: str, pages: Sequence[str]) -> dict[str, int]:
         """Visible comment counts of the pages that have a thread."""
