@@ -32,6 +32,8 @@ LOOSE = {
     "votes": "1000/minute",
     "subscriptions": "1000/hour",
     "flags": "1000/hour",
+    "edits": "1000/minute",
+    "previews": "1000/minute",
 }
 
 
