@@ -114,6 +114,8 @@ class Comments:
         author_url = inputs.web_url(req.author_url)
         title = inputs.title(req.title)
         url = self._article_url(site, req.url)
+        a = req.anchor
+        anchor = None if a is None else inputs.anchor(a.exact, a.prefix, a.suffix, a.start, a.end)
         html = markup.render(text, allow_images=site.allow_images)
         author = Author(
             name=name,
@@ -158,7 +160,7 @@ class Comments:
                         reader_id=reader_id,
                         client_net=anonymise(req.client_addr),
                         created=now,
-                        anchor=req.anchor,
+                        anchor=anchor,
                     )
                 )
                 await tx.comments.add_visible_descendants(comment.ancestor_ids, 1)

@@ -12,7 +12,7 @@ from kibitz import errors
 from kibitz.app import Context
 from kibitz.comments import PostRequest, body_fingerprint
 from kibitz.config import SiteConfig
-from kibitz.models import Sort
+from kibitz.models import Anchor, Sort
 from kibitz.origins import origin_of
 from kibitz.security import client_address, rate_key
 from kibitz.web import schemas
@@ -123,12 +123,8 @@ async def post_comment(
     key = idempotency_key(idempotency)
     addr, client = client_of(ctx, request)
     raw_reader = ctx.tokens.reader(request.headers.get(READER_HEADER))
-    anchor = None
-    if body.anchor is not None:
-        from kibitz import inputs
-
-        a = body.anchor
-        anchor = inputs.anchor(a.exact, a.prefix, a.suffix, a.start, a.end)
+    a = body.anchor
+    anchor = None if a is None else Anchor(a.exact, a.prefix or "", a.suffix or "", a.start, a.end)
     posted = await ctx.comments.post(
         PostRequest(
             site=config,
