@@ -7,6 +7,7 @@ skipped loudly, and with KIBITZ_TEST_REQUIRE_ALL=1 (CI) a skip is a failure.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import uuid
@@ -50,12 +51,23 @@ def missing(what: str) -> None:
     pytest.skip(message)
 
 
-def _pg_reachable() -> bool:
+def pg_reachable() -> bool:
     try:
         with socket.create_connection(("127.0.0.1", 5432), timeout=1):
             return True
     except OSError:
         return False
+
+
+async def pg_admin(sql: str) -> None:
+    """Run one statement as the PostgreSQL superuser (create or drop a database)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_ADMIN_DSN)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
 
 
 class PgDatabase:
@@ -66,22 +78,13 @@ class PgDatabase:
         self.url = PG_ADMIN_DSN.rsplit("/", 1)[0] + f"/{self.name}"
         self.created = False
 
-    async def _admin(self, sql: str) -> None:
-        import asyncpg
-
-        conn = await asyncpg.connect(PG_ADMIN_DSN)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
     def create(self) -> None:
-        asyncio.run(self._admin(f'CREATE DATABASE "{self.name}"'))
+        asyncio.run(pg_admin(f'CREATE DATABASE "{self.name}"'))
         self.created = True
 
     def drop(self) -> None:
         if self.created:
-            asyncio.run(self._admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
+            asyncio.run(pg_admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
 
     async def truncate(self) -> None:
         import asyncpg
@@ -101,7 +104,7 @@ class PgDatabase:
 
 @pytest.fixture(scope="session")
 def pg_database() -> Iterator[PgDatabase | None]:
-    if not _pg_reachable():
+    if not pg_reachable():
         yield None
         return
     db = PgDatabase()
@@ -214,6 +217,27 @@ async def open_api(settings: Settings, clock: FakeClock) -> AsyncIterator[Api]:
         transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 5555))
         async with httpx.AsyncClient(transport=transport, base_url="http://kibitz.test") as client:
             yield Api(client, app, clock)
+
+
+@contextlib.asynccontextmanager
+async def custom_api(
+    tmp_path: Path, database_url: str, clock: FakeClock, **overrides: Any
+) -> AsyncIterator[Api]:
+    """An Api on sites "a" and "b" with some settings changed (``make_settings`` overrides)."""
+    async for api in open_api(make_settings(tmp_path, database_url, **overrides), clock):
+        yield api
+
+
+@pytest.fixture
+async def fresh_url(engine: str) -> AsyncIterator[str]:
+    """An empty database nobody has migrated: a new SQLite file, or a new PostgreSQL database."""
+    if engine == "sqlite":
+        yield "sqlite:///fresh.db"
+        return
+    from tests.server import fresh_pg_database
+
+    async with fresh_pg_database() as url:
+        yield url
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import LOOSE, ORIGIN_A, ORIGIN_B, PG_ADMIN_DSN, missing
+from tests.conftest import LOOSE, ORIGIN_A, ORIGIN_B, PG_ADMIN_DSN, missing, pg_admin, pg_reachable
 
 KIBITZ = Path(sys.executable).parent / "kibitz"
 START_SECONDS = 30.0
@@ -193,32 +193,14 @@ def run_kibitz(*args: str, cwd: Path, timeout: float = 60.0) -> subprocess.Compl
 # -- an empty PostgreSQL database ---------------------------------------------------------------------
 
 
-def pg_reachable() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
-async def _pg_admin(sql: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(PG_ADMIN_DSN)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
 @contextlib.asynccontextmanager
 async def fresh_pg_database() -> AsyncIterator[str]:
     """A new, empty PostgreSQL database (its URL), dropped afterwards; skips loudly without PostgreSQL."""
     if not pg_reachable():
         missing("PostgreSQL on 127.0.0.1:5432")
     name = f"kibitz_fresh_{uuid.uuid4().hex[:10]}"
-    await _pg_admin(f'CREATE DATABASE "{name}"')
+    await pg_admin(f'CREATE DATABASE "{name}"')
     try:
         yield PG_ADMIN_DSN.rsplit("/", 1)[0] + f"/{name}"
     finally:
-        await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -4,16 +4,15 @@ and the comment rate limit (QUALITY T18, T19, T22, T23, T24, T32); both engines.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import LOOSE, ORIGIN_A, ORIGIN_B, Api, FakeClock, make_settings, open_api, site_table
+from tests.conftest import LOOSE, ORIGIN_A, ORIGIN_B, Api, FakeClock, custom_api, site_table
 
 pytestmark = pytest.mark.anyio
 
@@ -40,14 +39,6 @@ COMMENT_KEYS = {
 }
 AUTHOR_KEYS = {"name", "avatar", "url"}
 ANCHOR_KEYS = {"exact", "prefix", "suffix", "start", "end"}
-
-
-@contextlib.asynccontextmanager
-async def custom_api(
-    tmp_path: Path, database_url: str, clock: FakeClock, **overrides: Any
-) -> AsyncIterator[Api]:
-    async for api in open_api(make_settings(tmp_path, database_url, **overrides), clock):
-        yield api
 
 
 def sites_with(**site_a: Any) -> list[dict[str, Any]]:

@@ -18,19 +18,9 @@ from kibitz.migrate import head_revision
 from kibitz.store.db import Database
 from kibitz.store.schema import metadata
 from tests.conftest import Api, FakeClock, make_settings, open_api
-from tests.server import KIBITZ, child_env, fresh_pg_database, run_kibitz, write_config
+from tests.server import KIBITZ, child_env, run_kibitz, write_config
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-async def fresh_url(engine: str) -> AsyncIterator[str]:
-    """An empty database nobody has migrated: a new SQLite file, or a new PostgreSQL database."""
-    if engine == "sqlite":
-        yield "sqlite:///fresh.db"
-        return
-    async with fresh_pg_database() as url:
-        yield url
 
 
 def _state(conn: Connection) -> tuple[str | None, set[str]]:

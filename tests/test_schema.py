@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -15,18 +14,8 @@ from kibitz.migrate import head_revision, upgrade
 from kibitz.store.db import Database
 from kibitz.store.schema import metadata
 from tests.conftest import make_settings
-from tests.server import fresh_pg_database
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-async def fresh_url(engine: str) -> AsyncIterator[str]:
-    if engine == "sqlite":
-        yield "sqlite:///schema.db"
-        return
-    async with fresh_pg_database() as url:
-        yield url
 
 
 def _same_sqlite_default(

@@ -3,8 +3,6 @@ moderation and closing (DESIGN.md §3); both engines."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
@@ -12,19 +10,11 @@ from xml.etree import ElementTree as ET
 import pytest
 
 from kibitz.moderation import Moderation
-from tests.conftest import ORIGIN_A, ORIGIN_B, Api, FakeClock, make_settings, open_api, site_table
+from tests.conftest import ORIGIN_A, ORIGIN_B, Api, FakeClock, custom_api, site_table
 
 pytestmark = pytest.mark.anyio
 
 ATOM = "{http://www.w3.org/2005/Atom}"
-
-
-@contextlib.asynccontextmanager
-async def custom_api(
-    tmp_path: Path, database_url: str, clock: FakeClock, **overrides: Any
-) -> AsyncIterator[Api]:
-    async for api in open_api(make_settings(tmp_path, database_url, **overrides), clock):
-        yield api
 
 
 def moderation(api: Api) -> Moderation:

@@ -4,10 +4,8 @@ and the tallies always equal the vote rows (QUALITY T28, T29, T30, T31); both en
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import random
-from collections.abc import AsyncIterator
 from ipaddress import IPv4Address, IPv6Address, ip_network
 from pathlib import Path
 from typing import Any
@@ -21,17 +19,9 @@ from sqlalchemy import case, func, select
 from kibitz.moderation import Moderation
 from kibitz.security import client_address, rate_key
 from kibitz.store.schema import comments, votes
-from tests.conftest import LOOSE, ORIGIN_A, ORIGIN_B, Api, FakeClock, make_settings, open_api, site_table
+from tests.conftest import LOOSE, ORIGIN_A, ORIGIN_B, Api, FakeClock, custom_api, site_table
 
 pytestmark = pytest.mark.anyio
-
-
-@contextlib.asynccontextmanager
-async def custom_api(
-    tmp_path: Path, database_url: str, clock: FakeClock, **overrides: Any
-) -> AsyncIterator[Api]:
-    async for api in open_api(make_settings(tmp_path, database_url, **overrides), clock):
-        yield api
 
 
 def vote_limit(limit: str) -> list[dict[str, Any]]:
