@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from kibitz.errors import all_error_classes
-from kibitz.web import api, feeds, ops, schemas
+from kibitz.web import api, assets, feeds, ops, schemas
 
 PROBLEM = {"model": schemas.Problem, "content": {"application/problem+json": {}}}
 
@@ -127,3 +127,5 @@ def register(app: FastAPI) -> None:
     r.add_api_route("/healthz", ops.healthz, methods=["GET"], tags=["operations"])
     r.add_api_route("/readyz", ops.readyz, methods=["GET"], responses=_problems(503), tags=["operations"])
     r.add_api_route("/metrics", ops.metrics, methods=["GET"], include_in_schema=False)
+    r.add_api_route("/embed.js", assets.embed_js, methods=["GET"], include_in_schema=False)
+    r.add_api_route("/count.js", assets.count_js, methods=["GET"], include_in_schema=False)

@@ -1,0 +1,66 @@
+"""The widget's built scripts (GET /embed.js, /count.js), read from kibitz/static once and kept in memory."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from fastapi import Request
+from starlette.responses import Response
+
+from kibitz import errors
+
+STATIC = Path(__file__).resolve().parent.parent / "static"
+HEADERS = {
+    "Content-Type": "text/javascript; charset=utf-8",
+    # Short enough for a new release to reach readers within minutes, revalidated cheaply by ETag.
+    "Cache-Control": "public, max-age=300, stale-while-revalidate=86400",
+    # Pages on any site load it; a host page with COEP needs this to be allowed to.
+    "Cross-Origin-Resource-Policy": "cross-origin",
+}
+
+
+@dataclass(frozen=True)
+class Asset:
+    body: bytes
+    etag: str
+
+
+@cache
+def asset(name: str) -> Asset | None:
+    """The file's bytes and strong ETag, read on first use; None when it was never built."""
+    try:
+        body = (STATIC / name).read_bytes()
+    except FileNotFoundError:
+        return None
+    return Asset(body, '"' + hashlib.sha256(body).hexdigest() + '"')
+
+
+def _matches(if_none_match: str | None, etag: str) -> bool:
+    if not if_none_match:
+        return False
+    tags = [tag.strip() for tag in if_none_match.split(",")]
+    return "*" in tags or etag in tags or f"W/{etag}" in tags
+
+
+def _serve(request: Request, name: str) -> Response:
+    found = asset(name)
+    if found is None:
+        raise errors.NotFound(f"{name} has not been built (npm run build in widget/)")
+    headers = {**HEADERS, "ETag": found.etag}
+    if _matches(request.headers.get("if-none-match"), found.etag):
+        del headers["Content-Type"]
+        return Response(status_code=304, headers=headers)
+    return Response(found.body, headers=headers)
+
+
+async def embed_js(request: Request) -> Response:
+    """GET /embed.js — the reader's comment widget."""
+    return _serve(request, "embed.js")
+
+
+async def count_js(request: Request) -> Response:
+    """GET /count.js — fills comment counts on article lists."""
+    return _serve(request, "count.js")

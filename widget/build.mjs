@@ -1,0 +1,22 @@
+// Bundles src/embed.ts and src/count.ts into ../kibitz/static/ (or --outdir DIR): minified IIFEs.
+// `npm run build` writes the committed files; tests/test_widget_build.py rebuilds into a temporary
+// directory and compares, so the committed bundles can never be stale.
+import { build } from "esbuild";
+import { fileURLToPath } from "node:url";
+import { dirname, resolve } from "node:path";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const at = process.argv.indexOf("--outdir");
+const outdir = at > 0 ? resolve(process.argv[at + 1]) : resolve(here, "../kibitz/static");
+
+await build({
+  entryPoints: { embed: resolve(here, "src/embed.ts"), count: resolve(here, "src/count.ts") },
+  outdir,
+  bundle: true,
+  minify: true,
+  format: "iife",
+  target: "es2020",
+  charset: "utf8",
+  legalComments: "none",
+  logLevel: "warning",
+});

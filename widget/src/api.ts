@@ -1,0 +1,47 @@
+/** Calls to the Kibitz API (the only host the widget talks to); failures become `ApiError`s. */
+
+import { get, set } from "./store";
+
+export interface FieldError {
+  field: string;
+  message: string;
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    readonly errors: FieldError[] = [],
+  ) {
+    super(code);
+  }
+}
+
+let base = "";
+/** The Kibitz server's address (where embed.js came from). */
+export const setBase = (url: string) => (base = url);
+
+export async function call<T>(method: string, path: string, body?: unknown, token?: string): Promise<T> {
+  const headers: Record<string, string> = {};
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const reader = get("reader");
+  // Reads stay anonymous (the same for every reader, cacheable, no preflight).
+  if (method != "GET" && reader) headers["X-Kibitz-Reader"] = reader;
+  if (token) headers.Authorization = "Bearer " + token;
+  let res: Response;
+  try {
+    res = await fetch(base + path, {
+      method,
+      headers,
+      body: body === undefined ? null : JSON.stringify(body),
+      cache: "no-cache",
+    });
+  } catch {
+    throw new ApiError(0, "network");
+  }
+  const issued = res.headers.get("X-Kibitz-Reader");
+  if (issued) set("reader", issued);
+  const data: any = res.status == 204 ? null : await res.json().catch(() => null);
+  if (!res.ok) throw new ApiError(res.status, (data && data.code) || "", (data && data.errors) || []);
+  return data as T;
+}
