@@ -161,15 +161,82 @@ idempotency_keys = Table(
     Column("created", UTCDateTime, nullable=False),
 )
 
-# One record per (site, address) serves comment notifications and the newsletter (later issues).
+# One record per (site, address) serves comment notifications and the newsletter.
 subscribers = Table(
     "subscribers",
     metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("site", String(64), nullable=False),
     Column("email", String(320), nullable=False),
+    # unconfirmed | confirmed | unsubscribed | bounced
     Column("status", String(16), nullable=False, server_default="unconfirmed"),
     Column("created", UTCDateTime, nullable=False),
     Column("confirmed", UTCDateTime, nullable=True),
+    # The live confirmation link's nonce: cleared when used, so a link works once.
+    Column("confirm_nonce", String(64), nullable=True),
+    Column("confirm_sent", UTCDateTime, nullable=True),
     UniqueConstraint("site", "email", name="uq_subscribers_site_email"),
+)
+
+# What a subscriber follows: the newsletter, a whole thread, or replies to their comments in a thread.
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("subscriber_id", Id, ForeignKey("subscribers.id", ondelete="CASCADE"), nullable=False),
+    Column("topic", String(16), nullable=False),  # newsletter | thread | replies
+    Column("thread_id", Id, ForeignKey("threads.id", ondelete="CASCADE"), nullable=True),
+    Column("digest", String(16), nullable=False, server_default="instant"),  # instant | daily
+    Column("active", Boolean, nullable=False, server_default="1"),
+    Column("created", UTCDateTime, nullable=False),
+    UniqueConstraint("subscriber_id", "topic", "thread_id", name="uq_subscriptions_subscriber_topic_thread"),
+    Index("ix_subscriptions_thread", "thread_id", "topic"),
+)
+
+# Mail to send, written in the transaction of the change that caused it; the worker sends it.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("site", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),  # confirm | reply | thread | digest | newsletter
+    # What caused the mail (e.g. "comment:42"); with the recipient, unique: one mail per cause.
+    Column("dedupe_key", String(200), nullable=False),
+    Column("recipient", String(320), nullable=False),
+    Column("subscriber_id", Id, ForeignKey("subscribers.id", ondelete="CASCADE"), nullable=True),
+    Column("subscription_id", Id, ForeignKey("subscriptions.id", ondelete="CASCADE"), nullable=True),
+    Column("comment_id", Id, ForeignKey("comments.id", ondelete="CASCADE"), nullable=True),
+    Column("subject", String(300), nullable=False),
+    Column("text_body", Text, nullable=False),
+    Column("html_body", Text, nullable=False),
+    Column("list_unsubscribe", String(2048), nullable=False, server_default=""),
+    Column(
+        "status", String(16), nullable=False, server_default="pending"
+    ),  # pending|sending|sent|failed|dropped
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt", UTCDateTime, nullable=False),
+    Column("locked_until", UTCDateTime, nullable=True),
+    Column("last_error", Text, nullable=False, server_default=""),
+    Column("created", UTCDateTime, nullable=False),
+    Column("sent", UTCDateTime, nullable=True),
+    UniqueConstraint("dedupe_key", "recipient", name="uq_outbox_dedupe_key_recipient"),
+    Index("ix_outbox_due", "status", "next_attempt"),
+)
+
+# Comments waiting for a subscriber's daily digest.
+digest_items = Table(
+    "digest_items",
+    metadata,
+    Column("subscription_id", Id, ForeignKey("subscriptions.id", ondelete="CASCADE"), primary_key=True),
+    Column("comment_id", Id, ForeignKey("comments.id", ondelete="CASCADE"), primary_key=True),
+    Column("created", UTCDateTime, nullable=False),
+)
+
+# Periodic jobs that must run once across every worker and instance (a lease per job).
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("locked_until", UTCDateTime, nullable=True),
+    Column("last_run", UTCDateTime, nullable=True),
 )

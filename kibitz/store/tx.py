@@ -16,6 +16,8 @@ class Tx:
         from kibitz.store.comments import CommentRepo
         from kibitz.store.limits import IdempotencyRepo, RateRepo
         from kibitz.store.meta import MetaRepo
+        from kibitz.store.outbox import OutboxRepo
+        from kibitz.store.subscribers import SubscriberRepo
         from kibitz.store.threads import ThreadRepo
         from kibitz.store.votes import FlagRepo, VoteRepo
 
@@ -28,6 +30,8 @@ class Tx:
         self.rates = RateRepo(self)
         self.idempotency = IdempotencyRepo(self)
         self.meta = MetaRepo(self)
+        self.outbox = OutboxRepo(self)
+        self.subscribers = SubscriberRepo(self)
 
     def upsert(self, table: Table) -> Any:
         """An INSERT that understands ON CONFLICT on both engines (same API on each)."""
