@@ -20,6 +20,7 @@ from kibitz.metrics import Metrics
 from kibitz.migrate import upgrade
 from kibitz.security import Tokens
 from kibitz.store.db import Database
+from kibitz.subscriptions import links_for
 from kibitz.web import problems
 from kibitz.web.edge import Edge
 from kibitz.web.shapes import Shaper
@@ -64,7 +65,9 @@ async def open_context(settings: Settings, *, clock: Clock = utcnow, migrate: bo
     events = Events()
     metrics = Metrics()
     events.listen(metrics.on_event)
-    comments = Comments(db, tokens, events, clock, avatar_secret=secret.encode())
+    comments = Comments(
+        db, tokens, events, clock, avatar_secret=secret.encode(), links=links_for(tokens, settings)
+    )
     return Context(settings, db, tokens, events, comments, Shaper(settings.base_url), metrics, clock)
 
 
@@ -91,9 +94,16 @@ def create_app(settings: Settings, *, clock: Clock = utcnow, migrate: bool = Tru
         ctx = await open_context(settings, clock=clock, migrate=migrate)
         app.state.ctx = ctx
         task = asyncio.create_task(_housekeeping(ctx))
+        stop_worker = None
+        if settings.smtp.host:  # without a server, mail waits in the outbox
+            from kibitz.worker import start_worker
+
+            stop_worker = start_worker(ctx)
         try:
             yield
         finally:
+            if stop_worker is not None:
+                await stop_worker()
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task

@@ -197,3 +197,85 @@ def reopen_thread(config_path: Path | None, site: str, page: str) -> None:
     """Accept new comments on a page again."""
     changed = _moderate(config_path, lambda m: m.set_closed(site, page, False))
     click.echo(f"thread {site} {page} reopened" if changed else f"thread {site} {page} was open")
+
+
+@main.command()
+@config_option
+def worker(config_path: Path | None) -> None:
+    """Deliver the outbox (and run the periodic jobs) as a process of its own, until SIGTERM."""
+    settings = _settings(config_path)
+    if not settings.smtp.host:
+        click.echo("invalid configuration: smtp.host: not set, so there is nowhere to send mail", err=True)
+        sys.exit(2)
+    from kibitz.worker import serve_worker
+
+    _run(lambda: serve_worker(settings))
+
+
+@main.group()
+def outbox() -> None:
+    """See the mail waiting or failed, and send failed mail again."""
+
+
+@outbox.command("list")
+@config_option
+@click.option(
+    "--status", type=click.Choice(["pending", "sending", "sent", "failed", "dropped"]), default=None
+)
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 100000))
+def outbox_list(config_path: Path | None, status: str | None, limit: int) -> None:
+    """One line per mail: id, status, kind, recipient, attempts, next attempt, last error."""
+    from kibitz.store.db import Database
+    from kibitz.store.outbox import OutboxRow
+
+    settings = _settings(config_path)
+
+    async def go() -> list[OutboxRow]:
+        db = Database(settings.sqlalchemy_url)
+        try:
+            async with db.read() as tx:
+                return await tx.outbox.list(status, limit)
+        finally:
+            await db.dispose()
+
+    for row in _run(go):
+        error = " ".join(row.last_error.split())
+        click.echo(
+            f"{row.id}\t{row.status}\t{row.kind}\t{row.recipient}\tattempts={row.attempts}\t"
+            f"{row.next_attempt.isoformat(timespec='seconds')}\t{error}"
+        )
+
+
+@outbox.command("retry")
+@config_option
+@click.argument("outbox_id", type=int, required=False)
+@click.option("--failed", "all_failed", is_flag=True, help="every failed mail")
+def outbox_retry(config_path: Path | None, outbox_id: int | None, all_failed: bool) -> None:
+    """Queue a failed (or dropped) mail again, or every failed one with --failed."""
+    from datetime import UTC, datetime
+
+    from kibitz.store.db import Database
+
+    if (outbox_id is None) == (not all_failed):
+        raise click.UsageError("give either an ID or --failed")
+    settings = _settings(config_path)
+
+    async def go() -> int:
+        db = Database(settings.sqlalchemy_url)
+        now = datetime.now(UTC)
+        try:
+            async with db.write() as tx:
+                if outbox_id is None:
+                    return await tx.outbox.requeue_failed(now)
+                return int(await tx.outbox.requeue(outbox_id, now))
+        finally:
+            await db.dispose()
+
+    count = _run(go)
+    if outbox_id is None:
+        click.echo(f"{count} failed mails queued again")
+    elif count:
+        click.echo(f"mail {outbox_id} queued again")
+    else:
+        click.echo(f"error: mail {outbox_id} does not exist or is not failed or dropped", err=True)
+        sys.exit(1)

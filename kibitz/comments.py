@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from kibitz import errors, guard, inputs, markup, tree
+from kibitz import errors, guard, inputs, markup, notify, subscriptions, tree
 from kibitz.avatar import avatar_key
 from kibitz.config import SiteConfig
 from kibitz.events import EventKind, Events, ThreadEvent
@@ -31,6 +31,7 @@ from kibitz.security import TokenError, Tokens, anonymise
 from kibitz.store.comments import NewComment
 from kibitz.store.db import Database
 from kibitz.store.tx import Tx
+from kibitz.subscriptions import Links
 
 Clock = Callable[[], datetime]
 EDIT_TOKEN = "edit"  # noqa: S105 - a token purpose, not a secret
@@ -55,6 +56,8 @@ class PostRequest:
     client_addr: str = ""
     idempotency_key: str | None = None
     fingerprint: str = ""  # of the request body, for idempotent retries
+    notify: str = "none"  # none | replies | all: subscribe the author's email to this thread
+    digest: str = "instant"  # instant | daily
 
 
 @dataclass(frozen=True)
@@ -84,8 +87,15 @@ class Comments:
     """The discussion engine. Each method is one transaction; events go out after commit."""
 
     def __init__(
-        self, db: Database, tokens: Tokens, events: Events, clock: Clock, avatar_secret: bytes
+        self,
+        db: Database,
+        tokens: Tokens,
+        events: Events,
+        clock: Clock,
+        avatar_secret: bytes,
+        links: Links | None = None,
     ) -> None:
+        self.links = links  # for notification mails; None sends none
         self.db = db
         self.tokens = tokens
         self.events = events
@@ -165,6 +175,7 @@ class Comments:
                 )
                 await tx.comments.add_visible_descendants(comment.ancestor_ids, 1)
                 thread = await tx.threads.bump(thread.id, count_delta=1)
+                await self._notify(tx, req, thread, comment, parent, now)
                 posted = Posted(comment, self.edit_token(site, comment), reader_id, new_reader)
                 if req.idempotency_key:
                     record = {"comment_id": comment.id, "token": posted.token, "reader_id": reader_id}
@@ -188,6 +199,40 @@ class Comments:
                 return await self._replay(tx, stored.fingerprint, req, stored.response)
         await self.events.dispatch(ThreadEvent.of(EventKind.COMMENT_CREATED, thread, comment.id))
         return posted
+
+    async def _notify(
+        self,
+        tx: Tx,
+        req: PostRequest,
+        thread: Thread,
+        comment: Comment,
+        parent: Comment | None,
+        now: datetime,
+    ) -> None:
+        """Outbox rows for this comment, and the author's own subscription (same transaction)."""
+        if self.links is None:
+            return
+        await notify.on_comment(tx, self.links, thread, comment, parent, now)
+        if req.notify not in ("replies", "all") or not comment.author.email:
+            return
+        try:
+            # Confirmation mails count against the client's subscription limit on this route too;
+            # over it, the comment still goes in, without the subscription.
+            await guard.check_rate(
+                tx,
+                site=req.site.id,
+                action="subscriptions",
+                limit=req.site.rate_limits.subscriptions,
+                client=req.client,
+                now=now,
+            )
+        except errors.RateLimited:
+            return
+        topic = "replies" if req.notify == "replies" else "thread"
+        digest = req.digest if req.digest in ("instant", "daily") else "instant"
+        await subscriptions.request_subscription(
+            tx, self.links, req.site.id, comment.author.email, topic, thread.id, digest, now
+        )
 
     async def _replay(self, tx: Tx, fingerprint: str, req: PostRequest, response: str) -> Posted:
         if fingerprint != req.fingerprint:

@@ -31,6 +31,7 @@ from kibitz.web.api import ctx_of, site_of
 
 DEMO_SITE = "demo"
 SITE_NAME = "The Daily Kibitz"
+MAIL_SENDER = f"{SITE_NAME} <comments@daily-kibitz.example>"
 DEMO_DATABASE_URL = "sqlite:///kibitz.db"
 SEEDED_AT = "demo_seeded_at"  # meta key: when the discussion was seeded (articles are dated from it)
 STATIC = Path(__file__).parent / "static"
@@ -154,25 +155,27 @@ def demo_settings(
     *,
     env: Mapping[str, str] | None = None,
     database_url: str = DEMO_DATABASE_URL,
+    smtp_port: int | None = None,
 ) -> Settings:
     """The demo's settings: KIBITZ_* variables still apply, but the data directory, the database,
-    ``base_url`` and the one site ``demo`` (its origins included) follow the command line."""
+    ``base_url`` and the one site ``demo`` (its origins included) follow the command line, and with
+    ``smtp_port`` mail goes to the demo's own SMTP server on that loopback port."""
     shown = _browser_host(host)
     base_url = f"http://{shown}:{port}"
     origins = [base_url]
     if shown in ("127.0.0.1", "localhost"):
         # Readers type either name; both should be able to post.
         origins += [f"http://{alias}:{port}" for alias in ("127.0.0.1", "localhost") if alias != shown]
-    return load_settings(
-        None,
-        env=env,
-        overrides={
-            "data_dir": str(data_dir.resolve()),
-            "database_url": database_url,
-            "base_url": base_url,
-            "sites": [{"id": DEMO_SITE, "name": SITE_NAME, "origins": origins, "edit_window": "15m"}],
-        },
-    )
+    overrides: dict[str, object] = {
+        "data_dir": str(data_dir.resolve()),
+        "database_url": database_url,
+        "base_url": base_url,
+        "sites": [{"id": DEMO_SITE, "name": SITE_NAME, "origins": origins, "edit_window": "15m"}],
+    }
+    if smtp_port is not None:
+        smtp = {"host": "127.0.0.1", "port": smtp_port, "security": "none", "sender": MAIL_SENDER}
+        overrides["smtp"] = smtp
+    return load_settings(None, env=env, overrides=overrides)
 
 
 # -- seeding --------------------------------------------------------------------------------------
@@ -340,17 +343,27 @@ def build_app(settings: Settings) -> FastAPI:
     app = create_app(settings)
     app.router.add_api_route("/", front_page, methods=["GET"], include_in_schema=False)
     app.router.add_api_route("/articles/{slug}", article_page, methods=["GET"], include_in_schema=False)
+    from kibitz import demo_mail  # it reads DEMO_SITE from here
+
+    app.router.add_api_route("/demo/mail", demo_mail.mail_list_page, methods=["GET"], include_in_schema=False)
+    app.router.add_api_route(
+        "/demo/mail/{name}", demo_mail.mail_page, methods=["GET"], include_in_schema=False
+    )
     return app
 
 
 def run_demo(host: str, port: int, data_dir: Path) -> None:
-    """Create the data directory, seed it on the first start, then serve until Ctrl+C."""
+    """Create the data directory, seed it on the first start, start the demo's SMTP server (its mail
+    is kept in the data directory, shown at /demo/mail), then serve until Ctrl+C."""
     import uvicorn
+
+    from kibitz.demo_mail import MailServer, mail_dir
 
     data_dir = data_dir.resolve()
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
-        settings = demo_settings(host, port, data_dir)
+        mail = MailServer(mail_dir(data_dir)).start()
+        settings = demo_settings(host, port, data_dir, smtp_port=mail.port)
     except ConfigError as exc:
         click.echo(str(exc), err=True)
         sys.exit(2)
@@ -365,9 +378,13 @@ def run_demo(host: str, port: int, data_dir: Path) -> None:
     app = build_app(settings)
     click.echo(f"{'Seeded a sample discussion in' if seeded else 'Using the demo data in'} {data_dir}")
     click.echo(f"{SITE_NAME} is at {settings.base_url}/")
+    click.echo(f"Its mail goes to 127.0.0.1:{mail.port} (SMTP): read it at {settings.base_url}/demo/mail")
     click.echo("Press Ctrl+C to stop.")
     # uvicorn stops gracefully on SIGTERM, then raises it again: a requested stop ends with status 0.
     signal.signal(signal.SIGTERM, lambda _sig, _frame: sys.exit(0))
-    uvicorn.run(
-        app, host=host, port=port, proxy_headers=False, timeout_graceful_shutdown=5, log_level="warning"
-    )
+    try:
+        uvicorn.run(
+            app, host=host, port=port, proxy_headers=False, timeout_graceful_shutdown=5, log_level="warning"
+        )
+    finally:
+        mail.stop()

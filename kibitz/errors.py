@@ -13,6 +13,7 @@
     │   └── OwnComment          403 own_comment
     ├── NotFound                404 not_found
     ├── MethodNotAllowed        405 method_not_allowed
+    ├── Gone                    410 token_used
     ├── PayloadTooLarge         413 payload_too_large
     ├── UnsupportedMediaType    415 unsupported_media_type
     ├── RateLimited             429 rate_limited (Retry-After)
@@ -102,6 +103,10 @@ class NotFound(KibitzError):
 
 class MethodNotAllowed(KibitzError):
     code, status, title = "method_not_allowed", 405, "Method not allowed"
+
+
+class Gone(KibitzError):
+    code, status, title = "token_used", 410, "This link was already used or has expired"
 
 
 class PayloadTooLarge(KibitzError):

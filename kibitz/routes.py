@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from kibitz.errors import all_error_classes
-from kibitz.web import api, assets, feeds, ops, schemas
+from kibitz.web import api, assets, feeds, ops, pages, schemas, subscribe
 
 PROBLEM = {"model": schemas.Problem, "content": {"application/problem+json": {}}}
 
@@ -118,12 +118,31 @@ def register(app: FastAPI) -> None:
         tags=["comments"],
     )
     r.add_api_route(
+        f"{v1}/sites/{{site}}/subscriptions",
+        subscribe.subscribe,
+        methods=["POST"],
+        status_code=202,
+        responses={
+            **_ok(subscribe.SubscribeOut, 202, "Accepted (the same answer for every address)"),
+            **WRITE,
+        },
+        tags=["subscriptions"],
+    )
+    r.add_api_route(
         f"{v1}/avatars/{{digest}}.svg",
         ops.avatar,
         methods=["GET"],
         responses={200: {"content": {"image/svg+xml": {}}, "description": "Identicon"}, **_problems(404)},
         tags=["assets"],
     )
+    # Pages for people, reached from links in mails (HTML; not part of the JSON API).
+    for path, get, post in (
+        ("/confirm/{token}", pages.confirm_page, pages.confirm),
+        ("/unsubscribe/{token}", pages.unsubscribe_page, pages.unsubscribe),
+        ("/manage/{token}", pages.manage_page, pages.manage),
+    ):
+        r.add_api_route(path, get, methods=["GET"], include_in_schema=False)
+        r.add_api_route(path, post, methods=["POST"], include_in_schema=False)
     r.add_api_route("/healthz", ops.healthz, methods=["GET"], tags=["operations"])
     r.add_api_route("/readyz", ops.readyz, methods=["GET"], responses=_problems(503), tags=["operations"])
     r.add_api_route("/metrics", ops.metrics, methods=["GET"], include_in_schema=False)

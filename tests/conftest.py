@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -23,6 +23,9 @@ from fastapi import FastAPI
 
 from kibitz.app import create_app
 from kibitz.config import Settings, load_settings
+
+if TYPE_CHECKING:
+    from tests.mailserver import MailServer
 
 PG_ADMIN_DSN = os.environ.get("KIBITZ_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 REQUIRE_ALL = os.environ.get("KIBITZ_TEST_REQUIRE_ALL") == "1"
@@ -238,6 +241,19 @@ async def fresh_url(engine: str) -> AsyncIterator[str]:
 
     async with fresh_pg_database() as url:
         yield url
+
+
+@pytest.fixture
+def mail_server() -> Iterator[MailServer]:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1, stopped after the test."""
+    from tests.mailserver import MailServer
+
+    server = MailServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture

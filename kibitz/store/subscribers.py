@@ -1,19 +1,23 @@
-"""Subscribers (one per site and address) and what they follow."""
+"""Subscribers (one per site and address), what they follow, and the comments waiting for their digest."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, false, or_, select, true, update
 
-from kibitz.store.schema import subscribers
+from kibitz.models import Comment, CommentStatus, Thread
+from kibitz.store.comments import to_comment
+from kibitz.store.schema import comments, digest_items, subscribers, subscriptions, threads
 
 if TYPE_CHECKING:
     from kibitz.store.tx import Tx
 
 s = subscribers.c
+sub = subscriptions.c
 
 
 @dataclass(frozen=True)
@@ -26,6 +30,25 @@ class Subscriber:
     confirmed: datetime | None
     confirm_nonce: str | None
     confirm_sent: datetime | None
+
+
+@dataclass(frozen=True)
+class Subscription:
+    id: int
+    subscriber_id: int
+    topic: str  # newsletter | thread | replies
+    thread_id: int | None
+    digest: str  # instant | daily
+    active: bool
+    created: datetime
+
+
+@dataclass(frozen=True)
+class Follower:
+    """A confirmed subscriber with one of their active subscriptions: someone to notify."""
+
+    subscriber: Subscriber
+    subscription: Subscription
 
 
 def to_subscriber(row: Any) -> Subscriber:
@@ -41,12 +64,61 @@ def to_subscriber(row: Any) -> Subscriber:
     )
 
 
+def to_subscription(row: Any) -> Subscription:
+    return Subscription(
+        id=row.id,
+        subscriber_id=row.subscriber_id,
+        topic=row.topic,
+        thread_id=row.thread_id,
+        digest=row.digest,
+        active=bool(row.active),
+        created=row.created,
+    )
+
+
+_SUB_COLUMNS = [col.label(f"sub_{col.key}") for col in subscriptions.c]
+
+
+def _subscription_of(row: Any) -> Subscription:
+    return Subscription(
+        id=row.sub_id,
+        subscriber_id=row.sub_subscriber_id,
+        topic=row.sub_topic,
+        thread_id=row.sub_thread_id,
+        digest=row.sub_digest,
+        active=bool(row.sub_active),
+        created=row.sub_created,
+    )
+
+
+_T_COLUMNS = [col.label(f"t_{col.key}") for col in threads.c]
+
+
+def _labelled_thread(row: Any) -> Thread:
+    return Thread(
+        id=row.t_id,
+        site=row.t_site,
+        page=row.t_page,
+        title=row.t_title,
+        url=row.t_url,
+        closed=bool(row.t_closed),
+        count=row.t_count,
+        version=row.t_version,
+        created=row.t_created,
+    )
+
+
 class SubscriberRepo:
     def __init__(self, tx: Tx) -> None:
         self.tx = tx
 
+    # -- subscribers ------------------------------------------------------------------------------
+
     async def get_or_create(self, site: str, email: str, now: datetime) -> Subscriber:
-        """The subscriber record of (site, address), created unconfirmed when new (race-safe)."""
+        """The subscriber record of (site, address), created unconfirmed when new (race-safe).
+
+        The address is compared exactly (``=``, never LIKE): ``%``, ``_`` and ``*`` are literal.
+        """
         stmt = (
             self.tx.upsert(subscribers)
             .values(site=site, email=email, created=now)
@@ -59,3 +131,169 @@ class SubscriberRepo:
     async def get(self, subscriber_id: int) -> Subscriber | None:
         row = (await self.tx.conn.execute(select(subscribers).where(s.id == subscriber_id))).first()
         return to_subscriber(row) if row else None
+
+    async def start_confirmation(
+        self, subscriber_id: int, nonce: str, now: datetime, quiet_since: datetime
+    ) -> bool:
+        """Set a new confirmation nonce unless a confirmation went out after ``quiet_since``; True
+        when set. One conditional UPDATE, so concurrent requests cannot both send a mail."""
+        stmt = (
+            update(subscribers)
+            .where(s.id == subscriber_id, or_(s.confirm_sent.is_(None), s.confirm_sent <= quiet_since))
+            .values(confirm_nonce=nonce, confirm_sent=now)
+        )
+        result = await self.tx.conn.execute(stmt)
+        return bool(result.rowcount)
+
+    async def confirm(self, subscriber_id: int, nonce: str, now: datetime) -> bool:
+        """Confirm the address with the live nonce (then cleared: a link works once); True if done."""
+        stmt = (
+            update(subscribers)
+            .where(s.id == subscriber_id, s.confirm_nonce == nonce)
+            .values(status="confirmed", confirmed=now, confirm_nonce=None)
+        )
+        result = await self.tx.conn.execute(stmt)
+        return bool(result.rowcount)
+
+    async def set_status(self, subscriber_id: int, status: str) -> None:
+        """Change the status; leaving "confirmed" also voids a pending confirmation link."""
+        values: dict[str, Any] = {"status": status}
+        if status != "confirmed":
+            values["confirm_nonce"] = None
+        await self.tx.conn.execute(update(subscribers).where(s.id == subscriber_id).values(**values))
+
+    # -- subscriptions ----------------------------------------------------------------------------
+
+    async def subscribe(
+        self, subscriber_id: int, topic: str, thread_id: int | None, digest: str, now: datetime
+    ) -> Subscription:
+        """Create the subscription, or make an existing one active again with this digest choice."""
+        where = [sub.subscriber_id == subscriber_id, sub.topic == topic]
+        where.append(sub.thread_id.is_(None) if thread_id is None else sub.thread_id == thread_id)
+        if thread_id is not None:
+            # NULLs never conflict in a unique constraint, so only thread subscriptions can upsert.
+            stmt = (
+                self.tx.upsert(subscriptions)
+                .values(
+                    subscriber_id=subscriber_id, topic=topic, thread_id=thread_id, digest=digest, created=now
+                )
+                .on_conflict_do_update(
+                    index_elements=["subscriber_id", "topic", "thread_id"],
+                    set_={"active": True, "digest": digest},
+                )
+            )
+            await self.tx.conn.execute(stmt)
+        else:
+            existing = (await self.tx.conn.execute(select(subscriptions).where(*where))).first()
+            if existing is None:
+                await self.tx.conn.execute(
+                    subscriptions.insert().values(
+                        subscriber_id=subscriber_id, topic=topic, thread_id=None, digest=digest, created=now
+                    )
+                )
+            else:
+                await self.tx.conn.execute(
+                    update(subscriptions).where(sub.id == existing.id).values(active=True, digest=digest)
+                )
+        row = (await self.tx.conn.execute(select(subscriptions).where(*where))).one()
+        return to_subscription(row)
+
+    async def subscription(self, subscription_id: int) -> Subscription | None:
+        row = (await self.tx.conn.execute(select(subscriptions).where(sub.id == subscription_id))).first()
+        return to_subscription(row) if row else None
+
+    async def subscriptions_of(self, subscriber_id: int) -> list[tuple[Subscription, Thread | None]]:
+        """A subscriber's active subscriptions, each with its thread (None for the newsletter)."""
+        stmt = (
+            select(subscriptions, *_T_COLUMNS)
+            .select_from(subscriptions.outerjoin(threads, threads.c.id == sub.thread_id))
+            .where(sub.subscriber_id == subscriber_id, sub.active == true())
+            .order_by(sub.created, sub.id)
+        )
+        rows = await self.tx.conn.execute(stmt)
+        return [
+            (to_subscription(row), _labelled_thread(row) if row.t_id is not None else None) for row in rows
+        ]
+
+    async def deactivate(self, subscription_id: int) -> None:
+        await self.tx.conn.execute(
+            update(subscriptions).where(sub.id == subscription_id).values(active=False)
+        )
+
+    async def deactivate_all(self, subscriber_id: int) -> None:
+        await self.tx.conn.execute(
+            update(subscriptions).where(sub.subscriber_id == subscriber_id).values(active=False)
+        )
+
+    async def followers(self, thread_id: int, topic: str, email: str | None = None) -> list[Follower]:
+        """Confirmed subscribers with an active ``topic`` subscription on the thread (only the one
+        with ``email`` when given)."""
+        stmt = (
+            select(subscribers, *_SUB_COLUMNS)
+            .join(subscriptions, sub.subscriber_id == s.id)
+            .where(
+                sub.thread_id == thread_id, sub.topic == topic, sub.active == true(), s.status == "confirmed"
+            )
+            .order_by(sub.id)
+        )
+        if email is not None:
+            stmt = stmt.where(s.email == email)
+        rows = await self.tx.conn.execute(stmt)
+        return [Follower(to_subscriber(row), _subscription_of(row)) for row in rows]
+
+    # -- the guest's own comments -----------------------------------------------------------------
+
+    async def comments_by(self, site: str, email: str, limit: int = 100) -> list[tuple[Comment, Thread]]:
+        """The visible comments posted on a site with this address, newest first."""
+        stmt = (
+            select(comments, *_T_COLUMNS)
+            .join(threads, threads.c.id == comments.c.thread_id)
+            .where(
+                threads.c.site == site,
+                comments.c.author_email == email,
+                comments.c.status == CommentStatus.APPROVED.value,
+                comments.c.deleted == false(),
+            )
+            .order_by(comments.c.created.desc(), comments.c.id.desc())
+            .limit(limit)
+        )
+        out: list[tuple[Comment, Thread]] = []
+        for row in await self.tx.conn.execute(stmt):
+            out.append((to_comment(row), _labelled_thread(row)))
+        return out
+
+    # -- digests ----------------------------------------------------------------------------------
+
+    async def add_digest_item(self, subscription_id: int, comment_id: int, now: datetime) -> None:
+        stmt = (
+            self.tx.upsert(digest_items)
+            .values(subscription_id=subscription_id, comment_id=comment_id, created=now)
+            .on_conflict_do_nothing(index_elements=["subscription_id", "comment_id"])
+        )
+        await self.tx.conn.execute(stmt)
+
+    async def digest_subscription_ids(self) -> list[int]:
+        """Subscriptions that have comments waiting for their digest."""
+        stmt = select(digest_items.c.subscription_id).distinct().order_by(digest_items.c.subscription_id)
+        return [int(value) for value in (await self.tx.conn.execute(stmt)).scalars()]
+
+    async def digest_items(self, subscription_id: int) -> list[tuple[Comment, Thread]]:
+        """The comments waiting for one subscription's digest, oldest first, with their thread."""
+        stmt = (
+            select(comments, *_T_COLUMNS)
+            .join(digest_items, digest_items.c.comment_id == comments.c.id)
+            .join(threads, threads.c.id == comments.c.thread_id)
+            .where(digest_items.c.subscription_id == subscription_id)
+            .order_by(comments.c.created, comments.c.id)
+        )
+        out: list[tuple[Comment, Thread]] = []
+        for row in await self.tx.conn.execute(stmt):
+            out.append((to_comment(row), _labelled_thread(row)))
+        return out
+
+    async def clear_digest(self, subscription_id: int, comment_ids: Sequence[int] | None = None) -> None:
+        """Forget waiting items: the given ones, or all of the subscription's."""
+        stmt = delete(digest_items).where(digest_items.c.subscription_id == subscription_id)
+        if comment_ids is not None:
+            stmt = stmt.where(digest_items.c.comment_id.in_(comment_ids))
+        await self.tx.conn.execute(stmt)

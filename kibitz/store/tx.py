@@ -14,6 +14,7 @@ class Tx:
 
     def __init__(self, conn: AsyncConnection, *, dialect: str) -> None:
         from kibitz.store.comments import CommentRepo
+        from kibitz.store.jobs import JobRepo
         from kibitz.store.limits import IdempotencyRepo, RateRepo
         from kibitz.store.meta import MetaRepo
         from kibitz.store.outbox import OutboxRepo
@@ -32,6 +33,7 @@ class Tx:
         self.meta = MetaRepo(self)
         self.outbox = OutboxRepo(self)
         self.subscribers = SubscriberRepo(self)
+        self.jobs = JobRepo(self)
 
     def upsert(self, table: Table) -> Any:
         """An INSERT that understands ON CONFLICT on both engines (same API on each)."""

@@ -142,6 +142,8 @@ async def post_comment(
             client_addr=addr,
             idempotency_key=key,
             fingerprint=body_fingerprint(await request.body()) if key else "",
+            notify=body.notify or "none",
+            digest=body.digest or "instant",
         )
     )
     data: dict[str, Any] = {"comment": ctx.shaper.comment(posted.comment), "token": posted.token}
