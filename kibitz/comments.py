@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -302,13 +302,49 @@ class Comments:
             )
         return markup.render(text, allow_images=site.allow_images) if text else ""
 
+    async def _by_author(
+        self, tx: Tx, site: SiteConfig, comment_id: int, email: str, client: str, *, editing: bool
+    ) -> Comment:
+        """The comment the holder of a manage link for ``email`` may change (NotFound otherwise,
+        with no hint why); an edit also needs the edit window open. Counts the attempt against the
+        client's limit on edits and deletions."""
+        await guard.check_rate(
+            tx, site=site.id, action="edits", limit=site.rate_limits.edits, client=client, now=self.clock()
+        )
+        comment = await tx.comments.get(comment_id, for_update=True)
+        if (
+            comment is None
+            or comment.status is not CommentStatus.APPROVED
+            or not email
+            or comment.author.email != email
+            or await tx.comments.site_of(comment.id) != site.id
+        ):
+            raise errors.NotFound("No such comment")
+        if editing and self.clock() - comment.created > site.edit_window:
+            raise errors.EditWindowClosed()
+        return comment
+
     async def edit(
         self, site: SiteConfig, comment_id: int, token: str | None, text: str, client: str
     ) -> Comment:
+        """Edit with the comment's token, within the edit window."""
+        return await self._edit(site, text, lambda tx: self._owned(tx, site, comment_id, token, client))
+
+    async def edit_own(
+        self, site: SiteConfig, comment_id: int, email: str, text: str, client: str
+    ) -> Comment:
+        """Edit from the manage page: the comment must be this address's, on this site, within the
+        edit window."""
+        return await self._edit(
+            site, text, lambda tx: self._by_author(tx, site, comment_id, email, client, editing=True)
+        )
+
+    async def _edit(self, site: SiteConfig, text: str, owned: Callable[[Tx], Awaitable[Comment]]) -> Comment:
+        """The edit step: render as a post would, store, bump the thread; the event after commit."""
         text = inputs.text(text)
         html = markup.render(text, allow_images=site.allow_images)
         async with self.db.write() as tx:
-            comment = await self._owned(tx, site, comment_id, token, client)
+            comment = await owned(tx)
             if comment.deleted:
                 raise errors.NotFound("No such comment")
             await tx.comments.set_text(comment.id, text, html, markup.RENDERER_VERSION, self.clock())
@@ -319,15 +355,28 @@ class Comments:
         return updated
 
     async def delete(self, site: SiteConfig, comment_id: int, token: str | None, client: str) -> None:
-        """Soft delete; the comment stays as a tombstone while it has visible replies."""
+        """Soft delete with the comment's token, within the edit window."""
+        await self._delete(lambda tx: self._owned(tx, site, comment_id, token, client))
+
+    async def delete_own(self, site: SiteConfig, comment_id: int, email: str, client: str) -> None:
+        """Soft delete from the manage page: the comment must be this address's, on this site; at any
+        time (a reader may always erase their own words)."""
+        await self._delete(lambda tx: self._by_author(tx, site, comment_id, email, client, editing=False))
+
+    async def _delete(self, owned: Callable[[Tx], Awaitable[Comment]]) -> None:
+        """Soft delete (idempotent); the event goes out after commit."""
         async with self.db.write() as tx:
-            comment = await self._owned(tx, site, comment_id, token, client)
+            comment = await owned(tx)
             if comment.deleted:
                 return
-            await tx.comments.mark_deleted(comment.id)
-            await tx.comments.add_visible_descendants(comment.ancestor_ids, -1)
-            thread = await tx.threads.bump(comment.thread_id, count_delta=-1)
+            thread = await self._soft_delete(tx, comment)
         await self.events.dispatch(ThreadEvent.of(EventKind.COMMENT_DELETED, thread, comment.id))
+
+    async def _soft_delete(self, tx: Tx, comment: Comment) -> Thread:
+        """The comment stays as a tombstone while it has visible replies; counters follow."""
+        await tx.comments.mark_deleted(comment.id)
+        await tx.comments.add_visible_descendants(comment.ancestor_ids, -1)
+        return await tx.threads.bump(comment.thread_id, count_delta=-1)
 
     async def vote(
         self, site: SiteConfig, comment_id: int, reader_id: str, value: int, client: str

@@ -143,6 +143,9 @@ def register(app: FastAPI) -> None:
     ):
         r.add_api_route(path, get, methods=["GET"], include_in_schema=False)
         r.add_api_route(path, post, methods=["POST"], include_in_schema=False)
+    for action, handler in (("delete", pages.delete_own_comment), ("edit", pages.edit_own_comment)):
+        path = f"/manage/{{token}}/comments/{{id}}/{action}"
+        r.add_api_route(path, handler, methods=["POST"], include_in_schema=False)
     r.add_api_route("/healthz", ops.healthz, methods=["GET"], tags=["operations"])
     r.add_api_route("/readyz", ops.readyz, methods=["GET"], responses=_problems(503), tags=["operations"])
     r.add_api_route("/metrics", ops.metrics, methods=["GET"], include_in_schema=False)

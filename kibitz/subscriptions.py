@@ -262,6 +262,16 @@ class Subscriptions:
         async with self.db.read() as tx:
             return await self._view(tx, subscriber_id)
 
+    async def holder(self, token: str) -> Subscriber:
+        """Whom a manage link speaks for (NotFound/Gone like the page): the credential for changing
+        their own comments from the manage page."""
+        subscriber_id = self._manage_subject(token)
+        async with self.db.read() as tx:
+            subscriber = await tx.subscribers.get(subscriber_id)
+        if subscriber is None:
+            raise errors.NotFound()
+        return subscriber
+
     async def cancel(self, token: str, what: str) -> ManageView:
         """Cancel one subscription (by id) or "all" of them from the manage page."""
         subscriber_id = self._manage_subject(token)

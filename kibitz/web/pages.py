@@ -6,20 +6,24 @@ Bad links get one page with no hint why (404), spent or expired ones 410.
 
 from __future__ import annotations
 
+import re
 import secrets
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import parse_qs
 
-from fastapi import Request
+from fastapi import Path, Request
 from starlette.responses import HTMLResponse, Response
 
 from kibitz import errors, markup
 from kibitz.subscriptions import Links, ManageView, links_for
 from kibitz.templating import render_template
-from kibitz.web.api import ctx_of
+from kibitz.web.api import client_of, ctx_of
 from kibitz.web.subscribe import subscriptions_of
 
 ONE_CLICK = "One-Click"
+_COMMENT_ID = re.compile(r"[1-9][0-9]{0,17}")
+# Checked in the handler, so a bad id gets the same HTML 404 page as any other bad link.
+CommentId = Annotated[str, Path(alias="id")]
 MESSAGES = {
     400: ("Bad request", "This request could not be read."),
     404: ("Link not valid", "This link is not valid."),
@@ -137,7 +141,11 @@ async def unsubscribe(request: Request, token: str) -> Response:
     )
 
 
-def _manage(links: Links, view: ManageView, notice: str = "") -> Response:
+def _manage(request: Request, token: str, view: ManageView, notice: str = "") -> Response:
+    ctx = ctx_of(request)
+    links = links_for(ctx.tokens, ctx.settings)
+    site = ctx.settings.site(view.subscriber.site)
+    now = ctx.clock()
     subs = [
         {
             "id": s.id,
@@ -153,6 +161,8 @@ def _manage(links: Links, view: ManageView, notice: str = "") -> Response:
         {
             "id": c.id,
             "excerpt": _short(markup.plain_text(c.html)),
+            "text": c.text,
+            "editable": site is not None and now - c.created <= site.edit_window,
             "thread_name": thread.title or thread.page,
             "url": f"{thread.url}#comment-{c.id}" if thread.url else "",
         }
@@ -166,6 +176,8 @@ def _manage(links: Links, view: ManageView, notice: str = "") -> Response:
         subscriptions=subs,
         comments=own,
         notice=notice,
+        # Forms post to explicit paths: after an action the page is shown at the action's path.
+        action=f"{request.scope.get('root_path', '')}/manage/{token}",
     )
 
 
@@ -181,7 +193,7 @@ async def manage_page(request: Request, token: str) -> Response:
         view = await subscriptions_of(ctx).manage(token)
     except errors.KibitzError as exc:
         return _problem(exc)
-    return _manage(links_for(ctx.tokens, ctx.settings), view)
+    return _manage(request, token, view)
 
 
 async def manage(request: Request, token: str) -> Response:
@@ -194,4 +206,62 @@ async def manage(request: Request, token: str) -> Response:
         view = await subscriptions_of(ctx).cancel(token, what[0])
     except errors.KibitzError as exc:
         return _problem(exc)
-    return _manage(links_for(ctx.tokens, ctx.settings), view, notice="Cancelled.")
+    return _manage(request, token, view, notice="Cancelled.")
+
+
+def _action_problem(exc: errors.KibitzError) -> Response:
+    """A refused change of one's own comment: a plain page saying why, when the reader can act on it."""
+    if isinstance(exc, errors.EditWindowClosed):
+        message = "The time to edit this comment is over; nothing was changed. You can still delete it."
+        return _page("pages/message.html", 403, heading="Too late to edit", message=message, manage_url="")
+    if isinstance(exc, errors.InvalidInput):
+        message = "; ".join(f"{e.field.capitalize()} {e.message}." for e in exc.errors) or exc.detail
+        return _page("pages/message.html", 422, heading="Not saved", message=message, manage_url="")
+    if isinstance(exc, errors.RateLimited):
+        response = _page(
+            "pages/message.html",
+            429,
+            heading="Too many changes",
+            message="Too many changes in a short time; nothing was changed. Try again in a minute.",
+            manage_url="",
+        )
+        response.headers.update(exc.headers)
+        return response
+    return _problem(exc)
+
+
+async def _own_comment(
+    request: Request, token: str, comment_id: str, change: str, text: str = ""
+) -> Response:
+    """Edit or delete one of the link holder's own comments, then show the page again."""
+    ctx = ctx_of(request)
+    subs = subscriptions_of(ctx)
+    try:
+        holder = await subs.holder(token)
+        site = ctx.settings.site(holder.site)
+        if site is None or not _COMMENT_ID.fullmatch(comment_id):
+            raise errors.NotFound()
+        client = client_of(ctx, request)[1]
+        if change == "delete":
+            await ctx.comments.delete_own(site, int(comment_id), holder.email, client)
+        else:
+            await ctx.comments.edit_own(site, int(comment_id), holder.email, text, client)
+        view = await subs.manage(token)
+    except errors.KibitzError as exc:
+        return _action_problem(exc)
+    notice = "Comment deleted." if change == "delete" else "Comment saved."
+    return _manage(request, token, view, notice=notice)
+
+
+async def delete_own_comment(request: Request, token: str, comment_id: CommentId) -> Response:
+    """POST /manage/{token}/comments/{id}/delete — soft delete one's own comment, at any time."""
+    return await _own_comment(request, token, comment_id, "delete")
+
+
+async def edit_own_comment(request: Request, token: str, comment_id: CommentId) -> Response:
+    """POST /manage/{token}/comments/{id}/edit — body ``text=...``: edit one's own comment within the
+    site's edit window."""
+    text = (await _form(request)).get("text", [])
+    if len(text) != 1:
+        return _problem(errors.MalformedRequest())
+    return await _own_comment(request, token, comment_id, "edit", text[0])
