@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import html
-import os
 import re
 import signal
-import socket
 import subprocess
-import sys
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -21,6 +18,7 @@ import pytest
 from kibitz.config import Settings
 from kibitz.demo import DEMO_DATABASE_URL, STATIC, articles, build_app, demo_settings, seed
 from tests.conftest import FakeClock, PgDatabase, missing
+from tests.server import KIBITZ, child_env, free_port
 
 pytestmark = pytest.mark.anyio
 
@@ -191,21 +189,13 @@ def test_demo_settings_follow_host_and_port(tmp_path: Path) -> None:
     assert anywhere.base_url == "http://127.0.0.1:9124"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_kibitz_demo_command_serves_the_news_site(tmp_path: Path, stop: signal.Signals) -> None:
     port = free_port()
     data = tmp_path / "demo-data"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KIBITZ_")}
-    command = [str(Path(sys.executable).parent / "kibitz"), "demo", "--port", str(port), "--data", str(data)]
+    command = [str(KIBITZ), "demo", "--port", str(port), "--data", str(data)]
     proc = subprocess.Popen(
-        command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        command, cwd=tmp_path, env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     try:
         base = f"http://127.0.0.1:{port}"
