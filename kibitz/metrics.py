@@ -26,6 +26,12 @@ class Metrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
         )
         self.events = Counter("kibitz_events", "Domain events committed", ["kind"], registry=self.registry)
+        self.mail = Counter(
+            "kibitz_mail",
+            "Outbox rows handled by this process's worker, by outcome (sent, retry, failed, dropped)",
+            ["outcome"],
+            registry=self.registry,
+        )
 
     async def on_event(self, event: ThreadEvent) -> None:
         self.events.labels(event.kind.value).inc()

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from kibitz.config import Settings
 from kibitz.mailer import Mailer, MailError, PermanentMailError, SmtpMailer, build_message, classify
+from kibitz.metrics import Metrics
 from kibitz.store.db import Database
 from kibitz.store.outbox import OutboxRow
 
@@ -66,6 +67,7 @@ class Worker:
         jobs: Sequence[Job | tuple[str, timedelta, Callable[[], Awaitable[None]]]] = (),
         concurrency: int = 5,
         rng: random.Random | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.db = db
         self.mailer = mailer
@@ -76,6 +78,7 @@ class Worker:
         self.jobs = [job if isinstance(job, Job) else Job(*job) for job in jobs]
         self.concurrency = concurrency
         self.rng = rng or random.Random()
+        self.metrics = metrics
         self._claimed: set[int] = set()  # claimed and not marked yet: released on shutdown
         self._job_checked: dict[str, datetime] = {}
 
@@ -107,6 +110,7 @@ class Worker:
             async with self.db.write() as tx:
                 await tx.outbox.mark_dropped(row.id, reason)
             log.info("outbox %s dropped: %s", row.id, reason)
+            self._count("dropped")
             return
         try:
             message = build_message(row, self.settings)
@@ -114,6 +118,7 @@ class Worker:
             async with self.db.write() as tx:
                 await tx.outbox.mark_failed(row.id, f"bad message: {exc}")
             log.warning("outbox %s failed: bad message: %s", row.id, exc)
+            self._count("failed")
             return
         try:
             await self.mailer.send(message)
@@ -124,6 +129,11 @@ class Worker:
         async with self.db.write() as tx:
             await tx.outbox.mark_sent(row.id, self.clock())
         log.info("outbox %s sent (%s to %s)", row.id, row.kind, row.recipient)
+        self._count("sent")
+
+    def _count(self, outcome: str) -> None:
+        if self.metrics is not None:
+            self.metrics.mail.labels(outcome).inc()
 
     async def _failed(self, row: OutboxRow, error: MailError) -> None:
         attempts = row.attempts + 1
@@ -131,13 +141,16 @@ class Worker:
             if isinstance(error, PermanentMailError):
                 await tx.outbox.mark_failed(row.id, str(error))
                 log.warning("outbox %s failed for good: %s", row.id, error)
+                self._count("failed")
             elif attempts >= MAX_ATTEMPTS:
                 await tx.outbox.mark_failed(row.id, f"gave up after {attempts} attempts: {error}")
                 log.warning("outbox %s failed after %d attempts: %s", row.id, attempts, error)
+                self._count("failed")
             else:
                 due = self.clock() + backoff(attempts, self.rng)
                 await tx.outbox.retry_later(row.id, attempts, due, str(error))
                 log.info("outbox %s: attempt %d failed (%s), next at %s", row.id, attempts, error, due)
+                self._count("retry")
 
     async def run_jobs(self) -> int:
         """Run the periodic jobs that are due and that no other worker holds; how many ran."""
@@ -216,7 +229,7 @@ def start_worker(ctx: Context) -> Callable[[], Awaitable[None]]:
     """Run a worker for ``ctx`` as a background task; the returned function stops it: the batch in
     flight may finish within the SMTP timeout, then it is cancelled and its claimed rows released."""
     mailer = SmtpMailer(ctx.settings.smtp)
-    worker = Worker(ctx.db, mailer, ctx.settings, ctx.clock, jobs=default_jobs(ctx))
+    worker = Worker(ctx.db, mailer, ctx.settings, ctx.clock, jobs=default_jobs(ctx), metrics=ctx.metrics)
     stop = asyncio.Event()
     task = asyncio.create_task(worker.run_forever(stop), name="kibitz-outbox-worker")
 

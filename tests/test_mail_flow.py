@@ -8,6 +8,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import anyio
 import pytest
 from sqlalchemy import select
 
@@ -93,6 +94,14 @@ async def test_opt_in_confirm_reply_mail_and_one_click_unsubscribe(
         assert r.status_code == 201
         assert await rows_for(api, ANN) == 2  # nothing new after the unsubscribe
         assert len(mail_server.messages) == 2
+
+        # The worker's outcomes reach /metrics (counted once each mail is marked sent).
+        registry = api.app.state.ctx.metrics.registry
+        for _ in range(200):
+            if registry.get_sample_value("kibitz_mail_total", {"outcome": "sent"}) == 2:
+                break
+            await anyio.sleep(0.05)  # bounded wait on a condition
+        assert registry.get_sample_value("kibitz_mail_total", {"outcome": "sent"}) == 2
 
 
 async def test_daily_digest_arrives_as_one_mail(
