@@ -174,7 +174,9 @@ class Comments:
                     )
                 )
                 await tx.comments.add_visible_descendants(comment.ancestor_ids, 1)
-                thread = await tx.threads.bump(thread.id, count_delta=1)
+                thread = await tx.threads.bump(
+                    thread.id, count_delta=1, kind=EventKind.COMMENT_CREATED, comment_id=comment.id
+                )
                 await self._notify(tx, req, thread, comment, parent, now)
                 posted = Posted(comment, self.edit_token(site, comment), reader_id, new_reader)
                 if req.idempotency_key:
@@ -348,7 +350,9 @@ class Comments:
             if comment.deleted:
                 raise errors.NotFound("No such comment")
             await tx.comments.set_text(comment.id, text, html, markup.RENDERER_VERSION, self.clock())
-            thread = await tx.threads.bump(comment.thread_id)
+            thread = await tx.threads.bump(
+                comment.thread_id, kind=EventKind.COMMENT_UPDATED, comment_id=comment.id
+            )
             updated = await tx.comments.get(comment.id)
         assert updated is not None
         await self.events.dispatch(ThreadEvent.of(EventKind.COMMENT_UPDATED, thread, comment.id))
@@ -376,7 +380,9 @@ class Comments:
         """The comment stays as a tombstone while it has visible replies; counters follow."""
         await tx.comments.mark_deleted(comment.id)
         await tx.comments.add_visible_descendants(comment.ancestor_ids, -1)
-        return await tx.threads.bump(comment.thread_id, count_delta=-1)
+        return await tx.threads.bump(
+            comment.thread_id, count_delta=-1, kind=EventKind.COMMENT_DELETED, comment_id=comment.id
+        )
 
     async def vote(
         self, site: SiteConfig, comment_id: int, reader_id: str, value: int, client: str
@@ -399,7 +405,9 @@ class Comments:
             up = (value == 1) - (before == 1)
             down = (value == -1) - (before == -1)
             score, ups, downs = await tx.comments.add_votes(comment_id, up, down)
-            thread = await tx.threads.bump(comment.thread_id)
+            thread = await tx.threads.bump(
+                comment.thread_id, kind=EventKind.COMMENT_VOTED, comment_id=comment_id
+            )
         await self.events.dispatch(ThreadEvent.of(EventKind.COMMENT_VOTED, thread, comment_id))
         return VoteTally(score, ups, downs, value)
 

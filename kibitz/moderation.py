@@ -28,8 +28,10 @@ class Moderation:
             now_visible = target is CommentStatus.APPROVED and not comment.deleted
             delta = int(now_visible) - int(was_visible)
             await tx.comments.add_visible_descendants(comment.ancestor_ids, delta)
-            thread = await tx.threads.bump(comment.thread_id, count_delta=delta)
-        kind = EventKind.COMMENT_DELETED if hidden else EventKind.COMMENT_UPDATED
+            kind = EventKind.COMMENT_DELETED if hidden else EventKind.COMMENT_UPDATED
+            thread = await tx.threads.bump(
+                comment.thread_id, count_delta=delta, kind=kind, comment_id=comment_id
+            )
         await self.events.dispatch(ThreadEvent.of(kind, thread, comment_id))
         return True
 
@@ -42,6 +44,6 @@ class Moderation:
                 raise errors.NotFound(f"No thread for page {key!r} on site {site!r}")
             if thread.closed == closed:
                 return False
-            thread = await tx.threads.set_closed(thread.id, closed)
+            thread = await tx.threads.set_closed(thread.id, closed, kind=EventKind.THREAD_CHANGED)
         await self.events.dispatch(ThreadEvent.of(EventKind.THREAD_CHANGED, thread))
         return True

@@ -82,6 +82,17 @@ threads = Table(
     UniqueConstraint("site", "page", name="uq_threads_site_page"),
 )
 
+# What changed in a thread, in the order the changes committed: the thread's version is assigned under
+# its row lock, so replaying "everything after version N" can never skip a late commit (live updates).
+thread_events = Table(
+    "thread_events",
+    metadata,
+    Column("thread_id", Id, ForeignKey("threads.id", ondelete="CASCADE"), primary_key=True),
+    Column("version", BigInteger, primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("comment_id", Id, nullable=True),
+)
+
 comments = Table(
     "comments",
     metadata,

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select, update
 
 from kibitz.models import Thread
-from kibitz.store.schema import threads
+from kibitz.store.schema import thread_events, threads
 
 if TYPE_CHECKING:
     from kibitz.store.tx import Tx
@@ -61,10 +61,14 @@ class ThreadRepo:
         if url:
             await self.tx.conn.execute(update(threads).where(t.id == thread_id, t.url == "").values(url=url))
 
-    async def bump(self, thread_id: int, count_delta: int = 0) -> Thread:
-        """Count a visible change: adjust the visible count, raise the version; the thread as it is now.
+    async def bump(
+        self, thread_id: int, count_delta: int = 0, *, kind: str, comment_id: int | None = None
+    ) -> Thread:
+        """Record a visible change: adjust the visible count, raise the version, log the change as
+        ``thread_events`` row (version, kind, comment); the thread as it is now.
 
-        The row lock this takes also orders concurrent writes to one thread on PostgreSQL.
+        The row lock this takes also orders concurrent writes to one thread on PostgreSQL, so the
+        versions are in commit order.
         """
         stmt = (
             update(threads)
@@ -72,11 +76,17 @@ class ThreadRepo:
             .values(version=t.version + 1, count=t.count + count_delta)
             .returning(*threads.c)
         )
-        return _thread((await self.tx.conn.execute(stmt)).one())
+        thread = _thread((await self.tx.conn.execute(stmt)).one())
+        await self.tx.conn.execute(
+            thread_events.insert().values(
+                thread_id=thread_id, version=thread.version, kind=kind, comment_id=comment_id
+            )
+        )
+        return thread
 
-    async def set_closed(self, thread_id: int, closed: bool) -> Thread:
+    async def set_closed(self, thread_id: int, closed: bool, *, kind: str) -> Thread:
         await self.tx.conn.execute(update(threads).where(t.id == thread_id).values(closed=closed))
-        return await self.bump(thread_id)
+        return await self.bump(thread_id, kind=kind)
 
     async def counts(self, site: str, pages: Sequence[str]) -> dict[str, int]:
         """Visible comment counts of the pages that have a thread."""
