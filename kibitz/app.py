@@ -7,15 +7,16 @@ import contextlib
 import logging
 import secrets
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from fastapi import FastAPI
 
 from kibitz import __version__, guard
+from kibitz.broker import LocalBroker, make_broker
 from kibitz.comments import Comments
 from kibitz.config import Settings, load_settings
-from kibitz.events import Events
+from kibitz.events import Events, ThreadEvent
 from kibitz.metrics import Metrics
 from kibitz.migrate import upgrade
 from kibitz.security import Tokens
@@ -46,6 +47,7 @@ class Context:
     shaper: Shaper
     metrics: Metrics
     clock: Clock
+    broker: LocalBroker = field(default_factory=LocalBroker)
 
 
 async def load_secret(db: Database, configured: str) -> str:
@@ -65,13 +67,20 @@ async def open_context(settings: Settings, *, clock: Clock = utcnow, migrate: bo
     events = Events()
     metrics = Metrics()
     events.listen(metrics.on_event)
+    broker = make_broker(settings.redis_url, metrics)
+
+    async def publish(event: ThreadEvent) -> None:  # after commit: wake the thread's live streams
+        await broker.publish(event.thread_id, event.version)
+
+    events.listen(publish)
     comments = Comments(
         db, tokens, events, clock, avatar_secret=secret.encode(), links=links_for(tokens, settings)
     )
-    return Context(settings, db, tokens, events, comments, Shaper(settings.base_url), metrics, clock)
+    return Context(settings, db, tokens, events, comments, Shaper(settings.base_url), metrics, clock, broker)
 
 
 async def close_context(ctx: Context) -> None:
+    await ctx.broker.close()
     await ctx.db.dispose()
 
 
@@ -91,8 +100,14 @@ def create_app(settings: Settings, *, clock: Clock = utcnow, migrate: bool = Tru
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from kibitz.web.live import watch_shutdown
+
         ctx = await open_context(settings, clock=clock, migrate=migrate)
         app.state.ctx = ctx
+        # Set when the server is told to stop, so live streams end (with a retry hint) before the
+        # graceful-shutdown timeout instead of holding the process open.
+        app.state.shutdown = asyncio.Event()
+        unwatch = watch_shutdown(app.state.shutdown, ctx.broker)
         task = asyncio.create_task(_housekeeping(ctx))
         stop_worker = None
         if settings.smtp.host:  # without a server, mail waits in the outbox
@@ -102,6 +117,9 @@ def create_app(settings: Settings, *, clock: Clock = utcnow, migrate: bool = Tru
         try:
             yield
         finally:
+            app.state.shutdown.set()
+            ctx.broker.ring_all()
+            unwatch()
             if stop_worker is not None:
                 await stop_worker()
             task.cancel()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from kibitz.events import ThreadEvent
 
@@ -30,6 +30,21 @@ class Metrics:
             "kibitz_mail",
             "Outbox rows handled by this process's worker, by outcome (sent, retry, failed, dropped)",
             ["outcome"],
+            registry=self.registry,
+        )
+
+        self.sse_streams = Gauge("kibitz_sse_streams", "Open live-update streams", registry=self.registry)
+        self.broker_published = Counter(
+            "kibitz_broker_published", "Thread changes published to the broker", registry=self.registry
+        )
+        self.broker_publish_failures = Counter(
+            "kibitz_broker_publish_failures",
+            "Publishes the broker could not deliver (readers catch up by polling)",
+            registry=self.registry,
+        )
+        self.sse_replayed = Counter(
+            "kibitz_sse_replayed_events",
+            "Events replayed to streams that resumed with Last-Event-ID",
             registry=self.registry,
         )
 

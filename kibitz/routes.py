@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI
+from starlette.responses import StreamingResponse
 
 from kibitz.errors import all_error_classes
-from kibitz.web import api, assets, feeds, ops, pages, schemas, subscribe
+from kibitz.web import api, assets, feeds, live, ops, pages, schemas, subscribe
 
 PROBLEM = {"model": schemas.Problem, "content": {"application/problem+json": {}}}
 
@@ -81,6 +82,22 @@ def register(app: FastAPI) -> None:
         tags=["threads"],
     )
     r.add_api_route(
+        f"{v1}/sites/{{site}}/events",
+        live.events,
+        methods=["GET"],
+        responses={
+            200: {
+                "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                "description": "Server-Sent Events: comment.created/updated/deleted/voted, thread.changed, "
+                "thread.count; each with an `id:` (resume with Last-Event-ID)",
+            },
+            **READ,
+        },
+        response_class=StreamingResponse,
+        include_in_schema=True,
+        tags=["threads"],
+    )
+    r.add_api_route(
         f"{v1}/comments/{{id}}/replies",
         api.get_replies,
         methods=["GET"],
@@ -151,3 +168,4 @@ def register(app: FastAPI) -> None:
     r.add_api_route("/metrics", ops.metrics, methods=["GET"], include_in_schema=False)
     r.add_api_route("/embed.js", assets.embed_js, methods=["GET"], include_in_schema=False)
     r.add_api_route("/count.js", assets.count_js, methods=["GET"], include_in_schema=False)
+    r.add_api_route("/live.js", assets.live_js, methods=["GET"], include_in_schema=False)

@@ -114,6 +114,8 @@ def exercise(base_url: str, ids: dict[str, str]) -> tuple[int, list[str]]:
 
     for result in schema.get_all_operations():
         operation = result.ok()  # type: ignore[union-attr]  # an invalid schema raises here
+        if operation.path.endswith("/events"):
+            continue  # a live stream never ends, so no generated call could finish (tests/test_live.py)
         path_params, headers = pins(operation, ids)
         variants: list[tuple[GenerationMode, dict[str, Any]]] = [
             (GenerationMode.POSITIVE, {"path_parameters": path_params, "headers": headers}),

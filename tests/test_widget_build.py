@@ -1,5 +1,5 @@
 """The widget's build: committed bundles match the sources, types check, size budgets hold, and the
-server hands the files out with caching headers (GET /embed.js, /count.js)."""
+server hands the files out with caching headers (GET /embed.js, /count.js, /live.js)."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from tests.conftest import Api, missing
 
 ROOT = Path(__file__).resolve().parent.parent
 WIDGET = ROOT / "widget"
-BUNDLES = ("embed.js", "count.js")
-BUDGETS = {"embed.js": 12 * 1024, "count.js": 1536}  # gzip bytes (KB = 1024 bytes)
+BUNDLES = ("embed.js", "count.js", "live.js")
+BUDGETS = {"embed.js": 12 * 1024, "count.js": 1536, "live.js": 6 * 1024}  # gzip bytes (KB = 1024 bytes)
 # The only absolute URLs a bundle may contain: XML namespaces, which are never fetched.
 NAMESPACES = {"http://www.w3.org/2000/svg", "http://www.w3.org/1999/xhtml"}
 

@@ -1,4 +1,4 @@
-// Bundles src/embed.ts and src/count.ts into ../kibitz/static/ (or --outdir DIR): minified IIFEs.
+// Bundles src/embed.ts, src/count.ts and src/live.ts into ../kibitz/static/ (or --outdir DIR): minified IIFEs.
 // `npm run build` writes the committed files; tests/test_widget_build.py rebuilds into a temporary
 // directory and compares, so the committed bundles can never be stale.
 import { build } from "esbuild";
@@ -10,7 +10,7 @@ const at = process.argv.indexOf("--outdir");
 const outdir = at > 0 ? resolve(process.argv[at + 1]) : resolve(here, "../kibitz/static");
 
 await build({
-  entryPoints: { embed: resolve(here, "src/embed.ts"), count: resolve(here, "src/count.ts") },
+  entryPoints: { embed: resolve(here, "src/embed.ts"), count: resolve(here, "src/count.ts"), live: resolve(here, "src/live.ts") },
   outdir,
   bundle: true,
   minify: true,

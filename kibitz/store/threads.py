@@ -92,3 +92,18 @@ class ThreadRepo:
         """Visible comment counts of the pages that have a thread."""
         rows = await self.tx.conn.execute(select(t.page, t.count).where(t.site == site, t.page.in_(pages)))
         return {str(row.page): int(row[1]) for row in rows}
+
+    async def events_after(
+        self, thread_id: int, version: int, limit: int
+    ) -> list[tuple[int, str, int | None]]:
+        """The thread's changes after ``version``, oldest first: (version, kind, comment id)."""
+        e = thread_events.c
+        rows = await self.tx.conn.execute(
+            select(e.version, e.kind, e.comment_id)
+            .where(e.thread_id == thread_id, e.version > version)
+            .order_by(e.version)
+            .limit(limit)
+        )
+        return [
+            (int(r.version), str(r.kind), None if r.comment_id is None else int(r.comment_id)) for r in rows
+        ]

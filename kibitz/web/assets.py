@@ -1,4 +1,5 @@
-"""The widget's built scripts (GET /embed.js, /count.js), read from kibitz/static once and kept in memory."""
+"""The widget's built scripts (GET /embed.js, /count.js, /live.js), read from kibitz/static once and kept
+in memory."""
 
 from __future__ import annotations
 
@@ -64,3 +65,8 @@ async def embed_js(request: Request) -> Response:
 async def count_js(request: Request) -> Response:
     """GET /count.js — fills comment counts on article lists."""
     return _serve(request, "count.js")
+
+
+async def live_js(request: Request) -> Response:
+    """GET /live.js — live updates and the comment bubble, loaded by embed.js after its first render."""
+    return _serve(request, "live.js")

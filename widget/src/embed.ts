@@ -86,7 +86,13 @@ function boot(): void {
   root.addEventListener("keydown", onKey);
   window.addEventListener("hashchange", target);
   setInterval(tick, 30e3);
-  load(false).then(target);
+  load(false)
+    .then(target)
+    .then(() => {
+      // Live updates and the bubble: a separate bundle, so this one stays small (types.ts LiveHost).
+      window.kibitzLive = { site, page, root, count: setCount, comment: commentEl, article: articleEl, t, lang };
+      document.head.appendChild(h("script", { src: script!.src.replace(/embed\.js.*/, "live.js"), async: true }));
+    });
 }
 
 function skeleton(): HTMLElement {
@@ -293,7 +299,10 @@ async function post(form: HTMLFormElement, parent: HTMLLIElement | null, text: s
   if (posted.reader) set("reader", posted.reader);
   set("token:" + c.id, JSON.stringify({ token: posted.token, created: Date.now(), text }));
   set(threadKey(), "1");
-  setCount(count + (posted.status == "pending" ? 0 : 1));
+  // live.js may have drawn it (and counted it) first.
+  const drawn = find(c.id);
+  setCount(count + (posted.status == "pending" || drawn ? 0 : 1));
+  drawn?.remove();
   if (parent) {
     const depth = +(parent.dataset.depth || 0) + 1;
     let replies = parent.querySelector(":scope>[data-replies]");

@@ -49,3 +49,25 @@ export interface Tally {
 }
 
 export type Sort = "newest" | "oldest" | "votes";
+
+/**
+ * What embed.js hands live.js (src/live.ts, loaded lazily after the first render) through
+ * `window.kibitzLive`: where the widget is, its root, and the ways to draw and count comments.
+ */
+export interface LiveHost {
+  site: string;
+  page: string;
+  root: HTMLElement;
+  /** Sets the header's `[data-count]`. */
+  count(n: number): void;
+  comment(c: Comment, depth: number): HTMLLIElement;
+  article(c: Comment): HTMLElement;
+  t: { invite: string; one: string; other: string };
+  lang: string;
+}
+
+declare global {
+  interface Window {
+    kibitzLive?: LiveHost;
+  }
+}
