@@ -156,7 +156,10 @@ class Comments:
                 thread = await tx.threads.get_or_create(site.id, page, title, url, now)
                 if self.is_closed(site, thread):
                     raise errors.ThreadClosed()
-                await tx.threads.fill_missing(thread.id, title=title, url=url)
+                # Only the rare post that brings a title or url the thread lacks writes them.
+                await tx.threads.fill_missing(
+                    thread.id, title=title if not thread.title else "", url=url if not thread.url else ""
+                )
                 parent = await self._parent(tx, thread, req.parent_id)
                 comment = await tx.comments.insert(
                     NewComment(
