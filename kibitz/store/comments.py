@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, and_, false, literal, or_, select, update
+from sqlalchemy import ColumnElement, and_, false, literal, or_, select, tuple_, update
 
 from kibitz.models import Anchor, Author, Comment, CommentStatus, Sort
 from kibitz.store.schema import comments, threads
@@ -109,9 +109,16 @@ def _order(sort: Sort) -> list[tuple[Any, bool]]:
 def _after(sort: Sort, key: SortKey) -> ColumnElement[bool]:
     """Rows strictly after ``key`` in ``sort`` order, as a lexicographic keyset condition."""
     values = {"pinned": key.pinned, "score": key.score, "created": key.created, "id": key.id}
+    order = _order(sort)
+    if all(desc for _, desc in order):
+        # One row comparison: the database can start the index scan at the key (an OR chain makes
+        # it read every row before the key first).
+        return tuple_(*[col for col, _ in order]) < tuple_(
+            *[literal(values[col.key], col.type) for col, _ in order]
+        )
     terms: list[ColumnElement[bool]] = []
     equal: list[ColumnElement[bool]] = []
-    for column, desc in _order(sort):
+    for column, desc in order:
         # A typed bind parameter: SQLAlchemy refuses `<` against a bare True/False.
         value = literal(values[column.key], column.type)
         terms.append(and_(*equal, column < value if desc else column > value))

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 
@@ -126,6 +127,27 @@ comments = Table(
     Index("ix_comments_thread_top", "thread_id", "parent_id", "created"),
     Index("ix_comments_root", "root_id"),
     Index("ix_comments_thread_created", "thread_id", "created"),
+    # Top-level pages in "newest" and "votes" order read straight off these (scanned backwards),
+    # however many comments a thread holds (migration 0004).
+    Index(
+        "ix_comments_top_newest",
+        "thread_id",
+        "pinned",
+        "created",
+        "id",
+        postgresql_where=text("parent_id IS NULL"),
+        sqlite_where=text("parent_id IS NULL"),
+    ),
+    Index(
+        "ix_comments_top_votes",
+        "thread_id",
+        "pinned",
+        "score",
+        "created",
+        "id",
+        postgresql_where=text("parent_id IS NULL"),
+        sqlite_where=text("parent_id IS NULL"),
+    ),
 )
 
 votes = Table(
