@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from fastapi import FastAPI
+from starlette.types import Receive, Scope, Send
 
 from kibitz import __version__, guard
 from kibitz.broker import LocalBroker, make_broker
@@ -19,10 +20,12 @@ from kibitz.config import Settings, load_settings
 from kibitz.events import Events, ThreadEvent
 from kibitz.metrics import Metrics
 from kibitz.migrate import upgrade
+from kibitz.readcache import Versions
 from kibitz.security import Tokens
 from kibitz.store.db import Database
 from kibitz.subscriptions import links_for
 from kibitz.web import problems
+from kibitz.web.cached import ReadCache, fast_read
 from kibitz.web.edge import Edge
 from kibitz.web.shapes import Shaper
 
@@ -48,6 +51,24 @@ class Context:
     metrics: Metrics
     clock: Clock
     broker: LocalBroker = field(default_factory=LocalBroker)
+    reads: ReadCache = field(init=False)
+
+    def __post_init__(self) -> None:
+        versions = Versions(
+            self.db, self.metrics, sqlite_file=self.db.sqlite_file, generation=self.db.generation
+        )
+        self.reads = ReadCache(self.settings, versions, self.metrics, self.clock)
+
+
+class KibitzApp(FastAPI):
+    """The FastAPI app with the read cache's fast path in front of every layer (web/cached.py)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET":
+            ctx: Context | None = getattr(self.state, "ctx", None)
+            if ctx is not None and await fast_read(ctx, scope, send):
+                return
+        await super().__call__(scope, receive, send)
 
 
 async def load_secret(db: Database, configured: str) -> str:
@@ -80,6 +101,7 @@ async def open_context(settings: Settings, *, clock: Clock = utcnow, migrate: bo
 
 
 async def close_context(ctx: Context) -> None:
+    await ctx.reads.close()
     await ctx.broker.close()
     await ctx.db.dispose()
 
@@ -128,7 +150,7 @@ def create_app(settings: Settings, *, clock: Clock = utcnow, migrate: bool = Tru
             await close_context(ctx)
 
     docs = settings.public_docs
-    app = FastAPI(
+    app = KibitzApp(
         title="Kibitz API",
         version=__version__,
         description="Comments, votes and reader subscriptions for news sites. Errors are "

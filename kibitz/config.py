@@ -139,6 +139,10 @@ class Settings:
     trusted_proxies: tuple[Network, ...]
     public_docs: bool
     metrics_allow: tuple[Network, ...]
+    # The read cache (readcache.py) and the Cache-Control of anonymous reads.
+    cache_max_age: int
+    cache_stale: int
+    cache_mb: int
     smtp: SmtpConfig
     sites: tuple[SiteConfig, ...]
     config_path: Path | None
@@ -393,10 +397,20 @@ def _build(raw: Mapping[str, object], r: _Reader, cwd: Path, config_path: Path |
         trusted_proxies=_networks(r, top.get("trusted_proxies", []), "trusted_proxies"),
         public_docs=r.boolean(top.get("public_docs", True), "public_docs"),
         metrics_allow=_networks(r, top.get("metrics_allow", list(DEFAULT_METRICS_ALLOW)), "metrics_allow"),
+        cache_max_age=_bounded(r, top.get("cache_max_age", 5), "cache_max_age", 0, 3600),
+        cache_stale=_bounded(r, top.get("cache_stale", 30), "cache_stale", 0, 86400),
+        cache_mb=_bounded(r, top.get("cache_mb", 32), "cache_mb", 0, 4096),
         smtp=_smtp(r, top.get("smtp", {})),
         sites=_sites(r, top.get("sites", []), base_origin),
         config_path=config_path,
     )
+
+
+def _bounded(r: _Reader, value: object, key: str, low: int, high: int) -> int:
+    number = r.integer(value, key)
+    if not low <= number <= high:
+        r.fail(key, f"must be between {low} and {high}, not {number}")
+    return number
 
 
 def _data_dir(r: _Reader, value: object, cwd: Path) -> Path:

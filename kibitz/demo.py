@@ -326,13 +326,13 @@ async def article_page(request: Request, slug: str) -> Response:
     if item is None:
         return _html(render_template("demo/not_found.html", **_common(ctx, site)), 404)
     # The very code behind GET /api/v1/sites/demo/comments.html, called in-process.
-    fragment = await feeds.thread_html(request, site.id, item.path, Sort.NEWEST, THREAD_LIMIT)
+    fragment = await feeds.thread_fragment(ctx, site, item.path, Sort.NEWEST, THREAD_LIMIT)
     return _html(
         render_template(
             "demo/article.html",
             **_common(ctx, site),
             a=_view(item, await _seeded_at(ctx)),
-            thread_html=bytes(fragment.body).decode("utf-8"),
+            thread_html=fragment,
             embed_js=(STATIC / "embed.js").is_file(),
         )
     )

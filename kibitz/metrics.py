@@ -33,6 +33,17 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.read_cache = Counter(
+            "kibitz_read_cache",
+            "Cached reads by result: hit (fast path), miss (rendered), not_modified (304)",
+            ["result"],
+            registry=self.registry,
+        )
+        self.version_queries = Counter(
+            "kibitz_version_queries",
+            "Batched queries of thread versions (each serves every read that was waiting)",
+            registry=self.registry,
+        )
         self.sse_streams = Gauge("kibitz_sse_streams", "Open live-update streams", registry=self.registry)
         self.broker_published = Counter(
             "kibitz_broker_published", "Thread changes published to the broker", registry=self.registry

@@ -24,6 +24,8 @@ def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 READ = _problems(400, 404, 422, 503)
+# Reads with an ETag (web/cached.py): If-None-Match with the current one answers 304.
+CACHED = {304: {"description": "Not Modified: the ETag in If-None-Match is current"}, **READ}
 WRITE = _problems(400, 401, 403, 404, 413, 415, 422, 429, 503)
 
 
@@ -38,7 +40,7 @@ def register(app: FastAPI) -> None:
         f"{v1}/sites/{{site}}/comments",
         api.get_comments,
         methods=["GET"],
-        responses={**_ok(schemas.ThreadPageOut), **READ},
+        responses={**_ok(schemas.ThreadPageOut), **CACHED},
         tags=["threads"],
     )
     r.add_api_route(
@@ -57,7 +59,7 @@ def register(app: FastAPI) -> None:
         f"{v1}/sites/{{site}}/comments.html",
         feeds.thread_html,
         methods=["GET"],
-        responses={200: {"content": {"text/html": {}}, "description": "HTML fragment"}, **READ},
+        responses={200: {"content": {"text/html": {}}, "description": "HTML fragment"}, **CACHED},
         tags=["threads"],
     )
     r.add_api_route(
@@ -71,7 +73,7 @@ def register(app: FastAPI) -> None:
         f"{v1}/sites/{{site}}/counts",
         api.counts,
         methods=["GET"],
-        responses={**_ok(schemas.CountsOut), **READ},
+        responses={**_ok(schemas.CountsOut), **CACHED},
         tags=["threads"],
     )
     r.add_api_route(

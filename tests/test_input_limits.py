@@ -567,7 +567,7 @@ async def test_an_unexpected_failure_is_a_generic_500(api: Api, monkeypatch: pyt
     async def broken(*_args: object, **_kwargs: object) -> dict[str, int]:
         raise RuntimeError('SELECT secret FROM comments -- File "/work/main/kibitz/x.py"')
 
-    monkeypatch.setattr(api.app.state.ctx.comments, "counts", broken)
+    monkeypatch.setattr(api.app.state.ctx.reads.versions, "get", broken)
     transport = httpx.ASGITransport(app=api.app, raise_app_exceptions=False, client=("203.0.113.7", 5555))
     async with httpx.AsyncClient(transport=transport, base_url="http://kibitz.test") as client:
         r = await client.get("/api/v1/sites/a/counts", params={"page": "/story"})

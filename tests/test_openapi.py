@@ -79,6 +79,9 @@ def pins(operation: Any, ids: dict[str, str]) -> tuple[dict[str, str], dict[str,
     return path_params, headers
 
 
+MAX_REQUEST_LINE = 64 * 1024
+
+
 def exercise(base_url: str, ids: dict[str, str]) -> tuple[int, list[str]]:
     """Run every operation's generated cases; (cases sent, failure reports)."""
     schema = schemathesis.openapi.from_url(f"{base_url}/openapi.json")
@@ -100,6 +103,10 @@ def exercise(base_url: str, ids: dict[str, str]) -> tuple[int, list[str]]:
             nonlocal sent
             sent += 1
             response = case.call(base_url=base_url, session=session, headers={"Origin": ORIGIN_A}, timeout=30)
+            if response.status_code == 400 and len(response.request.url or "") > MAX_REQUEST_LINE:
+                # The HTTP server (uvicorn) refuses request lines over 64 KiB itself, in plain text,
+                # before the app sees them (docs/api.md says so).
+                return
             try:
                 case.validate_response(response, checks=CHECKS)
             except FailureGroup as group:

@@ -8,7 +8,7 @@ import orjson
 from fastapi import Header, Path, Query, Request
 from starlette.responses import Response
 
-from kibitz import errors
+from kibitz import errors, inputs
 from kibitz.app import Context
 from kibitz.comments import PostRequest, body_fingerprint
 from kibitz.config import SiteConfig
@@ -19,6 +19,14 @@ from kibitz.web import schemas
 
 READER_HEADER = "X-Kibitz-Reader"
 SiteId = Annotated[str, Path(max_length=64, pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
+# Read past shared caches (web/cached.py reads it from the raw query; declared for the API description).
+Fresh = Annotated[
+    str | None,
+    Query(
+        max_length=64,
+        description="Any value: the answer is `Cache-Control: no-store` (after one's own write)",
+    ),
+]
 CommentIdPath = Annotated[str, Path(alias="id", pattern=r"^[1-9][0-9]{0,17}$")]
 
 
@@ -84,18 +92,29 @@ async def get_comments(
     limit: Annotated[int, Query(ge=1)] = 20,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
     filter: Literal["all", "inline"] = "all",
+    fresh: Fresh = None,
 ) -> Response:
-    """GET /api/v1/sites/{site}/comments — a thread's comments, newest first by default."""
+    """GET /api/v1/sites/{site}/comments — a thread's comments, newest first by default.
+
+    Anonymous and the same for every reader: cached per thread version (web/cached.py)."""
     ctx = ctx_of(request)
-    found = await ctx.comments.thread_page(
-        site_of(ctx, site), page, sort, min(limit, 100), cursor, inline_only=filter == "inline"
-    )
-    return json_response(
-        {
+    config = site_of(ctx, site)
+    key = inputs.page_key(page)
+    limit = min(limit, 100)
+
+    async def render() -> tuple[bytes, str]:
+        found = await ctx.comments.thread_page(
+            config, key, sort, limit, cursor, inline_only=filter == "inline"
+        )
+        data = {
             "thread": ctx.shaper.thread(found.thread),
             "comments": ctx.shaper.nodes(found.comments),
             "next": found.next_cursor,
         }
+        return orjson.dumps(data), "application/json"
+
+    return await ctx.reads.thread_read(
+        request, config, key, ("comments", config.id, key, sort, limit, cursor, filter), render
     )
 
 
@@ -224,10 +243,14 @@ async def counts(
     request: Request,
     site: SiteId,
     page: Annotated[list[str], Query(min_length=1, max_length=100)],
+    fresh: Fresh = None,
 ) -> Response:
-    """GET /api/v1/sites/{site}/counts — visible comment counts of up to 100 pages."""
+    """GET /api/v1/sites/{site}/counts — visible comment counts of up to 100 pages (read with the
+    batched version check, so exact and cheap under a spike)."""
     ctx = ctx_of(request)
+    config = site_of(ctx, site)
     for value in page:
         if not 1 <= len(value) <= 2048:
             raise errors.InvalidInput.field("page", "must be 1 to 2048 characters")
-    return json_response({"counts": await ctx.comments.counts(site_of(ctx, site), page)})
+    pairs = tuple((value, inputs.page_key(value)) for value in page)
+    return await ctx.reads.counts_read(request, config.id, pairs)

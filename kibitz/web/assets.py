@@ -12,6 +12,7 @@ from fastapi import Request
 from starlette.responses import Response
 
 from kibitz import errors
+from kibitz.web import encoding
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 HEADERS = {
@@ -27,16 +28,19 @@ HEADERS = {
 class Asset:
     body: bytes
     etag: str
+    encoded: dict[str, bytes]  # br and gzip, compressed once at the slowest, smallest setting
 
 
 @cache
 def asset(name: str) -> Asset | None:
-    """The file's bytes and strong ETag, read on first use; None when it was never built."""
+    """The file's bytes, compressed forms and strong ETag, made on first use; None when it was
+    never built."""
     try:
         body = (STATIC / name).read_bytes()
     except FileNotFoundError:
         return None
-    return Asset(body, '"' + hashlib.sha256(body).hexdigest() + '"')
+    encoded = {name: encoding.compress(body, name, static=True) for name in (encoding.BR, encoding.GZIP)}
+    return Asset(body, '"' + hashlib.sha256(body).hexdigest() + '"', encoded)
 
 
 def _matches(if_none_match: str | None, etag: str) -> bool:
@@ -50,11 +54,14 @@ def _serve(request: Request, name: str) -> Response:
     found = asset(name)
     if found is None:
         raise errors.NotFound(f"{name} has not been built (npm run build in widget/)")
-    headers = {**HEADERS, "ETag": found.etag}
+    headers = {**HEADERS, "ETag": found.etag, "Vary": "Accept-Encoding"}
     if _matches(request.headers.get("if-none-match"), found.etag):
         del headers["Content-Type"]
         return Response(status_code=304, headers=headers)
-    return Response(found.body, headers=headers)
+    chosen = encoding.choose(request.headers.get("accept-encoding", ""))
+    if chosen is None:
+        return Response(found.body, headers=headers)
+    return Response(found.encoded[chosen], headers={**headers, "Content-Encoding": chosen})
 
 
 async def embed_js(request: Request) -> Response:

@@ -21,6 +21,7 @@ WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _SITE_PATH = re.compile(r"^/api/v1/sites/([^/]+)/")
 ALLOW_HEADERS = "Content-Type, Authorization, X-Kibitz-Reader, Idempotency-Key, Last-Event-ID"
 ALLOW_METHODS = "GET, POST, PATCH, DELETE"
+EXPOSE_HEADERS = "X-Kibitz-Reader, Retry-After"
 SiteLookup = Callable[[str], SiteConfig | None]
 
 
@@ -58,7 +59,7 @@ class Edge:
         cors: dict[str, str] = {"Vary": "Origin"} if api else {}
         if api and allowed and norm_origin:
             cors["Access-Control-Allow-Origin"] = origin or ""
-            cors["Access-Control-Expose-Headers"] = "X-Kibitz-Reader, Retry-After"
+            cors["Access-Control-Expose-Headers"] = EXPOSE_HEADERS
 
         async def refuse(exc: errors.KibitzError, extra: dict[str, str] | None = None) -> None:
             await self._send_response(problem_response(exc, {**cors, **(extra or {})}), scope, receive, send)

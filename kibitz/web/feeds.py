@@ -8,10 +8,12 @@ from xml.etree import ElementTree as ET
 from fastapi import Query, Request
 from starlette.responses import Response
 
-from kibitz import markup
+from kibitz import inputs, markup
+from kibitz.app import Context
+from kibitz.config import SiteConfig
 from kibitz.models import Sort
 from kibitz.templating import render_template
-from kibitz.web.api import SiteId, ctx_of, site_of
+from kibitz.web.api import Fresh, SiteId, ctx_of, site_of
 from kibitz.web.shapes import rfc3339
 
 ATOM = "http://www.w3.org/2005/Atom"
@@ -67,13 +69,25 @@ async def thread_html(
     page: Annotated[str, Query(min_length=1, max_length=2048)],
     sort: Sort = Sort.NEWEST,
     limit: Annotated[int, Query(ge=1)] = 50,
+    fresh: Fresh = None,
 ) -> Response:
     """GET /api/v1/sites/{site}/comments.html — the thread as an HTML fragment with schema.org
-    Comment microdata, for a server-side include; the widget hydrates it."""
+    Comment microdata, for a server-side include; the widget hydrates it. Cached per thread version."""
     ctx = ctx_of(request)
     config = site_of(ctx, site)
+    key = inputs.page_key(page)
+    limit = min(limit, 100)
+
+    async def render() -> tuple[bytes, str]:
+        return (await thread_fragment(ctx, config, key, sort, limit)).encode(), "text/html; charset=utf-8"
+
+    return await ctx.reads.thread_read(request, config, key, ("html", config.id, key, sort, limit), render)
+
+
+async def thread_fragment(ctx: Context, config: SiteConfig, page: str, sort: Sort, limit: int) -> str:
+    """The thread's HTML fragment (what comments.html answers, and what the demo puts under articles)."""
     found = await ctx.comments.thread_page(config, page, sort, min(limit, 100), None)
-    html = render_template(
+    return render_template(
         "pages/thread.html",
         thread=ctx.shaper.thread(found.thread),
         comments=ctx.shaper.nodes(found.comments),
@@ -81,4 +95,3 @@ async def thread_html(
         site=config,
         more=found.next_cursor is not None,
     )
-    return Response(html, media_type="text/html; charset=utf-8")

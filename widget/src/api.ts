@@ -21,8 +21,13 @@ let base = "";
 /** The Kibitz server's address (where embed.js came from). */
 export const setBase = (url: string) => (base = url);
 
+/** For this long after the reader's own write, reads skip shared caches (CDN, browser): `fresh=`. */
+const FRESH = 120e3;
+
 export async function call<T>(method: string, path: string, body?: unknown, token?: string): Promise<T> {
   const headers: Record<string, string> = {};
+  const wrote = Number(get("wrote")) || 0;
+  if (method == "GET" && Date.now() - wrote < FRESH) path += (path.includes("?") ? "&" : "?") + "fresh=" + wrote;
   if (body !== undefined) headers["Content-Type"] = "application/json";
   const reader = get("reader");
   // Reads stay anonymous (the same for every reader, cacheable, no preflight).
@@ -39,6 +44,7 @@ export async function call<T>(method: string, path: string, body?: unknown, toke
   } catch {
     throw new ApiError(0, "network");
   }
+  if (method != "GET" && res.ok && !path.endsWith("/preview")) set("wrote", String(Date.now()));
   const issued = res.headers.get("X-Kibitz-Reader");
   if (issued) set("reader", issued);
   const data: any = res.status == 204 ? null : await res.json().catch(() => null);

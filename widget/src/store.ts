@@ -2,7 +2,8 @@
  * What the widget remembers for the reader, in localStorage (or in memory where storage is refused):
  * `kibitz:reader` (the signed reader id), `kibitz:sort`, `kibitz:author` (JSON name, email, url),
  * `kibitz:token:ID` (JSON {token, created, text}: the edit token of the reader's own comment ID, when
- * it was posted (ms) and its Markdown), `kibitz:vote:ID` ("1" or "-1"), `kibitz:posted:SITE PAGE` (commented there).
+ * it was posted (ms) and its Markdown), `kibitz:vote:ID` ("1" or "-1"), `kibitz:posted:SITE PAGE` (commented there),
+ * `kibitz:wrote` (when the reader last changed anything, ms: reads skip shared caches for a while after).
  */
 
 const memory: Record<string, string> = {};

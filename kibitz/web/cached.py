@@ -1,0 +1,286 @@
+"""Cached anonymous reads over HTTP: version check, ETag/304, gzip/br, Cache-Control, and the fast
+path that answers a repeated thread read without routing it through the framework.
+
+The rules of freshness live in kibitz/readcache.py; this module turns them into HTTP.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Scope, Send
+
+from kibitz import __version__, markup
+from kibitz.config import Settings, SiteConfig
+from kibitz.origins import origin_of
+from kibitz.readcache import Alias, Aliases, Bodies, Entry, ThreadState, Versions, counts_of
+from kibitz.web import encoding
+from kibitz.web.edge import EXPOSE_HEADERS, SECURITY_HEADERS
+
+if TYPE_CHECKING:
+    from kibitz.app import Context
+    from kibitz.metrics import Metrics
+
+# Entries are rendered again at least this often, whatever their version says.
+ENTRY_SECONDS = 3600.0
+FRESH_PARAM = "fresh"
+# Distinct (site, Origin) pairs whose edge headers are kept; Origin is the client's to choose.
+EDGE_CACHE = 1024
+Headers = list[tuple[bytes, bytes]]
+
+
+def settings_epoch(settings: Settings) -> str:
+    """A short label of everything besides the thread that shapes a cached body: the code's version
+    and the settings. Workers and instances with the same release and settings agree on it."""
+    seed = f"{__version__}|{markup.RENDERER_VERSION}|{settings.base_url}|{settings.sites!r}"
+    return hashlib.sha256(seed.encode()).hexdigest()[:8]
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    headers: Headers
+    body: bytes
+
+
+class ReadCache:
+    """Per process: the version batcher, the bodies, the URL aliases and the HTTP caching policy."""
+
+    def __init__(self, ctx_settings: Settings, versions: Versions, metrics: Metrics, clock: Clock) -> None:
+        self.settings = ctx_settings
+        self.versions = versions
+        self.metrics = metrics
+        self.clock = clock
+        self.bodies = Bodies(ctx_settings.cache_mb * 1024 * 1024)
+        self.aliases = Aliases()
+        self.epoch = settings_epoch(ctx_settings)
+        self._edge: dict[tuple[str, str | None], Headers] = {}
+        self._children: dict[tuple[str, int], tuple[Any, Any]] = {}
+        self._hit = metrics.read_cache.labels("hit")
+        self._not_modified = metrics.read_cache.labels("not_modified")
+        self._sites = {site.id: site for site in ctx_settings.sites}
+        stale = f", stale-while-revalidate={ctx_settings.cache_stale}" if ctx_settings.cache_stale else ""
+        self.public = f"public, max-age={ctx_settings.cache_max_age}{stale}".encode()
+
+    # -- versions and tags ------------------------------------------------------------------------
+
+    async def state(self, site: str, page: str) -> ThreadState | None:
+        return (await self.versions.get(site, [page])).get(page)
+
+    def tag(self, site: SiteConfig, state: ThreadState | None) -> str:
+        """The version label of a thread as readers see it now (``0.0`` for a page without comments);
+        it changes with every visible change, and when the thread closes by age."""
+        if state is None:
+            return f"{self.epoch}.0.0"
+        closed = state.closed or bool(site.close_after and self.clock() - state.created > site.close_after)
+        return f"{self.epoch}.{state.id}.{state.version}{'.c' if closed else ''}"
+
+    # -- answers ----------------------------------------------------------------------------------
+
+    async def thread_read(
+        self,
+        request: Request,
+        site: SiteConfig,
+        page: str,
+        key: Hashable,
+        render: Callable[[], Awaitable[tuple[bytes, str]]],
+    ) -> Response:
+        """A thread-versioned body (JSON page or HTML fragment): from the cache when its version is
+        current, else rendered and kept; the URL is remembered for the fast path."""
+        tag = self.tag(site, await self.state(site.id, page))
+        scope = request.scope
+        fresh = _has_fresh(scope["query_string"])
+        entry = self.bodies.get(key, tag)
+        if entry is None and not _not_modified(request.headers.get("if-none-match"), tag):
+            body, media_type = await render()
+            entry = Entry(tag, media_type, body, time.monotonic() + ENTRY_SECONDS)
+            if self.bodies.max_bytes:
+                self.bodies.put(key, entry)
+            self.metrics.read_cache.labels("miss").inc()
+        if not fresh:
+            route = getattr(scope.get("route"), "path", "")
+            self.aliases.put(scope["path"], scope["query_string"], Alias(route, site.id, page, key))
+        answer = self.answer(
+            tag,
+            entry,
+            key,
+            request.headers.get("accept-encoding", ""),
+            request.headers.get("if-none-match"),
+            fresh,
+        )
+        return Response(answer.body, status_code=answer.status, headers=_as_dict(answer.headers))
+
+    def answer(
+        self,
+        tag: str,
+        entry: Entry | None,
+        key: Hashable,
+        accept_encoding: str,
+        if_none_match: str | None,
+        fresh: bool,
+    ) -> Answer:
+        """The HTTP answer for a body at ``tag``: 304 when the client has it, else 200 in the best
+        encoding it accepts. ``entry`` may be None only when the answer is a 304."""
+        if _not_modified(if_none_match, tag):
+            self._not_modified.inc()
+            return Answer(304, self._head(tag, fresh), b"")
+        assert entry is not None
+        body = entry.body
+        chosen = encoding.choose(accept_encoding) if encoding.worth(body) else None
+        ready = entry.answers.get((chosen, fresh))
+        if isinstance(ready, Answer):
+            return ready
+        headers = self._head(tag, fresh)
+        headers.append((b"content-type", entry.media_type.encode()))
+        if chosen is not None:
+            encoded = entry.encoded.get(chosen)
+            if encoded is None:
+                encoded = encoding.compress(body, chosen)
+                entry.encoded[chosen] = encoded
+                self.bodies.grew(key, len(encoded))
+            body = encoded
+            headers.append((b"content-encoding", chosen.encode()))
+        headers.append((b"content-length", str(len(body)).encode()))
+        answer = Answer(200, headers, body)
+        entry.answers[(chosen, fresh)] = answer
+        return answer
+
+    def _head(self, tag: str, fresh: bool) -> Headers:
+        return [
+            (b"etag", f'W/"{tag}"'.encode()),
+            (b"cache-control", b"no-store" if fresh else self.public),
+            (b"vary", b"Origin, Accept-Encoding"),
+        ]
+
+    async def counts_read(self, request: Request, site: str, pairs: tuple[tuple[str, str], ...]) -> Response:
+        """Visible counts of pages, read with the batched version check; the URL is remembered for
+        the fast path."""
+        scope = request.scope
+        fresh = _has_fresh(scope["query_string"])
+        if not fresh:
+            route = getattr(scope.get("route"), "path", "")
+            self.aliases.put(scope["path"], scope["query_string"], Alias(route, site, counts=pairs))
+        headers = request.headers
+        answer = await self.counts_answer(
+            site, pairs, headers.get("accept-encoding", ""), headers.get("if-none-match"), fresh
+        )
+        return Response(answer.body, status_code=answer.status, headers=_as_dict(answer.headers))
+
+    async def counts_answer(
+        self,
+        site: str,
+        pairs: tuple[tuple[str, str], ...],
+        accept_encoding: str,
+        if_none_match: str | None,
+        fresh: bool,
+    ) -> Answer:
+        states = await self.versions.get(site, {key for _, key in pairs})
+        body = orjson.dumps({"counts": counts_of(states, pairs)})
+        tag = hashlib.blake2b(body, digest_size=8).hexdigest()
+        return self.answer(
+            tag, Entry(tag, "application/json", body, 0.0), None, accept_encoding, if_none_match, fresh
+        )
+
+    def edge_headers(self, site: SiteConfig, origin: str | None) -> Headers:
+        """What web/edge.py adds to an API answer: the CORS grant for an allowed origin and the
+        security headers (the fast path answers before the edge)."""
+        key = (site.id, origin)
+        found = self._edge.get(key)
+        if found is None:
+            found = [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+            allowed = origin_of(origin) if origin and origin != "null" else None
+            if allowed is not None and site.allows_origin(allowed):
+                found += [
+                    (b"access-control-allow-origin", (origin or "").encode("latin-1")),
+                    (b"access-control-expose-headers", EXPOSE_HEADERS.encode()),
+                ]
+            if len(self._edge) < EDGE_CACHE:
+                self._edge[key] = found
+        return found
+
+    def observe(self, route: str, status: int, seconds: float) -> None:
+        """The edge's request metrics, for answers given before the edge."""
+        children = self._children.get((route, status))
+        if children is None:
+            metrics = self.metrics
+            children = (metrics.requests.labels(route, "GET", str(status)), metrics.latency.labels(route))
+            self._children[(route, status)] = children
+        children[0].inc()
+        children[1].observe(seconds)
+        self._hit.inc()
+
+    async def close(self) -> None:
+        await self.versions.close()
+
+
+Clock = Callable[[], datetime]
+
+
+def _as_dict(headers: Headers) -> dict[str, str]:
+    return {k.decode(): v.decode() for k, v in headers}
+
+
+def _has_fresh(query: bytes) -> bool:
+    return any(part.split(b"=", 1)[0] == FRESH_PARAM.encode() for part in query.split(b"&"))
+
+
+def _not_modified(if_none_match: str | None, tag: str) -> bool:
+    if not if_none_match:
+        return False
+    for candidate in if_none_match.split(","):
+        candidate = candidate.strip()
+        if candidate == "*" or candidate.removeprefix("W/") == f'"{tag}"':
+            return True
+    return False
+
+
+async def fast_read(ctx: Context, scope: Scope, send: Send) -> bool:
+    """Answer a GET whose exact URL a validated request has seen before, after the same version
+    check, with the same bytes and headers the handler and the edge would give; False when the app
+    must answer (a first request, a thread whose body must be rendered again, a fault).
+
+    It runs before the framework's own layers: on a spike this is nearly every request, so it does
+    no routing, no validation and no middleware, only dictionary lookups and the version check.
+    """
+    reads = ctx.reads
+    alias = reads.aliases.get(scope["path"], scope["query_string"])
+    if alias is None:
+        return False
+    site = reads._sites.get(alias.site)
+    if site is None:
+        return False
+    started = time.perf_counter()
+    accept_encoding, if_none_match, origin = "", None, None
+    for name, value in scope["headers"]:
+        if name == b"accept-encoding":
+            accept_encoding = value.decode("latin-1")
+        elif name == b"if-none-match":
+            if_none_match = value.decode("latin-1")
+        elif name == b"origin":
+            origin = value.decode("latin-1")
+    try:
+        if alias.counts:
+            answer = await reads.counts_answer(
+                alias.site, alias.counts, accept_encoding, if_none_match, False
+            )
+        else:
+            tag = reads.tag(site, await reads.state(alias.site, alias.page))
+            entry = reads.bodies.get(alias.key, tag)
+            if entry is None and not _not_modified(if_none_match, tag):
+                return False  # changed since: the handler renders it again
+            answer = reads.answer(tag, entry, alias.key, accept_encoding, if_none_match, False)
+    except Exception:  # the database is away: the handler answers with the right problem
+        return False
+    headers = answer.headers + reads.edge_headers(site, origin)
+    await send({"type": "http.response.start", "status": answer.status, "headers": headers})
+    await send({"type": "http.response.body", "body": answer.body})
+    reads.observe(alias.route, answer.status, time.perf_counter() - started)
+    return True

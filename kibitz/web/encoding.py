@@ -1,0 +1,49 @@
+"""Content negotiation for compressed responses: which encoding a client takes, and the bytes in it.
+
+Bodies worth compressing are compressed once and kept (the read cache, the widget's scripts), so the
+levels favour size over speed.
+"""
+
+from __future__ import annotations
+
+import gzip
+from functools import lru_cache
+
+import brotli
+
+BR, GZIP = "br", "gzip"
+# Below this size the encoding's framing eats most of the gain.
+MIN_SIZE = 512
+
+
+@lru_cache(maxsize=256)
+def choose(accept_encoding: str) -> str | None:
+    """``br`` or ``gzip`` (preferred in that order) when the client accepts it, else None."""
+    accepted: dict[str, float] = {}
+    for part in accept_encoding.lower().split(","):
+        name, _, params = part.strip().partition(";")
+        q = 1.0
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        accepted[name.strip()] = q
+    star = accepted.get("*", 0.0)
+    for name in (BR, GZIP):
+        if accepted.get(name, star) > 0:
+            return name
+    return None
+
+
+def compress(body: bytes, encoding: str, *, static: bool = False) -> bytes:
+    """``body`` in ``encoding`` (br or gzip); ``static`` bodies get the slowest, smallest setting."""
+    if encoding == BR:
+        return bytes(brotli.compress(body, quality=11 if static else 6))
+    return gzip.compress(body, compresslevel=9 if static else 6, mtime=0)
+
+
+def worth(body: bytes) -> bool:
+    return len(body) >= MIN_SIZE
