@@ -73,43 +73,74 @@ def is_worker(pid: int) -> bool:
         return False
 
 
-class Server:
-    """`kibitz serve --workers N` with its output in ``server.log`` next to the config."""
+def child_pids(parent: int) -> list[int]:
+    """The direct children of ``parent`` (gunicorn's workers are the children of its master)."""
+    return [pid for pid in process_tree(parent) if pid != parent and parent_of(pid) == parent]
 
-    def __init__(self, config: Path, *, workers: int, port: int) -> None:
-        self.config = config
+
+def parent_of(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def clean_environment() -> dict[str, str]:
+    """The environment wins over a config file: keep the user's KIBITZ_* settings out of the run."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("KIBITZ_")}
+
+
+class Service:
+    """A server under test on a loopback port, its output in ``log``: start it, wait until its workers
+    have started and ``ready_path`` answers 200, read its memory and CPU from /proc, stop it with
+    SIGTERM. Subclasses say how to start it and how to tell its workers."""
+
+    name = "server"
+    ready_path = "/readyz"
+
+    def __init__(self, *, workers: int, port: int, log: Path, cwd: Path) -> None:
         self.workers = workers
         self.port = port
         self.base = f"http://127.0.0.1:{port}"
-        self.log = config.parent / "server.log"
+        self.log = log
+        self.cwd = cwd
         self.proc: subprocess.Popen[bytes] | None = None
 
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def environment(self) -> dict[str, str]:
+        return clean_environment()
+
+    def started_workers(self, log: str) -> int:
+        """How many workers the log says have started."""
+        return log.count("Application startup complete")
+
+    def worker_pids(self) -> list[int]:
+        """uvicorn's workers are multiprocessing children started by spawn_main."""
+        assert self.proc is not None
+        return [pid for pid in process_tree(self.proc.pid) if is_worker(pid)]
+
     def start(self, timeout: float = 60) -> None:
-        """Start it and wait until every worker has started and /readyz answers 200."""
-        exe = Path(sys.executable).parent / "kibitz"
-        if not exe.exists():
-            raise ServerError(f"no kibitz console script next to {sys.executable}; pip install -e . first")
-        # The environment wins over the file: keep the user's KIBITZ_* settings out of the run.
-        env = {k: v for k, v in os.environ.items() if not k.startswith("KIBITZ_")}
-        command = [str(exe), "serve", "--config", str(self.config), "--host", "127.0.0.1"]
-        command += ["--port", str(self.port), "--workers", str(self.workers)]
+        """Start it and wait until every worker has started and ``ready_path`` answers 200."""
+        command = self.command()
         with self.log.open("wb") as log:
             self.proc = subprocess.Popen(
-                command, stdout=log, stderr=subprocess.STDOUT, cwd=self.config.parent, env=env
+                command, stdout=log, stderr=subprocess.STDOUT, cwd=self.cwd, env=self.environment()
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise ServerError(f"kibitz serve exited with {self.proc.returncode}:\n{self.log_tail()}")
-            started = self.log.read_text(errors="replace").count("Application startup complete")
+                raise ServerError(f"{self.name} exited with {self.proc.returncode}:\n{self.log_tail()}")
+            started = self.started_workers(self.log.read_text(errors="replace"))
             if started >= self.workers and self._ready():
                 return
             time.sleep(0.2)
-        raise ServerError(f"kibitz serve was not ready within {timeout:.0f} s:\n{self.log_tail()}")
+        raise ServerError(f"{self.name} was not ready within {timeout:.0f} s:\n{self.log_tail()}")
 
     def _ready(self) -> bool:
         try:
-            return httpx.get(f"{self.base}/readyz", timeout=2).status_code == 200
+            return httpx.get(f"{self.base}{self.ready_path}", timeout=2).status_code == 200
         except httpx.HTTPError:
             return False
 
@@ -120,8 +151,12 @@ class Server:
         """Resident memory in MiB: (the workers, the whole process tree)."""
         assert self.proc is not None
         tree = process_tree(self.proc.pid)
-        workers = sum(rss_kib(pid) for pid in tree if is_worker(pid))
+        workers = sum(rss_kib(pid) for pid in self.worker_pids())
         return workers / 1024, sum(rss_kib(pid) for pid in tree) / 1024
+
+    def worker_rss_mib(self) -> dict[int, float]:
+        """Resident memory of each worker in MiB, by process id."""
+        return {pid: rss_kib(pid) / 1024 for pid in self.worker_pids()}
 
     def cpu_seconds(self) -> float:
         """CPU time the whole process tree has used so far (PostgreSQL's own is not in it)."""
@@ -136,8 +171,25 @@ class Server:
         try:
             self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
-            print(f"kibitz serve ignored SIGTERM for {timeout:.0f} s; killing it", file=sys.stderr)
+            print(f"{self.name} ignored SIGTERM for {timeout:.0f} s; killing it", file=sys.stderr)
             for pid in reversed(process_tree(self.proc.pid)):
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
             self.proc.wait(10)
+
+
+class Server(Service):
+    """`kibitz serve --workers N` with its output in ``server.log`` next to the config."""
+
+    name = "kibitz serve"
+
+    def __init__(self, config: Path, *, workers: int, port: int) -> None:
+        super().__init__(workers=workers, port=port, log=config.parent / "server.log", cwd=config.parent)
+        self.config = config
+
+    def command(self) -> list[str]:
+        exe = Path(sys.executable).parent / "kibitz"
+        if not exe.exists():
+            raise ServerError(f"no kibitz console script next to {sys.executable}; pip install -e . first")
+        command = [str(exe), "serve", "--config", str(self.config), "--host", "127.0.0.1"]
+        return [*command, "--port", str(self.port), "--workers", str(self.workers)]

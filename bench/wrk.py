@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,13 +108,65 @@ def find_wrk() -> str:
     return path
 
 
-def reading_script() -> str:
-    return COUNTING
+def lua_string(value: str) -> str:
+    """A Lua string literal (a JSON string is one, for the printable text used here)."""
+    return json.dumps(value)
+
+
+def _set_headers(headers: Mapping[str, str] | None) -> str:
+    return "".join(f"wrk.headers[{lua_string(k)}] = {lua_string(v)}\n" for k, v in (headers or {}).items())
+
+
+def reading_script(headers: Mapping[str, str] | None = None, paths: Sequence[str] = ()) -> str:
+    """GET the URL given to wrk with ``headers`` on every request; with ``paths``, each request takes
+    the next of them in turn instead (a mix of pages and sorts)."""
+    script = COUNTING + _set_headers(headers)
+    if paths:
+        listed = ", ".join(lua_string(p) for p in paths)
+        script += (
+            f"local paths = {{{listed}}}\n"
+            "function request()\n"
+            "  counter = counter + 1\n"
+            "  return wrk.format(nil, paths[(counter % #paths) + 1])\n"
+            "end\n"
+        )
+    return script
+
+
+def json_post_script(path: str, body: str, headers: Mapping[str, str] | None = None) -> str:
+    """POST the same JSON ``body`` to ``path`` on every request (Isso's count endpoint)."""
+    script = COUNTING + 'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+    return script + _set_headers(headers) + f"wrk.path = {lua_string(path)}\nwrk.body = {lua_string(body)}\n"
 
 
 def posting_script(path: str, origin: str, pages: int) -> str:
     """POST a JSON comment to ``path`` with the right Content-Type and Origin, over ``pages`` pages."""
     post = POSTING.replace("@PATH@", path).replace("@ORIGIN@", origin).replace("@PAGES@", str(pages))
+    return COUNTING + post
+
+
+# Isso's POST /new?uri=...: the thread's uri in the query string, a title in the body (Isso fetches the
+# page from the site to find one when a new thread comes without it), a new comment each time.
+ISSO_POSTING = r"""
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Origin"] = "@ORIGIN@"
+
+function request()
+  counter = counter + 1
+  local page = counter % @PAGES@
+  local body = string.format(
+    '{"text":"Benchmark comment %d-%d: *numbers* for the baseline.","author":"Bench reader %d",' ..
+    '"title":"Post %d"}',
+    tid, counter, tid, page)
+  return wrk.format(nil, "@PATH@?uri=%2Fpost%2F" .. page, nil, body)
+end
+"""
+
+
+def isso_posting_script(path: str, origin: str, pages: int) -> str:
+    """Isso's widget posting a new comment: ``path`` is its /new endpoint, over ``pages`` pages."""
+    post = ISSO_POSTING.replace("@PATH@", path).replace("@ORIGIN@", origin).replace("@PAGES@", str(pages))
     return COUNTING + post
 
 
@@ -142,10 +196,14 @@ def parse(output: str) -> WrkRun:
     )
 
 
+def _command(wrk: str, url: str, script: Path, seconds: int, threads: int, connections: int) -> list[str]:
+    command = [wrk, f"-t{threads}", f"-c{connections}", f"-d{seconds}s", f"--timeout={TIMEOUT}"]
+    return [*command, "--latency", "-s", str(script), url]
+
+
 def run(wrk: str, url: str, script: Path, *, seconds: int, threads: int, connections: int) -> WrkRun:
     """One bounded wrk run (``seconds`` long, killed if it overruns by a minute)."""
-    command = [wrk, f"-t{threads}", f"-c{connections}", f"-d{seconds}s", f"--timeout={TIMEOUT}"]
-    command += ["--latency", "-s", str(script), url]
+    command = _command(wrk, url, script, seconds, threads, connections)
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60, check=False)
     except subprocess.TimeoutExpired as exc:
@@ -153,3 +211,31 @@ def run(wrk: str, url: str, script: Path, *, seconds: int, threads: int, connect
     if done.returncode != 0:
         raise WrkError(f"wrk failed ({done.returncode}): {done.stderr.strip() or done.stdout.strip()}")
     return parse(done.stdout)
+
+
+class Background:
+    """A wrk run in the background (the soak samples the server while it runs); ``wait`` reads it."""
+
+    def __init__(self, wrk: str, url: str, script: Path, *, seconds: int, threads: int, connections: int):
+        self.seconds = seconds
+        command = _command(wrk, url, script, seconds, threads, connections)
+        self.proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def running(self) -> bool:
+        return self.proc.poll() is None
+
+    def wait(self) -> WrkRun:
+        try:
+            out, err = self.proc.communicate(timeout=self.seconds + 60)
+        except subprocess.TimeoutExpired as exc:
+            self.stop()
+            raise WrkError(f"wrk did not finish within {self.seconds + 60} s") from exc
+        if self.proc.returncode != 0:
+            raise WrkError(f"wrk failed ({self.proc.returncode}): {err.strip() or out.strip()}")
+        return parse(out)
+
+    def stop(self) -> None:
+        """End it early (on a failure elsewhere)."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.communicate()
