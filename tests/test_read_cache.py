@@ -157,6 +157,15 @@ async def test_the_fast_path_answers_with_the_handlers_headers(api: Api) -> None
     assert "access-control-allow-origin" not in other.headers
 
 
+async def test_the_fast_path_keeps_the_edges_body_rules(api: Api) -> None:
+    await posted(api)
+    for _ in range(3):  # routed, then a URL the fast path knows
+        assert (await read(api)).status_code == 200
+        r = await read(api, headers={"Content-Length": "999999"})
+        assert r.status_code == 413
+        assert r.headers["content-type"] == "application/problem+json"
+
+
 async def test_fresh_reads_skip_shared_caches_but_not_the_exact_one(api: Api) -> None:
     await posted(api)
     r = await read(api, fresh="1700000000000")
@@ -276,3 +285,32 @@ async def test_the_widget_scripts_come_compressed(api: Api) -> None:
         assert r.headers["vary"] == "Accept-Encoding"
         assert r.content == plain.content
         assert int(r.headers["content-length"]) < len(plain.content) / 2
+
+
+async def test_a_read_never_joins_a_version_query_that_started_before_it(api: Api) -> None:
+    """The batched path: a request that arrives while a query runs waits for the next one, so a
+    write acknowledged before it arrived is never missed (the first query is held open here)."""
+    await posted(api)
+    versions: Versions = ctx_of(api).reads.versions
+    versions._sqlite_file = None  # the batched path on both engines
+    original = versions._query
+    selected, release = asyncio.Event(), asyncio.Event()
+
+    async def held(pending: dict[str, set[str]]) -> Any:
+        found = await original(pending)
+        if not release.is_set():
+            selected.set()
+            await release.wait()
+        return found
+
+    versions._query = held  # type: ignore[method-assign]
+    first = asyncio.create_task(versions.get("a", ["/story"]))
+    await selected.wait()
+    await posted(api, text="Acknowledged while the first query was running")
+    second = asyncio.create_task(versions.get("a", ["/story"]))
+    await asyncio.sleep(0)  # let it queue
+    release.set()
+    before, after = await first, await second
+    assert before["/story"].count == 1
+    assert after["/story"].count == 2
+    assert after["/story"].version > before["/story"].version
