@@ -25,12 +25,18 @@ function fill(): void {
   const plural = new Intl.PluralRules(lang);
   const els = Array.from(document.querySelectorAll<HTMLElement>("[data-kibitz-count][data-page]"));
   const pages = Array.from(new Set(els.map((el) => el.dataset.page as string)));
+  // After the reader's own write (embed.js notes when), read past CDN and browser caches.
+  let wrote = 0;
+  try {
+    wrote = Number(localStorage.getItem("kibitz:wrote")) || 0;
+  } catch {}
+  const fresh = Date.now() - wrote < 120e3 ? "&fresh=" + wrote : "";
   for (let i = 0; i < pages.length; i += 100) {
     const q = pages
       .slice(i, i + 100)
       .map((p) => "page=" + encodeURIComponent(p))
       .join("&");
-    fetch(`${base}/api/v1/sites/${encodeURIComponent(site)}/counts?${q}`, { credentials: "omit" })
+    fetch(`${base}/api/v1/sites/${encodeURIComponent(site)}/counts?${q}${fresh}`, { credentials: "omit" })
       .then((r) => (r.ok ? r.json() : null))
       .then((data: { counts: Record<string, number> } | null) => {
         for (const el of els) {
