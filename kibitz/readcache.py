@@ -84,6 +84,20 @@ class Versions:
         self._next: asyncio.Future[dict[tuple[str, str], ThreadState]] | None = None
         self._runner: asyncio.Task[None] | None = None
 
+    async def one(self, site: str, page: str) -> ThreadState | None:
+        """``get`` for one page, with a shortcut for the common case of a spike: SQLite, no commit
+        since the thread's state was read."""
+        generation = self._generation
+        if (
+            generation is not None
+            and generation.read() == self._seen
+            and time.monotonic() - self._checked <= RECHECK_SECONDS
+        ):
+            key = (site, page)
+            if key in self._known:
+                return self._known[key]
+        return (await self.get(site, [page])).get(page)
+
     async def get(self, site: str, pages: Iterable[str]) -> dict[str, ThreadState]:
         """The state of each page's thread; pages nobody commented on are left out."""
         wanted = list(pages)

@@ -50,6 +50,7 @@ async def posted(api: Api, **body: Any) -> dict[str, Any]:
 
 
 def hits(api: Api, result: str = "hit") -> float:
+    ctx_of(api).reads.flush_metrics()
     value = ctx_of(api).metrics.registry.get_sample_value("kibitz_read_cache_total", {"result": result})
     return value or 0.0
 

@@ -38,6 +38,7 @@ async def metrics(request: Request) -> Response:
         allowed = False
     if not allowed:
         raise errors.NotFound()
+    ctx.reads.flush_metrics()
     return Response(ctx.metrics.render(), media_type="text/plain; version=0.0.4")
 
 
