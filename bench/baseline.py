@@ -91,7 +91,8 @@ def scenarios() -> list[Scenario]:
 # -- set-up ---------------------------------------------------------------------------------------
 
 
-def write_config(directory: Path, database_url: str, port: int) -> Path:
+def write_config(directory: Path, database_url: str, port: int, *, origin: str = ORIGIN) -> Path:
+    """kibitz.toml for a bench run: one site whose rate limits count every request but refuse none."""
     q = json.dumps  # a JSON string is a valid TOML basic string
     lines = [
         f"base_url = {q(f'http://127.0.0.1:{port}')}",
@@ -101,7 +102,7 @@ def write_config(directory: Path, database_url: str, port: int) -> Path:
         "[[sites]]",
         f"id = {q(SITE)}",
         'name = "Bench"',
-        f"origins = [{q(ORIGIN)}]",
+        f"origins = [{q(origin)}]",
         "",
         "[sites.rate_limits]",
         *(f"{key} = {q(UNLIMITED)}" for key in ("comments", "votes", "subscriptions", "flags")),

@@ -37,7 +37,7 @@ import httpx
 
 from bench import isso, seed, wrk
 from bench.bare import BareServer, save_response
-from bench.baseline import BenchError, database, git_revision, load_average
+from bench.baseline import BenchError, database, git_revision, load_average, write_config
 from bench.server import Server, ServerError, Service, clean_environment, free_port
 
 SITE = "bench"
@@ -48,7 +48,6 @@ API = f"/api/v1/sites/{SITE}"
 PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 WORKERS = 2
 POST_PAGES = 20  # posting spreads new comments over /post/0 .. /post/19, for both
-UNLIMITED = "1000000/minute"  # Kibitz's guard counts every post in the database but refuses none
 SCENARIOS = ("thread", "counts", "post", "postgres", "soak")
 SAMPLE_EVERY = 10.0  # seconds between RSS samples in the soak
 MB = 1_000_000
@@ -333,23 +332,7 @@ def probe(
 
 
 def kibitz_config(directory: Path, database_url: str, port: int) -> Path:
-    q = json.dumps  # a JSON string is a valid TOML basic string
-    lines = [
-        f"base_url = {q(f'http://127.0.0.1:{port}')}",
-        f"data_dir = {q(str(directory))}",
-        f"database_url = {q(database_url)}",
-        "",
-        "[[sites]]",
-        f"id = {q(SITE)}",
-        'name = "Bench"',
-        f"origins = [{q(ORIGIN)}]",
-        "",
-        "[sites.rate_limits]",
-        *(f"{key} = {q(UNLIMITED)}" for key in ("comments", "votes", "subscriptions", "flags")),
-    ]
-    path = directory / "kibitz.toml"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
+    return write_config(directory, database_url, port, origin=ORIGIN)
 
 
 @dataclass
