@@ -69,6 +69,11 @@ class Posted:
     replayed: dict[str, Any] | None = None  # the stored response of an idempotent retry
 
 
+def closed_now(site: SiteConfig, closed: bool, created: datetime, now: datetime) -> bool:
+    """A thread takes no comments: closed by a moderator, or older than the site's ``close_after``."""
+    return closed or bool(site.close_after and now - created > site.close_after)
+
+
 def empty_thread(site: str, page: str) -> Thread:
     return Thread(
         id=0,
@@ -103,9 +108,7 @@ class Comments:
         self.avatar_secret = avatar_secret
 
     def is_closed(self, site: SiteConfig, thread: Thread) -> bool:
-        if thread.closed:
-            return True
-        return bool(thread.id and site.close_after and self.clock() - thread.created > site.close_after)
+        return bool(thread.id) and closed_now(site, thread.closed, thread.created, self.clock())
 
     def edit_token(self, site: SiteConfig, comment: Comment) -> str:
         ttl = (comment.created + site.edit_window + TOKEN_GRACE) - self.clock()

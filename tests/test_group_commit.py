@@ -17,6 +17,7 @@ from kibitz import errors
 from kibitz.config import Settings
 from kibitz.migrate import upgrade
 from kibitz.store import db as db_module
+from kibitz.store import group_commit
 from kibitz.store.db import Database
 from tests.conftest import FakeClock, make_settings, open_api
 
@@ -137,7 +138,7 @@ async def test_many_concurrent_posts_through_the_api_commit_in_fewer_batches(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The time cap out of reach, so a slow machine still batches; the write cap stays at its default.
-    monkeypatch.setattr(db_module, "BATCH_MAX_SECONDS", 3600.0)
+    monkeypatch.setattr(group_commit, "BATCH_MAX_SECONDS", 3600.0)
     settings: Settings = make_settings(tmp_path, "sqlite:///kibitz.db")
     async for api in open_api(settings, FakeClock()):
         db: Database = api.app.state.ctx.db

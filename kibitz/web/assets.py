@@ -43,19 +43,12 @@ def asset(name: str) -> Asset | None:
     return Asset(body, '"' + hashlib.sha256(body).hexdigest() + '"', encoded)
 
 
-def _matches(if_none_match: str | None, etag: str) -> bool:
-    if not if_none_match:
-        return False
-    tags = [tag.strip() for tag in if_none_match.split(",")]
-    return "*" in tags or etag in tags or f"W/{etag}" in tags
-
-
 def _serve(request: Request, name: str) -> Response:
     found = asset(name)
     if found is None:
         raise errors.NotFound(f"{name} has not been built (npm run build in widget/)")
     headers = {**HEADERS, "ETag": found.etag, "Vary": "Accept-Encoding"}
-    if _matches(request.headers.get("if-none-match"), found.etag):
+    if encoding.etag_matches(request.headers.get("if-none-match"), found.etag):
         del headers["Content-Type"]
         return Response(status_code=304, headers=headers)
     chosen = encoding.choose(request.headers.get("accept-encoding", ""))

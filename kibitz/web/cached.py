@@ -19,6 +19,7 @@ from starlette.responses import Response
 from starlette.types import Scope, Send
 
 from kibitz import __version__, markup
+from kibitz.comments import closed_now
 from kibitz.config import Settings, SiteConfig
 from kibitz.origins import origin_of
 from kibitz.readcache import Alias, Aliases, Bodies, Entry, ThreadState, Versions, counts_of
@@ -56,23 +57,22 @@ class Answer:
 class ReadCache:
     """Per process: the version batcher, the bodies, the URL aliases and the HTTP caching policy."""
 
-    def __init__(self, ctx_settings: Settings, versions: Versions, metrics: Metrics, clock: Clock) -> None:
-        self.settings = ctx_settings
+    def __init__(self, settings: Settings, versions: Versions, metrics: Metrics, clock: Clock) -> None:
         self.versions = versions
         self.metrics = metrics
         self.clock = clock
-        self.bodies = Bodies(ctx_settings.cache_mb * 1024 * 1024)
+        self.bodies = Bodies(settings.cache_mb * 1024 * 1024)
         self.aliases = Aliases()
-        self.epoch = settings_epoch(ctx_settings)
+        self.epoch = settings_epoch(settings)
         self._edge: dict[tuple[str, str | None], Headers] = {}
         self._counted: dict[tuple[str, int], int] = {}  # fast-path answers not yet in the registry
         self._latency: dict[str, Any] = {}
         self._ticks = 0
         self._hit = metrics.read_cache.labels("hit")
         self._not_modified = metrics.read_cache.labels("not_modified")
-        self.sites = {site.id: site for site in ctx_settings.sites}
-        stale = f", stale-while-revalidate={ctx_settings.cache_stale}" if ctx_settings.cache_stale else ""
-        self.public = f"public, max-age={ctx_settings.cache_max_age}{stale}".encode()
+        self.sites = {site.id: site for site in settings.sites}
+        stale = f", stale-while-revalidate={settings.cache_stale}" if settings.cache_stale else ""
+        self.public = f"public, max-age={settings.cache_max_age}{stale}".encode()
 
     # -- versions and tags ------------------------------------------------------------------------
 
@@ -84,7 +84,7 @@ class ReadCache:
         it changes with every visible change, and when the thread closes by age."""
         if state is None:
             return f"{self.epoch}.0.0"
-        closed = state.closed or bool(site.close_after and self.clock() - state.created > site.close_after)
+        closed = closed_now(site, state.closed, state.created, self.clock())
         return f"{self.epoch}.{state.id}.{state.version}{'.c' if closed else ''}"
 
     # -- answers ----------------------------------------------------------------------------------
@@ -250,13 +250,7 @@ def _has_fresh(query: bytes) -> bool:
 
 
 def _not_modified(if_none_match: str | None, tag: str) -> bool:
-    if not if_none_match:
-        return False
-    for candidate in if_none_match.split(","):
-        candidate = candidate.strip()
-        if candidate == "*" or candidate.removeprefix("W/") == f'"{tag}"':
-            return True
-    return False
+    return encoding.etag_matches(if_none_match, f'"{tag}"')
 
 
 async def fast_read(ctx: Context, scope: Scope, send: Send) -> bool:

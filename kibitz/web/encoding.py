@@ -1,4 +1,5 @@
-"""Content negotiation for compressed responses: which encoding a client takes, and the bytes in it.
+"""Negotiation with the client: which encoding it takes (and the bytes in it), and whether the copy it
+already has (If-None-Match) is current.
 
 Bodies worth compressing are compressed once and kept (the read cache, the widget's scripts), so the
 levels favour size over speed.
@@ -47,3 +48,14 @@ def compress(body: bytes, encoding: str, *, static: bool = False) -> bytes:
 
 def worth(body: bytes) -> bool:
     return len(body) >= MIN_SIZE
+
+
+def etag_matches(if_none_match: str | None, etag: str) -> bool:
+    """Does ``If-None-Match`` name ``etag`` (quoted, without ``W/``)? Weak comparison, as GET wants."""
+    if not if_none_match:
+        return False
+    for candidate in if_none_match.split(","):
+        candidate = candidate.strip()
+        if candidate == "*" or candidate.removeprefix("W/") == etag:
+            return True
+    return False
