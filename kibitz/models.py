@@ -87,6 +87,12 @@ class Comment:
     pinned: bool
     anchor: Anchor | None
     visible_descendants: int
+    site: str = ""
+    client_hash: str = ""  # keyed hash of the client's address (IPv6 by /64); bans match on it
+    featured: bool = False
+    mod_edited: bool = False  # the text was last changed by a moderator
+    spam_score: float = 0.0
+    reasons: tuple[str, ...] = ()  # why it was held or marked spam (reason codes)
 
     @property
     def visible(self) -> bool:
@@ -120,3 +126,53 @@ class ThreadPage:
     thread: Thread
     comments: list[CommentNode]
     next_cursor: str | None
+
+
+class BanKind(StrEnum):
+    EMAIL = "email"
+    READER = "reader"
+    ADDRESS = "address"
+    NETWORK = "network"
+    NAME = "name"
+
+
+@dataclass(frozen=True)
+class Ban:
+    id: int
+    site: str
+    kind: BanKind
+    value: str  # canonical; for an address, a keyed hash nobody can read back
+    label: str  # what moderators see
+    shadow: bool
+    reason: str
+    created: datetime
+    created_by: str
+    expires: datetime | None
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    id: int
+    at: datetime
+    site: str
+    actor: str
+    action: str
+    target: str
+    detail: dict[str, object]
+
+
+@dataclass(frozen=True)
+class FlagCount:
+    reason: str
+    count: int
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    """A comment as moderators see it, with its thread and open reader reports."""
+
+    comment: Comment
+    page: str
+    title: str
+    url: str
+    flags: tuple[FlagCount, ...]

@@ -69,6 +69,12 @@ def to_comment(row: Any) -> Comment:
         pinned=bool(row.pinned),
         anchor=_anchor(row.anchor),
         visible_descendants=row.visible_descendants,
+        site=row.site,
+        client_hash=row.client_hash,
+        featured=bool(row.featured),
+        mod_edited=bool(row.mod_edited),
+        spam_score=float(row.spam_score),
+        reasons=tuple(r for r in row.reasons.split(",") if r),
     )
 
 
@@ -85,6 +91,10 @@ class NewComment:
     client_net: str
     created: datetime
     anchor: Anchor | None
+    site: str = ""
+    client_hash: str = ""
+    spam_score: float = 0.0
+    reasons: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -158,6 +168,10 @@ class CommentRepo:
             "client_net": new.client_net,
             "created": new.created,
             "anchor": anchor_json(new.anchor),
+            "site": new.site,
+            "client_hash": new.client_hash,
+            "spam_score": new.spam_score,
+            "reasons": ",".join(new.reasons),
         }
         result = await self.tx.conn.execute(comments.insert().values(**values).returning(*comments.c))
         return to_comment(result.one())

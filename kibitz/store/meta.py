@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import Integer, Text, cast, select, update
 
 from kibitz.store.schema import meta
 
@@ -28,3 +28,14 @@ class MetaRepo:
         kept = await self.get(key)
         assert kept is not None
         return kept
+
+    async def bump(self, key: str) -> int:
+        """Add one to the integer under ``key`` (0 when absent), atomically; the new value."""
+        await self.put_if_absent(key, "0")
+        stmt = (
+            update(meta)
+            .where(meta.c.key == key)
+            .values(value=cast(cast(meta.c.value, Integer) + 1, Text))
+            .returning(meta.c.value)
+        )
+        return int((await self.tx.conn.execute(stmt)).scalar_one())

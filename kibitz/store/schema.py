@@ -11,6 +11,7 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -123,10 +124,20 @@ comments = Table(
     Column("pinned", Boolean, nullable=False, server_default="0"),
     Column("anchor", Text, nullable=True),
     Column("visible_descendants", Integer, nullable=False, server_default="0"),
+    # Moderation (migration 0005): the thread's site, copied so a site's queue reads off one index;
+    # a keyed hash of the client's address (an IPv6 /64) that bans match without storing it.
+    Column("site", String(64), nullable=False, server_default=""),
+    Column("client_hash", String(64), nullable=False, server_default=""),
+    Column("featured", Boolean, nullable=False, server_default="0"),
+    Column("mod_edited", Boolean, nullable=False, server_default="0"),
+    Column("spam_score", Float, nullable=False, server_default="0"),
+    Column("reasons", Text, nullable=False, server_default=""),  # why it was held: comma-separated codes
     CheckConstraint("status IN ('approved','pending','rejected','spam')", name="status"),
     Index("ix_comments_thread_top", "thread_id", "parent_id", "created"),
     Index("ix_comments_root", "root_id"),
     Index("ix_comments_thread_created", "thread_id", "created"),
+    Index("ix_comments_site_status_created", "site", "status", "created", "id"),
+    Index("ix_comments_site_email", "site", "author_email"),
     # Top-level pages in "newest" and "votes" order read straight off these (scanned backwards),
     # however many comments a thread holds (migration 0004).
     Index(
@@ -168,7 +179,10 @@ flags = Table(
     Column("reader_id", String(64), nullable=False),
     Column("reason", String(500), nullable=False),
     Column("created", UTCDateTime, nullable=False),
+    # A report stays open until a moderator acts on its comment (migration 0005).
+    Column("resolved", Boolean, nullable=False, server_default="0"),
     UniqueConstraint("comment_id", "reader_id", name="uq_flags_comment_reader"),
+    Index("ix_flags_open", "resolved", "comment_id"),
 )
 
 # Fixed-window counters shared by every worker and instance.
@@ -272,4 +286,122 @@ jobs = Table(
     Column("name", String(64), primary_key=True),
     Column("locked_until", UTCDateTime, nullable=True),
     Column("last_run", UTCDateTime, nullable=True),
+)
+
+# -- the newsroom's side (migration 0005) ----------------------------------------------------------
+
+# Staff who sign in to the admin: owners see every site, moderators the sites in staff_sites.
+staff = Table(
+    "staff",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("email", String(320), nullable=False),
+    Column("role", String(16), nullable=False),  # owner | moderator
+    Column("password_hash", String(200), nullable=True),  # None until a password is set
+    Column("totp_secret", String(64), nullable=True),
+    Column("active", Boolean, nullable=False, server_default="1"),
+    # The live set-password link's nonce: cleared when used, so a link works once.
+    Column("reset_nonce", String(64), nullable=True),
+    Column("failed_logins", Integer, nullable=False, server_default="0"),
+    Column("locked_until", UTCDateTime, nullable=True),
+    Column("created", UTCDateTime, nullable=False),
+    Column("last_login", UTCDateTime, nullable=True),
+    UniqueConstraint("email", name="uq_staff_email"),
+    CheckConstraint("role IN ('owner','moderator')", name="role"),
+)
+
+staff_sites = Table(
+    "staff_sites",
+    metadata,
+    Column("staff_id", Id, ForeignKey("staff.id", ondelete="CASCADE"), primary_key=True),
+    Column("site", String(64), primary_key=True),
+)
+
+# Signed-in admin sessions; the cookie holds a random token, the table only its hash, so deleting
+# rows signs out at once on every worker and instance.
+staff_sessions = Table(
+    "staff_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("staff_id", Id, ForeignKey("staff.id", ondelete="CASCADE"), nullable=False),
+    Column("csrf", String(64), nullable=False),
+    Column("created", UTCDateTime, nullable=False),
+    Column("last_seen", UTCDateTime, nullable=False),
+    Column("user_agent", String(200), nullable=False, server_default=""),
+    Index("ix_staff_sessions_staff", "staff_id"),
+)
+
+# Machine credentials: `kbz_...` keys, kept only as hashes; revoking one stops it at once.
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("site", String(64), nullable=False),
+    Column("scope", String(16), nullable=False),  # moderate | publish
+    Column("name", String(100), nullable=False, server_default=""),
+    Column("prefix", String(16), nullable=False),  # shown in lists, to tell keys apart
+    Column("key_hash", String(64), nullable=False),
+    Column("created", UTCDateTime, nullable=False),
+    Column("last_used", UTCDateTime, nullable=True),
+    Column("revoked", UTCDateTime, nullable=True),
+    UniqueConstraint("key_hash", name="uq_api_keys_key_hash"),
+    CheckConstraint("scope IN ('moderate','publish')", name="scope"),
+)
+
+# Every staff act: who, what, on what, when. Also the per-comment history (target "comment:<id>").
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("site", String(64), nullable=False, server_default=""),  # "" for acts on no one site
+    Column("actor", String(200), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("target", String(200), nullable=False, server_default=""),
+    Column("detail", Text, nullable=False, server_default=""),  # JSON
+    Index("ix_audit_log_site_id", "site", "id"),
+    Index("ix_audit_log_target", "target"),
+)
+
+# Bans per site. ``value`` is canonical: a normalised email, a raw reader id, the keyed hash of an
+# address (IPv6 by its /64), a CIDR, or a folded display name; ``label`` is what moderators see.
+bans = Table(
+    "bans",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("site", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),  # email | reader | address | network | name
+    Column("value", String(320), nullable=False),
+    Column("label", String(320), nullable=False, server_default=""),
+    Column("shadow", Boolean, nullable=False, server_default="0"),
+    Column("reason", String(500), nullable=False, server_default=""),
+    Column("created", UTCDateTime, nullable=False),
+    Column("created_by", String(200), nullable=False, server_default=""),
+    Column("expires", UTCDateTime, nullable=True),
+    Index("ix_bans_site_kind_value", "site", "kind", "value"),
+    CheckConstraint("kind IN ('email','reader','address','network','name')", name="kind"),
+)
+
+# A site's settings changed in the admin; they override kibitz.toml key by key. ``meta`` holds
+# "settings_version", bumped with every change, so every worker notices at once.
+site_settings = Table(
+    "site_settings",
+    metadata,
+    Column("site", String(64), primary_key=True),
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),  # JSON
+    Column("updated", UTCDateTime, nullable=False),
+    Column("updated_by", String(200), nullable=False, server_default=""),
+)
+
+# How far a site trusts an author (an email when given, else "r:<reader id>"): approved comments
+# lift them out of pre-moderation, rejections put them back.
+trust = Table(
+    "trust",
+    metadata,
+    Column("site", String(64), primary_key=True),
+    Column("author", String(320), primary_key=True),
+    Column("approved", Integer, nullable=False, server_default="0"),
+    Column("rejected", Integer, nullable=False, server_default="0"),
+    Column("updated", UTCDateTime, nullable=False),
 )

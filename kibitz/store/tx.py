@@ -13,11 +13,16 @@ class Tx:
     """Repositories bound to one open transaction; they hold SQL only, never rules."""
 
     def __init__(self, conn: AsyncConnection, *, dialect: str) -> None:
+        from kibitz.store.audit import AuditRepo
+        from kibitz.store.bans import BanRepo
         from kibitz.store.comments import CommentRepo
         from kibitz.store.jobs import JobRepo
         from kibitz.store.limits import IdempotencyRepo, RateRepo
         from kibitz.store.meta import MetaRepo
+        from kibitz.store.moderation import ModerationRepo
         from kibitz.store.outbox import OutboxRepo
+        from kibitz.store.site_settings import SiteSettingsRepo, TrustRepo
+        from kibitz.store.staff import ApiKeyRepo, SessionRepo, StaffRepo
         from kibitz.store.subscribers import SubscriberRepo
         from kibitz.store.threads import ThreadRepo
         from kibitz.store.votes import FlagRepo, VoteRepo
@@ -34,6 +39,14 @@ class Tx:
         self.outbox = OutboxRepo(self)
         self.subscribers = SubscriberRepo(self)
         self.jobs = JobRepo(self)
+        self.moderation = ModerationRepo(self)
+        self.bans = BanRepo(self)
+        self.audit = AuditRepo(self)
+        self.site_settings = SiteSettingsRepo(self)
+        self.trust = TrustRepo(self)
+        self.staff = StaffRepo(self)
+        self.sessions = SessionRepo(self)
+        self.api_keys = ApiKeyRepo(self)
 
     def upsert(self, table: Table) -> Any:
         """An INSERT that understands ON CONFLICT on both engines (same API on each)."""
