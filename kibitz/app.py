@@ -1,63 +1,24 @@
-"""create_app(settings): builds the Context (settings, store, tokens, events, rules) and the ASGI app."""
+"""create_app(settings): the ASGI app around a Context (kibitz/context.py), with its lifespan."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-import secrets
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
 from kibitz import __version__, guard
-from kibitz.broker import LocalBroker, make_broker
-from kibitz.comments import Comments
 from kibitz.config import Settings, load_settings
-from kibitz.events import Events, ThreadEvent
-from kibitz.metrics import Metrics
-from kibitz.migrate import upgrade
-from kibitz.readcache import Versions
-from kibitz.security import Tokens
-from kibitz.store.db import Database
-from kibitz.subscriptions import links_for
+from kibitz.context import Clock, Context, close_context, open_context, utcnow
 from kibitz.web import problems
-from kibitz.web.cached import ReadCache, fast_read
+from kibitz.web.cached import fast_read
 from kibitz.web.edge import Edge
-from kibitz.web.shapes import Shaper
 
 log = logging.getLogger(__name__)
-Clock = Callable[[], datetime]
 HOUSEKEEPING_SECONDS = 600
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-@dataclass
-class Context:
-    """Everything a request handler may reach, built once per process."""
-
-    settings: Settings
-    db: Database
-    tokens: Tokens
-    events: Events
-    comments: Comments
-    shaper: Shaper
-    metrics: Metrics
-    clock: Clock
-    broker: LocalBroker = field(default_factory=LocalBroker)
-    reads: ReadCache = field(init=False)
-
-    def __post_init__(self) -> None:
-        versions = Versions(
-            self.db, self.metrics, sqlite_file=self.db.sqlite_file, generation=self.db.generation
-        )
-        self.reads = ReadCache(self.settings, versions, self.metrics, self.clock)
 
 
 class KibitzApp(FastAPI):
@@ -69,41 +30,6 @@ class KibitzApp(FastAPI):
             if ctx is not None and await fast_read(ctx, scope, send):
                 return
         await super().__call__(scope, receive, send)
-
-
-async def load_secret(db: Database, configured: str) -> str:
-    """The configured secret, or one generated once and kept in the database for every worker."""
-    if configured:
-        return configured
-    async with db.write() as tx:
-        return await tx.meta.put_if_absent("secret_key", secrets.token_urlsafe(48))
-
-
-async def open_context(settings: Settings, *, clock: Clock = utcnow, migrate: bool = True) -> Context:
-    db = Database(settings.sqlalchemy_url)
-    if migrate:
-        await upgrade(db, settings)
-    secret = await load_secret(db, settings.secret_key)
-    tokens = Tokens(secret)
-    events = Events()
-    metrics = Metrics()
-    events.listen(metrics.on_event)
-    broker = make_broker(settings.redis_url, metrics)
-
-    async def publish(event: ThreadEvent) -> None:  # after commit: wake the thread's live streams
-        await broker.publish(event.thread_id, event.version)
-
-    events.listen(publish)
-    comments = Comments(
-        db, tokens, events, clock, avatar_secret=secret.encode(), links=links_for(tokens, settings)
-    )
-    return Context(settings, db, tokens, events, comments, Shaper(settings.base_url), metrics, clock, broker)
-
-
-async def close_context(ctx: Context) -> None:
-    await ctx.reads.close()
-    await ctx.broker.close()
-    await ctx.db.dispose()
 
 
 async def _housekeeping(ctx: Context) -> None:

@@ -16,7 +16,7 @@ from kibitz import __version__, errors
 from kibitz.config import ConfigError, Settings, load_settings
 
 if TYPE_CHECKING:
-    from kibitz.moderation import Moderation
+    from kibitz.context import Context
 
 T = TypeVar("T")
 config_option = click.option(
@@ -140,16 +140,15 @@ def comments() -> None:
     """Act on one comment (until the admin UI exists)."""
 
 
-def _moderate(config_path: Path | None, act: Callable[[Moderation], Awaitable[bool]]) -> bool:
-    from kibitz.app import close_context, open_context
-    from kibitz.moderation import Moderation
+def _moderate(config_path: Path | None, act: Callable[[Context], Awaitable[bool]]) -> bool:
+    from kibitz.context import close_context, open_context
 
     settings = _settings(config_path)
 
     async def go() -> bool:
         ctx = await open_context(settings)
         try:
-            return await act(Moderation(ctx.db, ctx.events))
+            return await act(ctx)
         finally:
             await close_context(ctx)
 
@@ -161,7 +160,7 @@ def _moderate(config_path: Path | None, act: Callable[[Moderation], Awaitable[bo
 @click.argument("comment_id", type=int)
 def hide_comment(config_path: Path | None, comment_id: int) -> None:
     """Hide a comment from readers (its replies stay)."""
-    changed = _moderate(config_path, lambda m: m.set_hidden(comment_id, True))
+    changed = _moderate(config_path, lambda ctx: ctx.moderation.set_hidden(comment_id, True))
     click.echo(f"comment {comment_id} hidden" if changed else f"comment {comment_id} was already hidden")
 
 
@@ -170,7 +169,7 @@ def hide_comment(config_path: Path | None, comment_id: int) -> None:
 @click.argument("comment_id", type=int)
 def restore_comment(config_path: Path | None, comment_id: int) -> None:
     """Show a hidden comment again."""
-    changed = _moderate(config_path, lambda m: m.set_hidden(comment_id, False))
+    changed = _moderate(config_path, lambda ctx: ctx.moderation.set_hidden(comment_id, False))
     click.echo(f"comment {comment_id} restored" if changed else f"comment {comment_id} was not hidden")
 
 
@@ -185,7 +184,7 @@ def threads() -> None:
 @click.argument("page")
 def close_thread(config_path: Path | None, site: str, page: str) -> None:
     """Refuse new comments on a page (they get `thread_closed`)."""
-    changed = _moderate(config_path, lambda m: m.set_closed(site, page, True))
+    changed = _moderate(config_path, lambda ctx: ctx.moderation.set_closed(site, page, True))
     click.echo(f"thread {site} {page} closed" if changed else f"thread {site} {page} was already closed")
 
 
@@ -195,7 +194,7 @@ def close_thread(config_path: Path | None, site: str, page: str) -> None:
 @click.argument("page")
 def reopen_thread(config_path: Path | None, site: str, page: str) -> None:
     """Accept new comments on a page again."""
-    changed = _moderate(config_path, lambda m: m.set_closed(site, page, False))
+    changed = _moderate(config_path, lambda ctx: ctx.moderation.set_closed(site, page, False))
     click.echo(f"thread {site} {page} reopened" if changed else f"thread {site} {page} was open")
 
 
@@ -279,3 +278,9 @@ def outbox_retry(config_path: Path | None, outbox_id: int | None, all_failed: bo
     else:
         click.echo(f"error: mail {outbox_id} does not exist or is not failed or dropped", err=True)
         sys.exit(1)
+
+
+from kibitz.cli_staff import admin, apikey  # noqa: E402 - it uses the helpers above
+
+main.add_command(admin)
+main.add_command(apikey)

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from kibitz import errors, guard, inputs, markup, notify, subscriptions, tree
 from kibitz.avatar import avatar_key
-from kibitz.config import SiteConfig
+from kibitz.config import ModerationMode, SiteConfig
 from kibitz.events import EventKind, Events, ThreadEvent
 from kibitz.models import (
     Anchor,
@@ -27,6 +27,7 @@ from kibitz.models import (
     VoteTally,
 )
 from kibitz.origins import origin_of
+from kibitz.policy import Policies
 from kibitz.security import TokenError, Tokens, anonymise
 from kibitz.store.comments import NewComment
 from kibitz.store.db import Database
@@ -58,6 +59,8 @@ class PostRequest:
     fingerprint: str = ""  # of the request body, for idempotent retries
     notify: str = "none"  # none | replies | all: subscribe the author's email to this thread
     digest: str = "instant"  # instant | daily
+    honeypot: str = ""  # the widget's hidden field: a person leaves it empty
+    form_token: str | None = None  # from GET .../form when the widget drew its form
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,7 @@ class Posted:
     reader_id: str
     new_reader: bool
     replayed: dict[str, Any] | None = None  # the stored response of an idempotent retry
+    status: str = "approved"  # what the poster is told: "approved" or "pending" (DESIGN.md §3b)
 
 
 def closed_now(site: SiteConfig, closed: bool, created: datetime, now: datetime) -> bool:
@@ -99,8 +103,10 @@ class Comments:
         clock: Clock,
         avatar_secret: bytes,
         links: Links | None = None,
+        policies: Policies | None = None,
     ) -> None:
         self.links = links  # for notification mails; None sends none
+        self.policies = policies or Policies(db, avatar_secret)
         self.db = db
         self.tokens = tokens
         self.events = events
@@ -156,9 +162,20 @@ class Comments:
                     client=req.client,
                     now=now,
                 )
+                site = await self.policies.effective(tx, req.site)
+                if site.allow_images != req.site.allow_images:
+                    html = markup.render(text, allow_images=site.allow_images)
                 thread = await tx.threads.get_or_create(site.id, page, title, url, now)
                 if self.is_closed(site, thread):
                     raise errors.ThreadClosed()
+                if thread.moderation:
+                    site = replace(site, moderation=ModerationMode(thread.moderation))
+                address_hash = self.policies.address_hash(req.client_addr)
+                poster = guard.Poster(email, reader_id, name, req.client_addr, address_hash)
+                signals = await guard.automation_signals(
+                    tx, self.tokens, site.id, req.honeypot, req.form_token, now
+                )
+                screened = await guard.screen(tx, site, self.policies, poster, text, now, signals)
                 # Only the rare post that brings a title or url the thread lacks writes them.
                 await tx.threads.fill_missing(
                     thread.id, title=title if not thread.title else "", url=url if not thread.url else ""
@@ -168,7 +185,7 @@ class Comments:
                     NewComment(
                         thread_id=thread.id,
                         parent=parent,
-                        status=CommentStatus.APPROVED,
+                        status=screened.status,
                         text=text,
                         html=html,
                         renderer_version=markup.RENDERER_VERSION,
@@ -177,16 +194,34 @@ class Comments:
                         client_net=anonymise(req.client_addr),
                         created=now,
                         anchor=anchor,
+                        site=site.id,
+                        client_hash=address_hash,
+                        spam_score=screened.spam_score,
+                        reasons=screened.reasons,
                     )
                 )
-                await tx.comments.add_visible_descendants(comment.ancestor_ids, 1)
-                thread = await tx.threads.bump(
-                    thread.id, count_delta=1, kind=EventKind.COMMENT_CREATED, comment_id=comment.id
+                if comment.visible:
+                    await tx.comments.add_visible_descendants(comment.ancestor_ids, 1)
+                    thread = await tx.threads.bump(
+                        thread.id, count_delta=1, kind=EventKind.COMMENT_CREATED, comment_id=comment.id
+                    )
+                    await tx.trust.add(site.id, guard.trust_key(email, reader_id), approved=1, now=now)
+                if comment.status is not CommentStatus.SPAM:
+                    await self._notify(tx, req, thread, comment, parent, now)
+                posted = Posted(
+                    comment,
+                    self.edit_token(site, comment),
+                    reader_id,
+                    new_reader,
+                    status=screened.public_status,
                 )
-                await self._notify(tx, req, thread, comment, parent, now)
-                posted = Posted(comment, self.edit_token(site, comment), reader_id, new_reader)
                 if req.idempotency_key:
-                    record = {"comment_id": comment.id, "token": posted.token, "reader_id": reader_id}
+                    record = {
+                        "comment_id": comment.id,
+                        "token": posted.token,
+                        "reader_id": reader_id,
+                        "status": posted.status,
+                    }
                     await tx.idempotency.put(
                         site.id,
                         principal,
@@ -205,7 +240,8 @@ class Comments:
                 if stored is None:
                     raise
                 return await self._replay(tx, stored.fingerprint, req, stored.response)
-        await self.events.dispatch(ThreadEvent.of(EventKind.COMMENT_CREATED, thread, comment.id))
+        if comment.visible:
+            await self.events.dispatch(ThreadEvent.of(EventKind.COMMENT_CREATED, thread, comment.id))
         return posted
 
     async def _notify(
@@ -250,7 +286,12 @@ class Comments:
         if comment is None:
             raise errors.NotFound("The comment this key created is gone")
         return Posted(
-            comment, record["token"], record["reader_id"], new_reader=req.reader_id is None, replayed=record
+            comment,
+            record["token"],
+            record["reader_id"],
+            new_reader=req.reader_id is None,
+            replayed=record,
+            status=record.get("status", "approved"),
         )
 
     def _article_url(self, site: SiteConfig, url: str | None) -> str:
@@ -281,6 +322,7 @@ class Comments:
         await guard.check_rate(
             tx, site=site.id, action="edits", limit=site.rate_limits.edits, client=client, now=self.clock()
         )
+        site = await self.policies.effective(tx, site)
         if not token:
             raise errors.Unauthorized("Send the comment's token as 'Authorization: Bearer <token>'")
         try:
@@ -434,6 +476,38 @@ class Comments:
 
     # -- reads ------------------------------------------------------------------------------------
 
+    async def screen_only(
+        self, site: SiteConfig, text: str, name: str, email: str | None, addr: str
+    ) -> guard.Screened:
+        """What posting this now would become (the moderators' spam check); writes nothing."""
+        text = inputs.text(text)
+        poster = guard.Poster(
+            inputs.email(email), "", inputs.author_name(name), addr, self.policies.address_hash(addr)
+        )
+        async with self.db.read() as tx:
+            effective = await self.policies.effective(tx, site)
+            try:
+                return await guard.screen(tx, effective, self.policies, poster, text, self.clock())
+            except errors.Banned:
+                return guard.Screened(CommentStatus.SPAM, ("banned",), 1.0)
+
+    async def own(self, site: SiteConfig, comment_id: int, token: str | None) -> tuple[Comment, str]:
+        """A comment as its author sees it, with its edit token: (comment, the status they may
+        know): a held comment is "pending", a shadow-banned one "approved" (DESIGN.md §3b)."""
+        if not token:
+            raise errors.Unauthorized("Send the comment's token as 'Authorization: Bearer <token>'")
+        try:
+            subject = self.tokens.verify(EDIT_TOKEN, token, now=self.clock())
+        except TokenError:
+            raise errors.Forbidden("The token is not valid for this comment") from None
+        if subject != str(comment_id):
+            raise errors.Forbidden("The token is not valid for this comment")
+        async with self.db.read() as tx:
+            comment = await tx.comments.get(comment_id)
+        if comment is None or comment.site != site.id:
+            raise errors.NotFound("No such comment")
+        return comment, author_status(comment)
+
     async def site_of(self, comment_id: int) -> str:
         async with self.db.read() as tx:
             site = await tx.comments.site_of(comment_id)
@@ -455,6 +529,7 @@ class Comments:
         page = inputs.page_key(page)
         after = tree.decode_cursor(sort, cursor) if cursor else None
         async with self.db.read() as tx:
+            site = await self.policies.effective(tx, site)
             thread = await tx.threads.get(site.id, page)
             if thread is None:
                 return ThreadPage(empty_thread(site.id, page), [], None)
@@ -498,6 +573,15 @@ class Comments:
             thread = await tx.threads.get(site.id, key) if key is not None else None
             items = await tx.comments.recent(site.id, key, limit)
         return thread, items
+
+
+def author_status(comment: Comment) -> str:
+    """The status a comment's author may know: a shadow ban or a blocked word tells them nothing."""
+    if comment.status is CommentStatus.APPROVED or "shadow_ban" in comment.reasons:
+        return CommentStatus.APPROVED.value
+    if comment.status is CommentStatus.SPAM:
+        return CommentStatus.PENDING.value
+    return comment.status.value
 
 
 def body_fingerprint(body: bytes) -> str:

@@ -67,6 +67,12 @@ class ModerationMode(StrEnum):
     ALL = "all"
 
 
+class AuthorPolicy(StrEnum):
+    GUESTS = "guests"
+    VERIFIED = "verified"
+    ACCOUNTS = "accounts"
+
+
 class SmtpSecurity(StrEnum):
     NONE = "none"
     STARTTLS = "starttls"
@@ -109,6 +115,15 @@ class SiteConfig:
     allow_images: bool
     moderators: tuple[str, ...]
     rate_limits: RateLimits
+    # Moderation (DESIGN.md §3b); the admin may override each of these per site, in the database.
+    hold_links: int = 2
+    blocked_words: tuple[str, ...] = ()
+    suspect_words: tuple[str, ...] = ()
+    trust_after: int = 1
+    spam_hold: float = 0.5
+    spam_reject: float = 0.9
+    authors: AuthorPolicy = field(default_factory=lambda: AuthorPolicy.GUESTS)
+    votes_per_address: int = 3
 
     def allows_origin(self, origin: str) -> bool:
         """Whether a request's ``Origin`` header names one of this site's origins."""
@@ -505,7 +520,31 @@ def _site(r: _Reader, value: object, key: str, base_origin: str) -> SiteConfig:
         allow_images=r.boolean(table.get("allow_images", False), f"{key}.allow_images"),
         moderators=tuple(moderators),
         rate_limits=_rate_limits(r, table.get("rate_limits", {}), f"{key}.rate_limits"),
+        hold_links=_bounded(r, table.get("hold_links", 2), f"{key}.hold_links", 0, 1000),
+        blocked_words=_words(r, table.get("blocked_words", []), f"{key}.blocked_words"),
+        suspect_words=_words(r, table.get("suspect_words", []), f"{key}.suspect_words"),
+        trust_after=_bounded(r, table.get("trust_after", 1), f"{key}.trust_after", 0, 1000),
+        spam_hold=_fraction(r, table.get("spam_hold", 0.5), f"{key}.spam_hold"),
+        spam_reject=_fraction(r, table.get("spam_reject", 0.9), f"{key}.spam_reject"),
+        authors=r.choice(AuthorPolicy, table.get("authors", "guests"), f"{key}.authors"),
+        votes_per_address=_bounded(r, table.get("votes_per_address", 3), f"{key}.votes_per_address", 1, 1000),
     )
+
+
+def _words(r: _Reader, value: object, key: str) -> tuple[str, ...]:
+    from kibitz.wordlists import validate_patterns
+
+    try:
+        return tuple(validate_patterns(r.strings(value, key)))
+    except ValueError as exc:
+        r.fail(key, str(exc))
+
+
+def _fraction(r: _Reader, value: object, key: str) -> float:
+    number = r.number(value, key)
+    if not 0.0 <= number <= 1.0:
+        r.fail(key, f"must be a number from 0 to 1, not {_show(value)}")
+    return number
 
 
 def _duration(r: _Reader, value: object, key: str, *, optional: bool = False) -> timedelta | None:
@@ -578,3 +617,8 @@ def _kind(value: object) -> str:
 def _show(value: object) -> str:
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
+
+
+def parse_duration_setting(value: object, key: str, *, optional: bool = False) -> timedelta | None:
+    """A duration given outside the file (the admin's site settings), checked as the file's are."""
+    return _duration(_Reader({}, ()), value, key, optional=optional)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import secrets
 import signal
 import sys
 import tomllib
@@ -21,9 +22,10 @@ from fastapi import FastAPI, Request
 from starlette.responses import HTMLResponse, Response
 
 from kibitz import errors
-from kibitz.app import Context, close_context, create_app, open_context
+from kibitz.app import create_app
 from kibitz.comments import Comments, PostRequest
 from kibitz.config import ConfigError, Settings, SiteConfig, load_settings
+from kibitz.context import Context, close_context, open_context
 from kibitz.models import Sort
 from kibitz.templating import render_template
 from kibitz.web import feeds
@@ -33,6 +35,8 @@ DEMO_SITE = "demo"
 SITE_NAME = "The Daily Kibitz"
 MAIL_SENDER = f"{SITE_NAME} <comments@daily-kibitz.example>"
 DEMO_DATABASE_URL = "sqlite:///kibitz.db"
+DEMO_ADMIN = "editor@daily-kibitz.example"
+ADMIN_FILE = "demo-admin.txt"  # in the data directory: the demo owner's sign-in, for the next start
 SEEDED_AT = "demo_seeded_at"  # meta key: when the discussion was seeded (articles are dated from it)
 STATIC = Path(__file__).parent / "static"
 THREAD_LIMIT = 50  # top-level comments drawn server-side, as GET .../comments.html draws them
@@ -58,6 +62,8 @@ class SeedComment:
     edit_after: timedelta | None = None
     edit: str | None = None
     delete_after: timedelta | None = None
+    reports: tuple[str, ...] = ()  # readers' reports to the moderators, one reader each
+    held: bool = False  # posted after its story switched to pre-moderation: it waits in the queue
 
 
 @dataclass(frozen=True)
@@ -69,6 +75,7 @@ class Article:
     published_ago: timedelta
     paragraphs: tuple[str, ...]
     comments: tuple[SeedComment, ...]
+    moderation: str | None = None  # the story's own moderation mode (its comments wait for a moderator)
 
     @property
     def path(self) -> str:
@@ -98,6 +105,8 @@ def _comment(raw: Mapping[str, Any], where: str) -> SeedComment:
         edit_after=_ago(edit_after, where) if edit_after else None,
         edit=str(raw["edit"]).strip() if edit_after else None,
         delete_after=_ago(delete_after, where) if delete_after else None,
+        reports=tuple(str(reason) for reason in raw.get("reports", [])),
+        held=bool(raw.get("held", False)),
     )
 
 
@@ -120,6 +129,7 @@ def _article(raw: Mapping[str, Any]) -> Article:
         published_ago=_ago(raw["published_ago"], slug),
         paragraphs=tuple(" ".join(p.split()) for p in body.split("\n\n") if p.strip()),
         comments=comments,
+        moderation=raw.get("moderation"),
     )
 
 
@@ -214,7 +224,11 @@ async def seed(settings: Settings, *, now: datetime | None = None) -> bool:
         if await _already_seeded(ctx, site):
             return False
         for item in articles():
-            await _seed_article(ctx.comments, site, item, clock, f"{settings.base_url}{item.path}")
+            url = f"{settings.base_url}{item.path}"
+            await _seed_article(ctx.comments, site, item, clock, url, held=False)
+            if item.moderation:
+                await ctx.moderation.set_story_moderation(site.id, item.path, item.moderation, "demo")
+                await _seed_article(ctx.comments, site, item, clock, url, held=True)
             clock.now = started
         async with ctx.db.write() as tx:
             await tx.meta.put_if_absent(SEEDED_AT, started.isoformat())
@@ -224,11 +238,14 @@ async def seed(settings: Settings, *, now: datetime | None = None) -> bool:
 
 
 async def _seed_article(
-    comments: Comments, site: SiteConfig, item: Article, clock: SeedClock, url: str
+    comments: Comments, site: SiteConfig, item: Article, clock: SeedClock, url: str, *, held: bool
 ) -> None:
+    """Post the article's comments (those marked held, or the others) at their own times."""
     started = clock.now
     acts: list[tuple[datetime, int, SeedComment]] = []  # (when, 0 post / 1 edit / 2 delete, comment)
     for c in item.comments:
+        if c.held != held:
+            continue
         acts.append((started - c.ago, 0, c))
         if c.edit_after is not None:
             acts.append((started - c.ago + c.edit_after, 1, c))
@@ -254,18 +271,40 @@ async def _seed_article(
                 )
             )
             ids[c.key], tokens[c.key] = posted.comment.id, posted.token
+            for n, reason in enumerate(c.reports):
+                reporter = f"demo-reporter-{n:03d}"
+                await comments.flag(site, posted.comment.id, reporter, reason, f"demo-seed:{c.key}:flag{n}")
         elif act == 1:
             await comments.edit(site, ids[c.key], tokens[c.key], c.edit or c.text, f"demo-seed:{c.key}")
         else:
             await comments.delete(site, ids[c.key], tokens[c.key], f"demo-seed:{c.key}")
     clock.now = started
     for c in item.comments:
-        if c.delete_after is not None:
+        if c.delete_after is not None or c.held != held:
             continue
         for n in range(c.up + c.down):
             reader = f"demo-reader-{n:03d}"  # one vote per reader: a distinct reader for each vote
             client = f"demo-seed:{item.slug}:{c.key}:vote{n}"
             await comments.vote(site, ids[c.key], reader, 1 if n < c.up else -1, client)
+
+
+async def ensure_admin(settings: Settings, data_dir: Path) -> tuple[str, str]:
+    """The demo's owner account, made on the first start with a random password kept (mode 0600) in
+    the data directory; (email, password) to print."""
+    path = data_dir / ADMIN_FILE
+    ctx = await open_context(settings)
+    try:
+        if any(member.email == DEMO_ADMIN for member in await ctx.staff.listing()) and path.is_file():
+            return DEMO_ADMIN, path.read_text("utf-8").strip()
+        password = secrets.token_urlsafe(12)
+        if any(member.email == DEMO_ADMIN for member in await ctx.staff.listing()):
+            await ctx.staff.remove(DEMO_ADMIN, "demo")
+        await ctx.staff.add(DEMO_ADMIN, "owner", (), password, "demo")
+        path.touch(mode=0o600)
+        path.write_text(password + "\n", encoding="utf-8")
+        return DEMO_ADMIN, password
+    finally:
+        await close_context(ctx)
 
 
 # -- pages ----------------------------------------------------------------------------------------
@@ -289,6 +328,7 @@ def _view(item: Article, seeded_at: datetime, count: int = 0) -> dict[str, Any]:
         "published_iso": published.date().isoformat(),
         "published_text": f"{published.day} {published:%B %Y}",
         "count": count,
+        "moderated": item.moderation in ("first", "all"),
     }
 
 
@@ -372,6 +412,7 @@ def run_demo(host: str, port: int, data_dir: Path) -> None:
         sys.exit(1)
     try:
         seeded = asyncio.run(seed(settings))
+        admin_email, admin_password = asyncio.run(ensure_admin(settings, data_dir))
     except errors.KibitzError as exc:
         click.echo(f"error: {exc.detail}", err=True)
         sys.exit(1)
@@ -379,6 +420,7 @@ def run_demo(host: str, port: int, data_dir: Path) -> None:
     click.echo(f"{'Seeded a sample discussion in' if seeded else 'Using the demo data in'} {data_dir}")
     click.echo(f"{SITE_NAME} is at {settings.base_url}/")
     click.echo(f"Its mail goes to 127.0.0.1:{mail.port} (SMTP): read it at {settings.base_url}/demo/mail")
+    click.echo(f"Moderate it at {settings.base_url}/admin/ as {admin_email}, password {admin_password}")
     click.echo("Press Ctrl+C to stop.")
     # uvicorn stops gracefully on SIGTERM, then raises it again: a requested stop ends with status 0.
     signal.signal(signal.SIGTERM, lambda _sig, _frame: sys.exit(0))

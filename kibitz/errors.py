@@ -6,13 +6,18 @@
     ├── MalformedRequest        400 malformed_request
     │   └── InvalidIdempotencyKey 400 invalid_idempotency_key
     ├── Unauthorized            401 unauthorized
+    │   ├── InvalidCredentials  401 invalid_credentials
+    │   └── TotpRequired        401 totp_required
     ├── Forbidden               403 forbidden
     │   ├── OriginNotAllowed    403 origin_not_allowed
     │   ├── EditWindowClosed    403 edit_window_closed
     │   ├── ThreadClosed        403 thread_closed
-    │   └── OwnComment          403 own_comment
+    │   ├── OwnComment          403 own_comment
+    │   ├── Banned              403 banned
+    │   └── CsrfFailed          403 csrf_failed
     ├── NotFound                404 not_found
     ├── MethodNotAllowed        405 method_not_allowed
+    ├── Conflict                409 conflict
     ├── Gone                    410 token_used
     ├── PayloadTooLarge         413 payload_too_large
     ├── UnsupportedMediaType    415 unsupported_media_type
@@ -77,6 +82,14 @@ class Unauthorized(KibitzError):
     code, status, title = "unauthorized", 401, "A token is required"
 
 
+class InvalidCredentials(Unauthorized):
+    code, status, title = "invalid_credentials", 401, "The email, password or code is not right"
+
+
+class TotpRequired(Unauthorized):
+    code, status, title = "totp_required", 401, "This account needs the code from its authenticator app"
+
+
 class Forbidden(KibitzError):
     code, status, title = "forbidden", 403, "Not allowed"
 
@@ -97,12 +110,24 @@ class OwnComment(Forbidden):
     code, status, title = "own_comment", 403, "You cannot vote on your own comment"
 
 
+class Banned(Forbidden):
+    code, status, title = "banned", 403, "You can no longer comment on this site"
+
+
+class CsrfFailed(Forbidden):
+    code, status, title = "csrf_failed", 403, "The form is stale or was not sent by this site; reload it"
+
+
 class NotFound(KibitzError):
     code, status, title = "not_found", 404, "Not found"
 
 
 class MethodNotAllowed(KibitzError):
     code, status, title = "method_not_allowed", 405, "Method not allowed"
+
+
+class Conflict(KibitzError):
+    code, status, title = "conflict", 409, "This conflicts with what is already there"
 
 
 class Gone(KibitzError):

@@ -53,6 +53,7 @@ class Thread:
     count: int
     version: int
     created: datetime
+    moderation: str | None = None  # the story's own moderation mode, overriding its site's
 
 
 @dataclass(frozen=True)

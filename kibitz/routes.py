@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from starlette.responses import StreamingResponse
 
 from kibitz.errors import all_error_classes
-from kibitz.web import api, assets, feeds, live, ops, pages, schemas, subscribe
+from kibitz.web import admin_api, api, assets, feeds, live, ops, pages, schemas, subscribe
 
 PROBLEM = {"model": schemas.Problem, "content": {"application/problem+json": {}}}
 
@@ -63,6 +63,13 @@ def register(app: FastAPI) -> None:
         tags=["threads"],
     )
     r.add_api_route(
+        f"{v1}/sites/{{site}}/form",
+        api.form_token,
+        methods=["GET"],
+        responses={**_ok(schemas.FormOut), **_problems(404, 422)},
+        tags=["comments"],
+    )
+    r.add_api_route(
         f"{v1}/sites/{{site}}/preview",
         api.preview,
         methods=["POST"],
@@ -105,6 +112,13 @@ def register(app: FastAPI) -> None:
         methods=["GET"],
         responses={**_ok(schemas.RepliesOut), **READ},
         tags=["threads"],
+    )
+    r.add_api_route(
+        f"{v1}/comments/{{id}}",
+        api.get_own_comment,
+        methods=["GET"],
+        responses={**_ok(schemas.CommentEnvelope), **_problems(401, 403, 404, 422)},
+        tags=["comments"],
     )
     r.add_api_route(
         f"{v1}/comments/{{id}}",
@@ -154,6 +168,7 @@ def register(app: FastAPI) -> None:
         responses={200: {"content": {"image/svg+xml": {}}, "description": "Identicon"}, **_problems(404)},
         tags=["assets"],
     )
+    _admin_api(app)
     # Pages for people, reached from links in mails (HTML; not part of the JSON API).
     for path, get, post in (
         ("/confirm/{token}", pages.confirm_page, pages.confirm),
@@ -171,3 +186,30 @@ def register(app: FastAPI) -> None:
     r.add_api_route("/embed.js", assets.embed_js, methods=["GET"], include_in_schema=False)
     r.add_api_route("/count.js", assets.count_js, methods=["GET"], include_in_schema=False)
     r.add_api_route("/live.js", assets.live_js, methods=["GET"], include_in_schema=False)
+
+
+STAFF = _problems(400, 401, 403, 404, 413, 415, 422, 429, 503)
+
+
+def _admin_api(app: FastAPI) -> None:
+    """The moderation API (DESIGN.md §3b): API keys with the `moderate` scope, or staff sessions."""
+    r = app.router
+    a = "/api/v1/admin"
+    for path, handler, method, status in (
+        (f"{a}/sites/{{site}}/queue", admin_api.queue, "GET", 200),
+        (f"{a}/comments/{{id}}/moderate", admin_api.moderate, "POST", 200),
+        (f"{a}/sites/{{site}}/moderate", admin_api.moderate_many, "POST", 200),
+        (f"{a}/comments/{{id}}", admin_api.edit, "PATCH", 200),
+        (f"{a}/sites/{{site}}/bans", admin_api.list_bans, "GET", 200),
+        (f"{a}/sites/{{site}}/bans", admin_api.add_ban, "POST", 201),
+        (f"{a}/sites/{{site}}/bans/{{ban}}", admin_api.lift_ban, "DELETE", 204),
+        (f"{a}/sites/{{site}}/settings", admin_api.get_settings, "GET", 200),
+        (f"{a}/sites/{{site}}/settings", admin_api.put_settings, "PUT", 200),
+        (f"{a}/sites/{{site}}/threads", admin_api.set_thread, "POST", 200),
+        (f"{a}/sites/{{site}}/spam/check", admin_api.spam_check, "POST", 200),
+        (f"{a}/sites/{{site}}/stats", admin_api.stats, "GET", 200),
+        (f"{a}/audit", admin_api.audit, "GET", 200),
+    ):
+        r.add_api_route(
+            path, handler, methods=[method], status_code=status, responses=STAFF, tags=["moderation"]
+        )

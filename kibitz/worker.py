@@ -24,7 +24,7 @@ from kibitz.store.db import Database
 from kibitz.store.outbox import OutboxRow
 
 if TYPE_CHECKING:
-    from kibitz.app import Context
+    from kibitz.context import Context
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -249,7 +249,7 @@ def start_worker(ctx: Context) -> Callable[[], Awaitable[None]]:
 
 async def serve_worker(settings: Settings) -> None:
     """`kibitz worker`: deliver until SIGTERM or SIGINT."""
-    from kibitz.app import close_context, open_context
+    from kibitz.context import close_context, open_context
 
     ctx = await open_context(settings)
     try:

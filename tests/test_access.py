@@ -34,6 +34,8 @@ COMMENT_KEYS = {
     "reply_count",
     "anchor",
     "pinned",
+    "featured",
+    "edited_by_moderator",
     "deleted",
     "status",
 }

@@ -165,6 +165,9 @@ async def test_acting_on_an_unknown_comment_or_thread_fails_with_a_clear_message
     done = cli(config, "comments", "hide", "987654")
     assert done.returncode != 0
     assert done.stderr.strip() == "error: No comment 987654"
-    done = cli(config, "threads", "close", "a", "/nobody-commented")
+    done = cli(config, "threads", "close", "nosuchsite", "/story")
     assert done.returncode != 0
-    assert done.stderr.strip() == "error: No thread for page '/nobody-commented' on site 'a'"
+    assert done.stderr.strip() == "error: No site 'nosuchsite'"
+    # A page nobody has commented on can be closed before its first comment.
+    done = cli(config, "threads", "close", "a", "/nobody-commented")
+    assert done.returncode == 0, done.stderr

@@ -224,3 +224,33 @@ def test_kibitz_demo_command_serves_the_news_site(tmp_path: Path, stop: signal.S
     assert proc.returncode == 0, err
     assert f"{base}/" in out
     assert "Press Ctrl+C to stop." in out
+    # The demo's owner account: its sign-in is printed, and works in the admin.
+    line = next(line for line in out.splitlines() if line.startswith("Moderate it at"))
+    assert f"{base}/admin/ as editor@daily-kibitz.example, password " in line
+    password = line.rsplit(" ", 1)[1]
+    assert (data / "demo-admin.txt").read_text().strip() == password
+    assert (data / "demo-admin.txt").stat().st_mode & 0o077 == 0
+
+
+async def test_the_demo_seeds_held_and_reported_comments_for_the_admin(
+    site: httpx.AsyncClient, demo: Settings
+) -> None:
+    from kibitz.context import close_context, open_context
+    from kibitz.store.moderation import QueueFilter
+
+    moderated = next(a for a in articles() if a.moderation == "all")
+    shown = await thread(site, moderated.path, limit=100)
+    assert shown["thread"]["count"] == sum(not c.held for c in moderated.comments)
+    page = await site.get(moderated.path)
+    assert "once a moderator has approved them" in page.text
+    ctx = await open_context(demo)
+    try:
+        pending, _ = await ctx.moderation.queue("demo", QueueFilter(status="pending"), None, 50)
+        reported, _ = await ctx.moderation.queue("demo", QueueFilter(status="flagged"), None, 50)
+    finally:
+        await close_context(ctx)
+    assert sorted(i.comment.author.name for i in pending) == sorted(
+        c.name for c in moderated.comments if c.held
+    )
+    assert all(i.page == moderated.path for i in pending)
+    assert [(f.reason, f.count) for f in reported[0].flags] == [("Off-topic", 2), ("Rude", 1)]

@@ -14,8 +14,7 @@ import brotli
 import httpx
 import pytest
 
-from kibitz.app import Context
-from kibitz.moderation import Moderation
+from kibitz.context import Context
 from kibitz.readcache import Bodies, Entry, Versions
 from kibitz.web import encoding
 from tests.conftest import ORIGIN_A, Api, FakeClock, custom_api, make_settings, open_api, site_table
@@ -108,7 +107,7 @@ async def test_every_visible_change_changes_the_etag_and_the_body_at_once(api: A
     assert edit.status_code == 200, edit.text
     await changed(lambda data: "edited" in _find(data, comment_id)["html"] or pytest.fail("edit"))
 
-    moderation = Moderation(ctx_of(api).db, ctx_of(api).events)
+    moderation = ctx_of(api).moderation
     assert await moderation.set_hidden(int(comment_id), True)
     await changed(lambda data: comment_id not in [c["id"] for c in data["comments"]] or pytest.fail("hide"))
 

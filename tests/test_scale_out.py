@@ -27,8 +27,8 @@ import brotli
 import httpx
 import pytest
 
-from tests.conftest import ORIGIN_A, missing
-from tests.server import Server, fresh_pg_database, run_kibitz, serve
+from tests.conftest import ORIGIN_A, ORIGIN_B, missing
+from tests.server import Server, fresh_pg_database, run_kibitz, serve, site
 from tests.test_live import redis_reachable
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(240)]
@@ -457,6 +457,47 @@ async def test_a_moderators_command_line_change_shows_on_every_worker_at_once(
             assert ids(first) == [spam, kept]
             restored = await on_every_worker(server, ask_thread, at_least=10)
             assert [ids(r) for r in restored] == [[spam, kept]] * len(restored)
+
+
+async def test_approving_a_held_comment_shows_it_on_every_worker_at_once(
+    tmp_path: Path, database_url: str
+) -> None:
+    """A held comment is absent from every worker's reads; a moderator's approval (through the API,
+    answered by one worker) reaches every worker's cached reads and counts at once."""
+    page = "/2026/held"
+    sites = [site("a", ORIGIN_A, moderation="all"), site("b", ORIGIN_B)]
+
+    async def ask_thread(http: httpx.AsyncClient) -> httpx.Response:
+        return await read(http, page)
+
+    async def ask_counts(http: httpx.AsyncClient) -> httpx.Response:
+        return await http.get("/api/v1/sites/a/counts", params={"page": page})
+
+    with serve(tmp_path, database_url, workers=WORKERS, sites=sites) as server:
+        made = await asyncio.to_thread(
+            run_kibitz, "apikey", "create", "--site", "a", "--scope", "moderate",
+            "--config", str(server.config), cwd=tmp_path,
+        )  # fmt: skip
+        assert made.returncode == 0, made.stderr
+        key = {"Authorization": f"Bearer {made.stdout.strip()}"}
+        async with client(server.url) as http:
+            r = await http.post(THREAD, json={"page": page, "text": "Held", "author": {"name": "Ann"}},
+                                headers={"Origin": ORIGIN_A})  # fmt: skip
+            assert r.status_code == 202, r.text
+            held = r.json()["comment"]["id"]
+        before = await on_every_worker(server, ask_thread, at_least=10)
+        assert {count_of(r) for r in before} == {0}
+        assert all(ids(r) == [] for r in before)
+        async with client(server.url) as http:
+            r = await http.post(
+                f"/api/v1/admin/comments/{held}/moderate", json={"action": "approve"}, headers=key
+            )
+            assert r.status_code == 200, r.text
+        after = await on_every_worker(server, ask_thread, at_least=10)
+        assert [ids(r) for r in after] == [[held]] * len(after)
+        assert {r.json()["counts"][page] for r in await on_every_worker(server, ask_counts, at_least=10)} == {
+            1
+        }
 
 
 # -- 3. 304 for an unchanged thread on every worker --------------------------------------------------------

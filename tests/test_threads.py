@@ -18,8 +18,8 @@ ATOM = "{http://www.w3.org/2005/Atom}"
 
 
 def moderation(api: Api) -> Moderation:
-    ctx = api.app.state.ctx
-    return Moderation(ctx.db, ctx.events)
+    moderation: Moderation = api.app.state.ctx.moderation
+    return moderation
 
 
 async def posted_id(api: Api, **body: Any) -> str:
@@ -462,11 +462,11 @@ async def test_closing_a_thread_stops_new_comments_until_reopened(api: Api) -> N
     assert (await api.thread())["thread"]["count"] == 2
 
 
-async def test_closing_a_thread_nobody_commented_on_is_not_found(api: Api) -> None:
-    from kibitz import errors
-
-    with pytest.raises(errors.NotFound):
-        await moderation(api).set_closed("a", "/nobody", True)
+async def test_a_thread_nobody_commented_on_can_be_closed_before_its_first_comment(api: Api) -> None:
+    assert await moderation(api).set_closed("a", "/nobody", True)
+    assert (await api.thread("/nobody"))["thread"]["closed"] is True
+    refused = await api.post(page="/nobody", text="First!")
+    assert refused.status_code == 403 and refused.json()["code"] == "thread_closed"
 
 
 async def test_threads_close_after_the_sites_close_after_age(

@@ -16,7 +16,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import case, func, select
 
-from kibitz.moderation import Moderation
 from kibitz.security import client_address, rate_key
 from kibitz.store.schema import comments, votes
 from tests.conftest import LOOSE, ORIGIN_A, ORIGIN_B, Api, FakeClock, custom_api, site_table
@@ -198,7 +197,7 @@ async def test_votes_on_missing_deleted_or_hidden_comments_are_not_found(api: Ap
     )
     hidden = (await api.post(text="Hidden")).json()["comment"]["id"]
     ctx = api.app.state.ctx
-    assert await Moderation(ctx.db, ctx.events).set_hidden(int(hidden), True)
+    assert await ctx.moderation.set_hidden(int(hidden), True)
 
     for cid in (gone["comment"]["id"], tomb["comment"]["id"], hidden, "987654321"):
         for value in (1, -1, 0):

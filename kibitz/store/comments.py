@@ -226,6 +226,12 @@ class CommentRepo:
         rows = await self.tx.conn.execute(stmt)
         return [(to_comment(row), row.t_page, row.t_title, row.t_url) for row in rows]
 
+    async def recent_repeat(self, site: str, email: str, reader_id: str, text: str, since: datetime) -> bool:
+        """Whether this author (by email when given, else reader id) posted this very text since."""
+        author = c.author_email == email if email else c.reader_id == reader_id
+        stmt = select(c.id).where(c.site == site, author, c.created >= since, c.text == text).limit(1)
+        return (await self.tx.conn.execute(stmt)).first() is not None
+
     async def set_text(
         self, comment_id: int, text: str, html: str, renderer_version: int, edited: datetime
     ) -> None:

@@ -81,6 +81,8 @@ threads = Table(
     # Bumped by every change a reader could see; caches and event replay key on it.
     Column("version", BigInteger, nullable=False, server_default="0"),
     Column("created", UTCDateTime, nullable=False),
+    # A story's own moderation mode (none | first | all), overriding its site's; NULL: the site's.
+    Column("moderation", String(16), nullable=True),
     UniqueConstraint("site", "page", name="uq_threads_site_page"),
 )
 

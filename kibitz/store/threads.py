@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
+from sqlalchemy import literal, select, update
 
 from kibitz.models import Thread
 from kibitz.store.schema import thread_events, threads
@@ -28,6 +28,7 @@ def _thread(row: Any) -> Thread:
         count=row.count,
         version=row.version,
         created=row.created,
+        moderation=row.moderation,
     )
 
 
@@ -83,6 +84,20 @@ class ThreadRepo:
             )
         )
         return thread
+
+    async def bump_site(self, site: str) -> None:
+        """Raise the version of every thread of a site, each with a ``thread.changed`` event (a
+        setting that every cached read of the site depends on has changed)."""
+        await self.tx.conn.execute(update(threads).where(t.site == site).values(version=t.version + 1))
+        await self.tx.conn.execute(
+            thread_events.insert().from_select(
+                ["thread_id", "version", "kind", "comment_id"],
+                select(t.id, t.version, literal("thread.changed"), literal(None)).where(t.site == site),
+            )
+        )
+
+    async def set_moderation(self, thread_id: int, mode: str | None) -> None:
+        await self.tx.conn.execute(update(threads).where(t.id == thread_id).values(moderation=mode))
 
     async def set_closed(self, thread_id: int, closed: bool, *, kind: str) -> Thread:
         await self.tx.conn.execute(update(threads).where(t.id == thread_id).values(closed=closed))

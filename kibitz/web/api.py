@@ -8,10 +8,10 @@ import orjson
 from fastapi import Header, Path, Query, Request
 from starlette.responses import Response
 
-from kibitz import errors, inputs
-from kibitz.app import Context
+from kibitz import errors, guard, inputs
 from kibitz.comments import PostRequest, body_fingerprint
 from kibitz.config import SiteConfig
+from kibitz.context import Context
 from kibitz.models import Anchor, Sort
 from kibitz.origins import origin_of
 from kibitz.security import client_address, rate_key
@@ -163,9 +163,15 @@ async def post_comment(
             fingerprint=body_fingerprint(await request.body()) if key else "",
             notify=body.notify or "none",
             digest=body.digest or "instant",
+            honeypot=body.hp or "",
+            form_token=body.form,
         )
     )
-    data: dict[str, Any] = {"comment": ctx.shaper.comment(posted.comment), "token": posted.token}
+    shaped = ctx.shaper.comment(posted.comment)
+    # A held comment, a shadow-banned one, or one caught by a blocked word: its poster sees it as
+    # their own, with the status they may know (DESIGN.md §3b).
+    shaped.update(ctx.shaper.own(posted.comment, posted.status))
+    data: dict[str, Any] = {"comment": shaped, "token": posted.token}
     headers: dict[str, str] = {}
     if posted.new_reader:
         signed = ctx.tokens.sign_reader(posted.reader_id)
@@ -173,7 +179,19 @@ async def post_comment(
         headers[READER_HEADER] = signed
     if posted.replayed is not None:
         headers["Idempotent-Replayed"] = "true"
+    if posted.status == "pending":
+        data["status"] = "pending"
+        return json_response(data, 202, headers)
     return json_response(data, 201, headers)
+
+
+async def form_token(request: Request, site: SiteId) -> Response:
+    """GET /api/v1/sites/{site}/form — a token for the comment form, sent back as `form` with the
+    post: it tells a person from a script (issued when, used once). Never cached."""
+    ctx = ctx_of(request)
+    config = site_of(ctx, site)
+    token = guard.issue_form_token(ctx.tokens, config.id, ctx.clock())
+    return json_response({"form": token}, headers={"Cache-Control": "no-store"})
 
 
 async def preview(request: Request, site: SiteId, body: schemas.PreviewIn) -> Response:
@@ -188,6 +206,21 @@ async def _comment_site(ctx: Context, request: Request, comment: str) -> SiteCon
     site = site_of(ctx, await ctx.comments.site_of(int(comment)))
     check_origin(site, request)
     return site
+
+
+async def get_own_comment(
+    request: Request,
+    comment: CommentIdPath,
+    authorization: Annotated[str | None, Header()] = None,
+) -> Response:
+    """GET /api/v1/comments/{id} — one's own comment with its edit token, whatever its status (a
+    held comment answers "pending")."""
+    ctx = ctx_of(request)
+    site = site_of(ctx, await ctx.comments.site_of(int(comment)))
+    found, status = await ctx.comments.own(site, int(comment), bearer(authorization))
+    shaped = ctx.shaper.comment(found)
+    shaped.update(ctx.shaper.own(found, status))
+    return json_response({"comment": shaped}, headers={"Cache-Control": "no-store"})
 
 
 async def patch_comment(

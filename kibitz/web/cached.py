@@ -27,8 +27,9 @@ from kibitz.web import encoding
 from kibitz.web.edge import EXPOSE_HEADERS, SECURITY_HEADERS
 
 if TYPE_CHECKING:
-    from kibitz.app import Context
+    from kibitz.context import Context
     from kibitz.metrics import Metrics
+    from kibitz.policy import Policies
 
 # Entries are rendered again at least this often, whatever their version says.
 ENTRY_SECONDS = 3600.0
@@ -57,7 +58,15 @@ class Answer:
 class ReadCache:
     """Per process: the version batcher, the bodies, the URL aliases and the HTTP caching policy."""
 
-    def __init__(self, settings: Settings, versions: Versions, metrics: Metrics, clock: Clock) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        versions: Versions,
+        metrics: Metrics,
+        clock: Clock,
+        policies: Policies | None = None,
+    ) -> None:
+        self.policies = policies
         self.versions = versions
         self.metrics = metrics
         self.clock = clock
@@ -84,6 +93,8 @@ class ReadCache:
         it changes with every visible change, and when the thread closes by age."""
         if state is None:
             return f"{self.epoch}.0.0"
+        if self.policies is not None:
+            site = self.policies.known(site)  # close_after as the admin may have set it
         closed = closed_now(site, state.closed, state.created, self.clock())
         return f"{self.epoch}.{state.id}.{state.version}{'.c' if closed else ''}"
 

@@ -52,7 +52,10 @@ class Edge:
         method: str = scope["method"]
         path: str = scope["path"]
         headers = Headers(scope=scope)
-        api = path.startswith("/api/")
+        # Staff routes are for the admin's own pages and for machines with API keys: no CORS grant,
+        # no Origin rule (a session needs its CSRF token), never cached (DESIGN.md §3b).
+        staff = path.startswith(("/api/v1/admin/", "/admin/")) or path == "/admin"
+        api = path.startswith("/api/") and not staff
         origin = headers.get("origin")
         norm_origin = origin_of(origin) if origin and origin != "null" else None
         allowed = self.allowed(path, norm_origin) if api else False
@@ -98,6 +101,12 @@ class Edge:
                 else errors.MalformedRequest("Bad Content-Length")
             )
             return
+        if staff and path.startswith("/api/") and method in WRITE_METHODS:
+            has_body = method != "DELETE" or (length not in (None, "0")) or "transfer-encoding" in headers
+            ctype = headers.get("content-type", "").split(";")[0].strip().lower()
+            if has_body and ctype != "application/json":
+                await refuse(errors.UnsupportedMediaType())
+                return
         if api and method in WRITE_METHODS:
             if allowed is False:
                 await refuse(errors.OriginNotAllowed("Writes need an Origin in the site's list"))
@@ -139,7 +148,8 @@ class Edge:
                 status = message["status"]
                 raw = list(message.get("headers", []))
                 present = {k.lower() for k, _ in raw}
-                for key, value in {**cors, **SECURITY_HEADERS}.items():
+                extra = {**cors, **SECURITY_HEADERS, **(STAFF_HEADERS if staff else {})}
+                for key, value in extra.items():
                     if key.lower().encode() not in present:
                         raw.append((key.lower().encode(), value.encode()))
                 message = {**message, "headers": raw}
@@ -166,6 +176,7 @@ class Edge:
         await response(scope, receive, send)
 
 
+STAFF_HEADERS = {"Cache-Control": "no-store", "X-Frame-Options": "DENY"}
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "strict-origin-when-cross-origin",

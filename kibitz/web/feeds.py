@@ -9,8 +9,8 @@ from fastapi import Query, Request
 from starlette.responses import Response
 
 from kibitz import inputs, markup
-from kibitz.app import Context
 from kibitz.config import SiteConfig
+from kibitz.context import Context
 from kibitz.models import Sort
 from kibitz.templating import render_template
 from kibitz.web.api import Fresh, SiteId, ctx_of, site_of

@@ -21,8 +21,8 @@ from fastapi import Header, Query, Request
 from starlette.responses import Response, StreamingResponse
 
 from kibitz import inputs
-from kibitz.app import Context
 from kibitz.broker import Doorbell, LocalBroker
+from kibitz.context import Context
 from kibitz.events import EventKind
 from kibitz.web.api import SiteId, ctx_of, site_of
 

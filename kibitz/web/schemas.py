@@ -52,6 +52,13 @@ class PostIn(Strict):
     notify: Literal["none", "replies", "all"] | None = "none"
     digest: Literal["instant", "daily"] | None = "instant"
     anchor: AnchorIn | None = None
+    # Anti-automation (QUALITY T33): the widget's hidden field, and its form token.
+    hp: Annotated[Str, Field(max_length=200)] | None = None
+    form: Annotated[Str, Field(max_length=200)] | None = None
+
+
+class FormOut(BaseModel):
+    form: str
 
 
 class PreviewIn(Strict):
@@ -108,6 +115,8 @@ class CommentOut(BaseModel):
     reply_count: int
     anchor: AnchorOut | None
     pinned: bool
+    featured: bool
+    edited_by_moderator: bool
     deleted: bool
     status: str
 

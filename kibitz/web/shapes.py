@@ -49,8 +49,26 @@ class Shaper:
                 "end": anchor.end,
             },
             "pinned": comment.pinned,
+            "featured": comment.featured and shown,
+            "edited_by_moderator": comment.mod_edited and shown,
             "deleted": not shown,
             "status": comment.status.value,
+        }
+
+    def own(self, comment: Comment, status: str) -> dict[str, Any]:
+        """What a comment's own author sees of it, whatever its status: the full comment, marked
+        with the status its author may know (a held comment is "pending")."""
+        anchor = comment.anchor
+        return {
+            "author": {
+                "name": comment.author.name,
+                "avatar": f"{self.avatar_base}{comment.author.avatar_key}.svg",
+                "url": comment.author.url or None,
+            },
+            "html": comment.html,
+            "deleted": comment.deleted,
+            "status": status,
+            "anchor": self.comment(comment)["anchor"] if anchor else None,
         }
 
     def nodes(self, nodes: list[CommentNode]) -> list[dict[str, Any]]:

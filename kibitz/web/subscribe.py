@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from kibitz import inputs
-from kibitz.app import Context
+from kibitz.context import Context
 from kibitz.subscriptions import Subscriptions, links_for
 from kibitz.web.api import SiteId, client_of, ctx_of, json_response, site_of
 from kibitz.web.schemas import Str, Strict

@@ -149,6 +149,9 @@ def upgrade() -> None:
             "ix_comments_site_status_created", ["site", "status", "created", "id"], unique=False
         )
 
+    with op.batch_alter_table("threads", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("moderation", sa.String(length=16), nullable=True))
+
     # Copy each comment's site from its thread, so a site's moderation queue reads off one index.
     op.execute(
         "UPDATE comments SET site = (SELECT threads.site FROM threads WHERE threads.id = comments.thread_id)"
@@ -159,6 +162,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("threads", schema=None) as batch_op:
+        batch_op.drop_column("moderation")
+
     with op.batch_alter_table("flags", schema=None) as batch_op:
         batch_op.drop_index("ix_flags_open")
         batch_op.drop_column("resolved")

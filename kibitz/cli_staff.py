@@ -1,0 +1,182 @@
+"""`kibitz admin …` (staff accounts) and `kibitz apikey …` (machine keys); registered by kibitz/cli.py."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+import click
+
+if TYPE_CHECKING:
+    from kibitz.context import Context
+    from kibitz.store.staff import ApiKey, StaffMember
+
+T = TypeVar("T")
+ACTOR = "cli"
+# As kibitz.cli's own: that module imports this one at its end, so this one imports it lazily.
+config_option = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="TOML file (default: ./kibitz.toml when it exists)",
+)
+
+
+def _with_context(
+    config_path: Path | None, act: Callable[[Context], Awaitable[T]], *, sites: tuple[str, ...] = ()
+) -> T:
+    """Run ``act`` on an opened context; every ``sites`` id must be a configured site."""
+    from kibitz.cli import _run, _settings
+    from kibitz.context import close_context, open_context
+
+    settings = _settings(config_path)
+    known = [site.id for site in settings.sites]
+    for site in sites:
+        if site not in known:
+            click.echo(f"error: no site {site!r} in the configuration (sites: {', '.join(known)})", err=True)
+            sys.exit(1)
+
+    async def go() -> T:
+        ctx = await open_context(settings)
+        try:
+            return await act(ctx)
+        finally:
+            await close_context(ctx)
+
+    return _run(go)
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.isoformat(timespec="seconds") if moment else "-"
+
+
+@click.group()
+def admin() -> None:
+    """Staff accounts: owners (every site) and moderators (the sites named)."""
+
+
+@admin.command("add")
+@config_option
+@click.argument("email")
+@click.option("--role", type=click.Choice(["owner", "moderator"]), required=True)
+@click.option("--site", "sites", multiple=True, help="a site a moderator moderates (repeat for more)")
+@click.option("--password-stdin", is_flag=True, help="read the password from standard input")
+def admin_add(
+    config_path: Path | None, email: str, role: str, sites: tuple[str, ...], password_stdin: bool
+) -> None:
+    """Add a staff member; without --password-stdin, print a set-password link (single use, 24 h)."""
+    password = None
+    if password_stdin:
+        password = sys.stdin.read().removesuffix("\n").removesuffix("\r")
+    member, link = _with_context(
+        config_path, lambda ctx: ctx.staff.add(email, role, sites, password, ACTOR), sites=sites
+    )
+    click.echo(f"added {member.role} {member.email} (id {member.id})")
+    if link:
+        click.echo(f"set-password link (single use, valid 24 hours): {link}")
+
+
+def _member_line(member: StaffMember) -> str:
+    sites = "*" if member.is_owner else ",".join(member.sites)
+    state = "active" if member.active else "inactive"
+    if member.password_hash is None:
+        state += ",no-password"
+    if member.totp_secret:
+        state += ",totp"
+    if member.locked_until:
+        state += f",locked-until={_when(member.locked_until)}"
+    return (
+        f"{member.id}\t{member.email}\t{member.role}\t{sites}\t{state}\tlast-login={_when(member.last_login)}"
+    )
+
+
+@admin.command("list")
+@config_option
+def admin_list(config_path: Path | None) -> None:
+    """One line per staff member: id, email, role, sites (* for all), state, last sign-in."""
+    for member in _with_context(config_path, lambda ctx: ctx.staff.listing()):
+        click.echo(_member_line(member))
+
+
+@admin.command("remove")
+@config_option
+@click.argument("email")
+def admin_remove(config_path: Path | None, email: str) -> None:
+    """Remove a staff member (their sessions end at once); never the last owner."""
+    _with_context(config_path, lambda ctx: ctx.staff.remove(email, ACTOR))
+    click.echo(f"removed {email}")
+
+
+@admin.command("reset")
+@config_option
+@click.argument("email")
+def admin_reset(config_path: Path | None, email: str) -> None:
+    """Sign a member out everywhere and print a new set-password link (single use, 24 h)."""
+    link = _with_context(config_path, lambda ctx: ctx.staff.reset(email, ACTOR))
+    click.echo(f"set-password link (single use, valid 24 hours): {link}")
+
+
+@admin.command("totp")
+@config_option
+@click.argument("email")
+@click.option("--disable", is_flag=True, help="remove the authenticator instead")
+def admin_totp(config_path: Path | None, email: str, disable: bool) -> None:
+    """Give a member a new authenticator secret (printed with its otpauth:// URI), or remove it."""
+    if disable:
+        _with_context(config_path, lambda ctx: ctx.staff.totp_disable(email, ACTOR))
+        click.echo(f"authenticator removed for {email}")
+        return
+    secret, uri = _with_context(config_path, lambda ctx: ctx.staff.totp_enable(email, ACTOR))
+    click.echo(f"secret: {secret}")
+    click.echo(f"uri: {uri}")
+
+
+@click.group()
+def apikey() -> None:
+    """API keys for machines: one site and one scope each, shown once, stored hashed."""
+
+
+@apikey.command("create")
+@config_option
+@click.option("--site", required=True)
+@click.option("--scope", type=click.Choice(["moderate", "publish"]), required=True)
+@click.option("--name", default="", help="what the key is for, shown in lists and the audit log")
+def apikey_create(config_path: Path | None, site: str, scope: str, name: str) -> None:
+    """Create a key and print its secret (kbz_…) on standard output, this once."""
+    key, secret = _with_context(
+        config_path, lambda ctx: ctx.staff.create_key(site, scope, name, ACTOR), sites=(site,)
+    )
+    click.echo(secret)
+    click.echo(
+        f"key {key.id} for site {key.site}, scope {key.scope}: keep it now, it is not shown again", err=True
+    )
+
+
+def _key_line(key: ApiKey) -> str:
+    state = f"revoked={_when(key.revoked)}" if key.revoked else "active"
+    return (
+        f"{key.id}\t{key.site}\t{key.scope}\t{key.prefix}…\t{key.name or '-'}\t{state}\t"
+        f"created={_when(key.created)}\tlast-used={_when(key.last_used)}"
+    )
+
+
+@apikey.command("list")
+@config_option
+@click.option("--site", default=None, help="only this site's keys")
+def apikey_list(config_path: Path | None, site: str | None) -> None:
+    """One line per key: id, site, scope, prefix, name, state, created, last used."""
+    for key in _with_context(config_path, lambda ctx: ctx.staff.keys(site)):
+        click.echo(_key_line(key))
+
+
+@apikey.command("revoke")
+@config_option
+@click.argument("key_id", type=int)
+def apikey_revoke(config_path: Path | None, key_id: int) -> None:
+    """Revoke a key: it stops working at once, on every worker."""
+    revoked = _with_context(config_path, lambda ctx: ctx.staff.revoke_key(key_id, ACTOR))
+    click.echo(f"key {key_id} revoked" if revoked else f"key {key_id} was already revoked")

@@ -1,0 +1,122 @@
+"""The Context: everything a request handler, a command or the outbox worker may reach, built once
+per process (settings, store, tokens, events, rules). It knows nothing of HTTP routing."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from kibitz.bans import Bans
+from kibitz.broker import LocalBroker, make_broker
+from kibitz.comments import Comments
+from kibitz.config import Settings
+from kibitz.events import Events, ThreadEvent
+from kibitz.metrics import Metrics
+from kibitz.migrate import upgrade
+from kibitz.moderation import Moderation
+from kibitz.policy import Policies
+from kibitz.security import Tokens
+from kibitz.staff import Staff
+from kibitz.store.db import Database
+from kibitz.subscriptions import links_for
+from kibitz.web.shapes import Shaper
+
+if TYPE_CHECKING:
+    from kibitz.web.cached import ReadCache
+
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Context:
+    """Everything a request handler may reach, built once per process."""
+
+    settings: Settings
+    db: Database
+    tokens: Tokens
+    events: Events
+    comments: Comments
+    shaper: Shaper
+    metrics: Metrics
+    clock: Clock
+    broker: LocalBroker = field(default_factory=LocalBroker)
+    policies: Policies = field(init=False)
+    moderation: Moderation = field(init=False)
+    staff: Staff = field(init=False)
+    bans: Bans = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.policies = self.comments.policies
+        self.bans = Bans(self.db, self.policies, self.clock)
+        self.moderation = Moderation(
+            self.db,
+            self.events,
+            self.tokens,
+            self.policies,
+            self.clock,
+            self.settings.site,
+            links=self.comments.links,
+        )
+        self.staff = Staff(self.db, self.tokens, self.clock, self.settings.base_url)
+
+    @cached_property
+    def reads(self) -> ReadCache:
+        """The read cache (HTTP answers); made on first use, so the outbox worker never builds it."""
+        from kibitz.readcache import Versions
+        from kibitz.web.cached import ReadCache
+
+        versions = Versions(
+            self.db, self.metrics, sqlite_file=self.db.sqlite_file, generation=self.db.generation
+        )
+        return ReadCache(self.settings, versions, self.metrics, self.clock, self.policies)
+
+
+async def load_secret(db: Database, configured: str) -> str:
+    """The configured secret, or one generated once and kept in the database for every worker."""
+    if configured:
+        return configured
+    async with db.write() as tx:
+        return await tx.meta.put_if_absent("secret_key", secrets.token_urlsafe(48))
+
+
+async def open_context(settings: Settings, *, clock: Clock = utcnow, migrate: bool = True) -> Context:
+    db = Database(settings.sqlalchemy_url)
+    if migrate:
+        await upgrade(db, settings)
+    secret = await load_secret(db, settings.secret_key)
+    tokens = Tokens(secret)
+    events = Events()
+    metrics = Metrics()
+    events.listen(metrics.on_event)
+    broker = make_broker(settings.redis_url, metrics)
+
+    async def publish(event: ThreadEvent) -> None:  # after commit: wake the thread's live streams
+        await broker.publish(event.thread_id, event.version)
+
+    events.listen(publish)
+    policies = Policies(db, secret.encode())
+    comments = Comments(
+        db,
+        tokens,
+        events,
+        clock,
+        avatar_secret=secret.encode(),
+        links=links_for(tokens, settings),
+        policies=policies,
+    )
+    return Context(settings, db, tokens, events, comments, Shaper(settings.base_url), metrics, clock, broker)
+
+
+async def close_context(ctx: Context) -> None:
+    if "reads" in ctx.__dict__:
+        await ctx.reads.close()
+    await ctx.broker.close()
+    await ctx.db.dispose()
