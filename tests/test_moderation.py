@@ -467,3 +467,15 @@ async def test_the_event_stream_carries_a_held_comment_only_once_approved(
         async with stream(server.url, page, headers={"Last-Event-ID": "0"}) as replay:
             events = [await replay.event(), await replay.event()]
             assert [e.kind for e in events] == ["comment.created", "thread.count"]
+
+
+async def test_the_html_fragment_marks_featured_comments_and_a_moderators_edit(api: Api) -> None:
+    headers = await key(api)
+    cid = (await api.post(text="Worth reading")).json()["comment"]["id"]
+    fragment = (await api.client.get("/api/v1/sites/a/comments.html", params={"page": "/story"})).text
+    assert "kibitz-featured" not in fragment
+    await act(api, headers, cid, "feature")
+    await api.client.patch(f"{ADMIN}/comments/{cid}", json={"text": "Worth reading."}, headers=headers)
+    fragment = (await api.client.get("/api/v1/sites/a/comments.html", params={"page": "/story"})).text
+    assert '<span class="kibitz-featured">Featured</span>' in fragment
+    assert "Edited by a moderator" in fragment

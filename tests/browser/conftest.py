@@ -49,7 +49,9 @@ TAB_LIMIT = 150  # Tab presses a keyboard-only reader may need to reach somethin
 # The demo's articles in front-page order; the first carries the long discussion.
 ARTICLES = [a.path for a in articles()]
 LEAD = ARTICLES[0]
-SHORT = next(a.path for a in articles()[1:] if 0 < len(a.comments) <= 10)  # a short thread
+SHORT = next(
+    a.path for a in articles()[1:] if 0 < len(a.comments) <= 10 and not a.moderation
+)  # a short thread
 EMPTY = next(a.path for a in articles() if not a.comments)  # nobody has commented yet
 
 # Contract selectors (all inside the open shadow root of #kibitz).

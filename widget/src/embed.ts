@@ -9,7 +9,7 @@ import { countText, lang, setLang, t, type Strings } from "./i18n";
 import { articleEl, button, closed, commentEl, formEl, repliesEl, setClosed } from "./render";
 import { safeHtml } from "./sanitize";
 import { fromSsr } from "./ssr";
-import { editLeft, get, set, token } from "./store";
+import { get, getJson, set, token } from "./store";
 import { CSS } from "./styles";
 import { ago } from "./time";
 import type { Comment, Posted, Sort, Tally, ThreadPage } from "./types";
@@ -71,7 +71,7 @@ function boot(): void {
     root.dataset.theme = wanted == "dark" || (wanted != "light" && dark.matches) ? "dark" : "light";
   };
   theme();
-  dark.addEventListener && dark.addEventListener("change", theme);
+  dark.addEventListener?.("change", theme);
   if (ssr) {
     // Hydration: the server-rendered thread gives the first paint; the API's answer replaces it.
     const first = fromSsr(ssr);
@@ -85,12 +85,11 @@ function boot(): void {
   root.addEventListener("submit", onSubmit);
   root.addEventListener("keydown", onKey);
   window.addEventListener("hashchange", target);
-  setInterval(tick, 30e3);
   load(false)
     .then(target)
     .then(() => {
       // Live updates and the bubble: a separate bundle, so this one stays small (types.ts LiveHost).
-      window.kibitzLive = { site, page, root, count: setCount, comment: commentEl, article: articleEl, t, lang };
+      window.kibitzLive = { site, page, root, count: setCount, comment: commentEl, article: articleEl, t, lang, ago };
       document.head.appendChild(h("script", { src: script!.src.replace(/embed\.js.*/, "live.js"), async: true }));
     });
 }
@@ -182,11 +181,6 @@ async function target(): Promise<void> {
   li.scrollIntoView({ block: "center" });
 }
 
-function tick(): void {
-  for (const el of all<HTMLTimeElement>("time")) el.textContent = ago(el.dateTime);
-  dropEditing(root);
-}
-
 function announce(text: string): void {
   // The same message twice still changes the region (so it is read again): a trailing no-break space.
   live.textContent = live.textContent == text ? text + "\u00a0" : text;
@@ -264,7 +258,7 @@ async function onSubmit(e: Event): Promise<void> {
     if (kind == "edit") await saveEdit(li!, text);
     else await post(form, li, text);
   } catch (err) {
-    if (err instanceof ApiError && err.code == "edit_window_closed" && li) dropEditing(li.firstElementChild!, true);
+    if (err instanceof ApiError && err.code == "edit_window_closed" && li) dropEditing(li.firstElementChild!);
     showErrors(form, err);
   } finally {
     delete form.dataset.busy;
@@ -298,7 +292,8 @@ async function post(form: HTMLFormElement, parent: HTMLLIElement | null, text: s
   set("author", JSON.stringify({ ...author, notify }));
   if (posted.reader) set("reader", posted.reader);
   set("token:" + c.id, JSON.stringify({ token: posted.token, created: Date.now(), text }));
-  set(threadKey(), "1");
+  // Commented here; until the public thread shows it (held, shadow ban), live.js draws it for its author.
+  set(threadKey(), JSON.stringify(([] as string[]).concat(getJson<string[]>(threadKey()) || [], c.id)));
   // live.js may have drawn it (and counted it) first.
   const drawn = find(c.id);
   setCount(count + (posted.status == "pending" || drawn ? 0 : 1));
@@ -330,9 +325,9 @@ async function saveEdit(li: HTMLLIElement, text: string): Promise<void> {
   announce(t.saved);
 }
 
-/** Edit and delete controls go when the edit window is over (`now`: the server said so). */
-function dropEditing(scope: Element, now?: boolean): void {
-  for (const b of all("[data-action=edit],[data-action=delete]", scope)) if (now || !editLeft(idOf(b))) b.remove();
+/** Edit and delete controls go when the server says the edit window is over (live.js drops them on time). */
+function dropEditing(scope: Element): void {
+  for (const b of all("[data-action=edit],[data-action=delete]", scope)) b.remove();
 }
 
 function showPreview(form: HTMLFormElement, html: string): void {
@@ -422,7 +417,7 @@ async function onClick(e: Event): Promise<void> {
   } catch (err) {
     if (form) showErrors(form, err);
     else if (li) {
-      if (err instanceof ApiError && err.code == "edit_window_closed") dropEditing(li.firstElementChild!, true);
+      if (err instanceof ApiError && err.code == "edit_window_closed") dropEditing(li.firstElementChild!);
       notice(li, say(err));
     } else announce(say(err));
   } finally {

@@ -39,6 +39,8 @@ const en = {
   down: "Downvote",
   pinned: "Pinned",
   held: "Awaiting moderation",
+  featured: "Featured",
+  byMod: "edited by a moderator",
   closed: "Comments are closed.",
   posted: "Your comment was posted.",
   pending: "Your comment awaits moderation.",
@@ -96,6 +98,8 @@ Positiv bewerten
 Negativ bewerten
 Angeheftet
 Wartet auf Freigabe
+Hervorgehoben
+von der Moderation bearbeitet
 Die Kommentare sind geschlossen.
 Ihr Kommentar wurde veröffentlicht.
 Ihr Kommentar wartet auf Freigabe.
@@ -148,6 +152,8 @@ Voter pour
 Voter contre
 Épinglé
 En attente de modération
+À la une
+modifié par la modération
 Les commentaires sont fermés.
 Votre commentaire a été publié.
 Votre commentaire attend la modération.
@@ -200,6 +206,8 @@ Votar a favor
 Votar en contra
 Fijado
 Pendiente de moderación
+Destacado
+editado por la moderación
 Los comentarios están cerrados.
 Tu comentario se ha publicado.
 Tu comentario espera moderación.
@@ -252,6 +260,8 @@ Olumlu oy
 Olumsuz oy
 Sabitlendi
 Onay bekliyor
+Öne çıkan
+moderatör tarafından düzenlendi
 Yorumlar kapalı.
 Yorumunuz yayımlandı.
 Yorumunuz onay bekliyor.

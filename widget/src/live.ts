@@ -2,16 +2,19 @@
  * live.js: live updates and the comment bubble, loaded by embed.js after its first render (so embed.js
  * stays small). embed.js leaves what this needs in `window.kibitzLive` (types.ts `LiveHost`).
  * ONE EventSource per page on `/api/v1/sites/{site}/events?page=P`; after repeated errors, polling the
- * thread every 10 s instead.
+ * thread every 10 s instead. It also keeps relative times and edit controls current, and draws the
+ * reader's own comments that the public thread does not show (held for moderation, or shadow-banned).
  */
 
 import { h } from "./dom";
-import { get, set } from "./store";
+import { editLeft, get, getJson, set, token } from "./store";
 import type { Comment, LiveHost, ThreadPage } from "./types";
 
 const POLL = 10e3;
 const ERRORS = 3; // EventSource errors in a row before polling instead
 const MAX_DEPTH = 5;
+const LOOKUPS = 20; // own comments asked about per load, at most
+const KEEP = 30 * 864e5; // own comments older than this (ms) are no longer asked about
 
 // "% new comment", "% new comments", "New comment by %", "Close" per language.
 const WORDS: Record<string, string> = {
@@ -23,6 +26,7 @@ const WORDS: Record<string, string> = {
 };
 
 const CSS = `
+[data-pending]>.kb-c{border:1px dashed var(--border)}
 .kb-pill{position:sticky;top:8px;z-index:2;display:block;width:fit-content;margin:0 auto 8px;
 background:var(--accent);color:var(--on-accent);font-weight:600;border-radius:999px;padding:6px 16px;
 box-shadow:0 2px 8px #0003}
@@ -78,19 +82,34 @@ function start(host: LiveHost, base: string): void {
   // -- applying what happened -------------------------------------------------------------------------
   const sortNow = () => root.querySelector<HTMLElement>("[role=tab][aria-selected=true]")?.dataset.sort;
 
+  /** Draws `c` as the last reply of `parent`. */
+  function reply(c: Comment, parent: HTMLLIElement): HTMLLIElement {
+    const depth = +(parent.dataset.depth || 0) + 1;
+    let replies = parent.querySelector(":scope>[data-replies]");
+    if (!replies) {
+      replies = h("ol", { "data-replies": "", class: depth > MAX_DEPTH ? "kb-flat" : null });
+      parent.firstElementChild!.after(replies);
+    }
+    return replies.appendChild(host.comment(c, depth));
+  }
+
   function created(c: Comment): void {
-    if (find(c.id) || c.deleted || c.status == "pending") return;
+    if (c.deleted || c.status == "pending") return;
+    forget(c.id); // public now
+    const drawn = find(c.id);
+    if (drawn) {
+      // The reader's own held comment, approved: the note goes (the count follows: thread.count).
+      if (drawn.hasAttribute("data-pending")) {
+        drawn.removeAttribute("data-pending");
+        drawn.replaceChild(host.article(c), drawn.firstElementChild!);
+      }
+      return;
+    }
     let li: HTMLLIElement;
     if (c.parent) {
       const parent = find(c.parent);
       if (!parent) return; // its parent is not drawn: the count says it all
-      const depth = +(parent.dataset.depth || 0) + 1;
-      let replies = parent.querySelector(":scope>[data-replies]");
-      if (!replies) {
-        replies = h("ol", { "data-replies": "", class: depth > MAX_DEPTH ? "kb-flat" : null });
-        parent.firstElementChild!.after(replies);
-      }
-      li = replies.appendChild(host.comment(c, depth));
+      li = reply(c, parent);
     } else {
       li = host.comment(c, 0);
       if (sortNow() == "newest") list.prepend(li);
@@ -142,6 +161,86 @@ function start(host: LiveHost, base: string): void {
     "comment.voted": voted,
     "thread.count": (d) => host.count(d.count),
   };
+
+  // -- relative times, and edit controls that go when the edit window is over -----------------------------
+  setInterval(() => {
+    for (const time of root.querySelectorAll("time")) time.textContent = host.ago(time.dateTime);
+    for (const b of root.querySelectorAll("[data-action=edit],[data-action=delete]")) {
+      if (!editLeft(b.closest<HTMLElement>("li[data-comment-id]")!.dataset.commentId!)) b.remove();
+    }
+  }, 30e3);
+
+  // -- the reader's own comments the public thread does not show (DESIGN.md §3b) --------------------------
+  // `kibitz:posted:SITE PAGE` lists them (store.ts): held for moderation, hidden from everyone else by a
+  // shadow ban, or not shown yet. After the thread is drawn (never before: this runs after it), each is
+  // asked about with its edit token: still held → drawn with its "Awaiting moderation" note; approved →
+  // drawn as the reader's own comment; rejected or gone → forgotten. Failures change nothing.
+  const key = "posted:" + host.site + " " + host.page;
+  const mine: Record<string, Comment> = {}; // the answers of this load
+  let asks = LOOKUPS;
+  let checking = false;
+  const listed = (): string[] => {
+    const ids = getJson<unknown>(key);
+    return Array.isArray(ids) ? ids : [];
+  };
+  const keep = (ids: string[]) => set(key, JSON.stringify(ids.slice(-50)));
+
+  function forget(id: string, gone?: boolean): void {
+    const ids = listed();
+    if (ids.indexOf(id) >= 0) keep(ids.filter((x) => x != id));
+    delete mine[id];
+    if (gone) set("token:" + id, null);
+  }
+
+  async function lookup(id: string, drop: Set<string>): Promise<void> {
+    try {
+      const r = await fetch(base + "/api/v1/comments/" + encodeURIComponent(id), {
+        headers: { Authorization: "Bearer " + token(id)!.token },
+        cache: "no-store",
+      });
+      const c = r.ok ? ((await r.json()) as { comment: Comment }).comment : null;
+      if (c && !c.deleted && (c.status == "pending" || c.status == "approved")) mine[id] = c;
+      else if (c || r.status == 401 || r.status == 403 || r.status == 404) drop.add(id); // rejected, or gone
+    } catch {
+      // Offline, or refused: asked again on the next load.
+    }
+  }
+
+  /** Draw the reader's own comments missing from the list; `first`: the list shows the public thread. */
+  async function check(first: boolean): Promise<void> {
+    if (checking) return;
+    checking = true;
+    try {
+      const drop = new Set<string>();
+      const ask: string[] = [];
+      for (const id of listed().reverse()) {
+        // Newest first: older ones are more likely settled.
+        const own = token(id);
+        const li = find(id);
+        if (!own || Date.now() - own.created > KEEP) drop.add(id);
+        else if (li) {
+          if (first && !li.hasAttribute("data-pending")) drop.add(id); // in the public thread
+        } else if (!mine[id] && asks > 0) {
+          asks--;
+          ask.push(id);
+        }
+      }
+      await Promise.all(ask.map((id) => lookup(id, drop)));
+      for (const id of drop) forget(id, ask.indexOf(id) >= 0); // its token too when the API said so
+      for (const id of listed()) {
+        const c = mine[id];
+        if (!c || find(id)) continue;
+        // In its place: under its parent when that is drawn, else at the top.
+        const parent = c.parent ? find(c.parent) : null;
+        if (parent) reply(c, parent);
+        else list.prepend(host.comment(c, 0));
+      }
+    } catch {
+      // A malformed answer draws nothing more.
+    } finally {
+      checking = false;
+    }
+  }
 
   // -- the stream, or polling when it keeps failing -------------------------------------------------------
   const q = "?page=" + encodeURIComponent(host.page);
@@ -197,6 +296,10 @@ function start(host: LiveHost, base: string): void {
 
   connect();
   addEventListener("scroll", () => above.length && showPill(), { passive: true });
+
+  check(true);
+  // A new sort or filter draws the list anew: draw them again.
+  new MutationObserver(() => check(false)).observe(list, { childList: true });
 
   // -- the bubble ----------------------------------------------------------------------------------------
   if (el.dataset.bubble == "off" || get("bubble-closed")) return;

@@ -55,7 +55,9 @@ export function articleEl(c: Comment): HTMLElement {
     return h("article", { class: "kb-c", tabindex: -1 }, h("span", { class: "kb-av" }), h("p", { class: "kb-tomb" }, t.tomb));
   }
   const own = !!token(c.id);
-  const canEdit = editLeft(c.id) > 0;
+  // A held comment cannot be edited or deleted (the API answers 404 until it is approved).
+  const held = c.status == "pending";
+  const canEdit = !held && editLeft(c.id) > 0;
   return h(
     "article",
     { class: "kb-c", tabindex: -1 },
@@ -70,9 +72,19 @@ export function articleEl(c: Comment): HTMLElement {
         { class: "kb-meta" },
         authorEl(c),
         timeEl(c.created),
-        c.edited && dated(h("span", { class: "kb-ed" }, t.edited), c.edited),
+        // A moderator's edit (which sets `edited` too) says so instead of "edited".
+        c.edited &&
+          dated(
+            h(
+              "span",
+              { class: "kb-ed", "data-mod-edited": c.edited_by_moderator },
+              c.edited_by_moderator ? t.byMod : t.edited,
+            ),
+            c.edited,
+          ),
         c.pinned && h("span", { class: "kb-tag" }, t.pinned),
-        c.status == "pending" && h("span", { class: "kb-tag" }, t.held),
+        c.featured && h("span", { class: "kb-tag", "data-featured": "" }, t.featured),
+        held && h("span", { class: "kb-tag" }, t.held),
       ),
       bodyEl(c.html),
       h(
@@ -92,7 +104,12 @@ export function articleEl(c: Comment): HTMLElement {
 
 /** One comment with its replies, as the `li` of a list. */
 export function commentEl(c: Comment, depth: number): HTMLLIElement {
-  const li = h("li", { "data-comment-id": c.id, "data-deleted": c.deleted, "data-depth": depth });
+  const li = h("li", {
+    "data-comment-id": c.id,
+    "data-deleted": c.deleted,
+    "data-depth": depth,
+    "data-pending": c.status == "pending", // held for moderation: shown to its author alone (live.ts)
+  });
   li.appendChild(articleEl(c));
   if (c.replies.length) li.appendChild(repliesEl(c.replies, depth + 1));
   if (c.reply_count > c.replies.length) {

@@ -1,4 +1,9 @@
-/** The server-rendered thread (templates/pages/thread.html) read back as API data, for a first paint. */
+/**
+ * The server-rendered thread (templates/pages/thread.html) read back as API data, for a first paint.
+ * What the fragment does not carry (parent, edited, pinned, featured, edited_by_moderator, status: its
+ * comments are all public) stays undefined, which the drawing reads as null or false; the API's answer
+ * replaces it all a moment later.
+ */
 
 import type { Comment, ThreadPage } from "./types";
 
@@ -8,7 +13,6 @@ function parse(a: Element): Comment {
   const replies = Array.from(a.querySelectorAll(":scope>.kibitz-replies>article"), parse);
   return {
     id: a.getAttribute("data-comment-id") || "",
-    parent: null,
     author: {
       name: text("header [itemprop=name]"),
       avatar: attr("img", "src") || null,
@@ -16,16 +20,13 @@ function parse(a: Element): Comment {
     },
     html: a.querySelector(":scope>.kibitz-text")?.innerHTML || "",
     created: attr("time", "datetime"),
-    edited: null,
     score: +text("header .kibitz-score"),
     up: +attr("[itemprop=upvoteCount]", "content"),
     down: +attr("[itemprop=downvoteCount]", "content"),
     replies,
     reply_count: replies.length,
-    pinned: false,
     deleted: a.classList.contains("kibitz-deleted"),
-    status: "approved",
-  };
+  } as Comment;
 }
 
 export function fromSsr(section: Element): ThreadPage {

@@ -2,7 +2,12 @@
  * What the widget remembers for the reader, in localStorage (or in memory where storage is refused):
  * `kibitz:reader` (the signed reader id), `kibitz:sort`, `kibitz:author` (JSON name, email, url),
  * `kibitz:token:ID` (JSON {token, created, text}: the edit token of the reader's own comment ID, when
- * it was posted (ms) and its Markdown), `kibitz:vote:ID` ("1" or "-1"), `kibitz:posted:SITE PAGE` (commented there),
+ * it was posted (ms) and its Markdown), `kibitz:vote:ID` ("1" or "-1"),
+ * `kibitz:posted:SITE PAGE` (the reader commented there: a JSON list of the ids of their comments on that
+ * thread not yet seen in its public thread, oldest first — held for moderation, hidden from everyone
+ * else by a shadow ban, or not shown yet; "1" from older widgets. live.js asks `GET /api/v1/comments/ID`
+ * about them after each load, draws them for their author, and drops an id once the public thread has
+ * it, once it is rejected or gone, or 30 days after it was posted; the key itself stays),
  * `kibitz:wrote` (when the reader last changed anything, ms: reads skip shared caches for a while after).
  */
 

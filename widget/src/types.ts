@@ -19,7 +19,11 @@ export interface Comment {
   replies: Comment[];
   reply_count: number;
   pinned: boolean;
+  /** Absent from the server-rendered fragment (ssr.ts) and from older servers. */
+  featured?: boolean;
+  edited_by_moderator?: boolean;
   deleted: boolean;
+  /** "approved"; for its own author also "pending" (held for moderation) or "rejected". */
   status: string;
 }
 
@@ -64,6 +68,8 @@ export interface LiveHost {
   article(c: Comment): HTMLElement;
   t: { invite: string; one: string; other: string };
   lang: string;
+  /** "3 minutes ago", in the widget's language (time.ts). */
+  ago(iso: string): string;
 }
 
 declare global {
