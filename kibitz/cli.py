@@ -140,12 +140,13 @@ def comments() -> None:
     """Act on one comment (until the admin UI exists)."""
 
 
-def _moderate(config_path: Path | None, act: Callable[[Context], Awaitable[bool]]) -> bool:
+def with_context(config_path: Path | None, act: Callable[[Context], Awaitable[T]]) -> T:
+    """Run ``act`` on a context opened from the configuration, then close it."""
     from kibitz.context import close_context, open_context
 
     settings = _settings(config_path)
 
-    async def go() -> bool:
+    async def go() -> T:
         ctx = await open_context(settings)
         try:
             return await act(ctx)
@@ -160,7 +161,7 @@ def _moderate(config_path: Path | None, act: Callable[[Context], Awaitable[bool]
 @click.argument("comment_id", type=int)
 def hide_comment(config_path: Path | None, comment_id: int) -> None:
     """Hide a comment from readers (its replies stay)."""
-    changed = _moderate(config_path, lambda ctx: ctx.moderation.set_hidden(comment_id, True))
+    changed = with_context(config_path, lambda ctx: ctx.moderation.set_hidden(comment_id, True))
     click.echo(f"comment {comment_id} hidden" if changed else f"comment {comment_id} was already hidden")
 
 
@@ -169,7 +170,7 @@ def hide_comment(config_path: Path | None, comment_id: int) -> None:
 @click.argument("comment_id", type=int)
 def restore_comment(config_path: Path | None, comment_id: int) -> None:
     """Show a hidden comment again."""
-    changed = _moderate(config_path, lambda ctx: ctx.moderation.set_hidden(comment_id, False))
+    changed = with_context(config_path, lambda ctx: ctx.moderation.set_hidden(comment_id, False))
     click.echo(f"comment {comment_id} restored" if changed else f"comment {comment_id} was not hidden")
 
 
@@ -184,7 +185,7 @@ def threads() -> None:
 @click.argument("page")
 def close_thread(config_path: Path | None, site: str, page: str) -> None:
     """Refuse new comments on a page (they get `thread_closed`)."""
-    changed = _moderate(config_path, lambda ctx: ctx.moderation.set_closed(site, page, True))
+    changed = with_context(config_path, lambda ctx: ctx.moderation.set_closed(site, page, True))
     click.echo(f"thread {site} {page} closed" if changed else f"thread {site} {page} was already closed")
 
 
@@ -194,7 +195,7 @@ def close_thread(config_path: Path | None, site: str, page: str) -> None:
 @click.argument("page")
 def reopen_thread(config_path: Path | None, site: str, page: str) -> None:
     """Accept new comments on a page again."""
-    changed = _moderate(config_path, lambda ctx: ctx.moderation.set_closed(site, page, False))
+    changed = with_context(config_path, lambda ctx: ctx.moderation.set_closed(site, page, False))
     click.echo(f"thread {site} {page} reopened" if changed else f"thread {site} {page} was open")
 
 

@@ -30,24 +30,14 @@ def _with_context(
     config_path: Path | None, act: Callable[[Context], Awaitable[T]], *, sites: tuple[str, ...] = ()
 ) -> T:
     """Run ``act`` on an opened context; every ``sites`` id must be a configured site."""
-    from kibitz.cli import _run, _settings
-    from kibitz.context import close_context, open_context
+    from kibitz.cli import _settings, with_context
 
-    settings = _settings(config_path)
-    known = [site.id for site in settings.sites]
+    known = [site.id for site in _settings(config_path).sites]
     for site in sites:
         if site not in known:
             click.echo(f"error: no site {site!r} in the configuration (sites: {', '.join(known)})", err=True)
             sys.exit(1)
-
-    async def go() -> T:
-        ctx = await open_context(settings)
-        try:
-            return await act(ctx)
-        finally:
-            await close_context(ctx)
-
-    return _run(go)
+    return with_context(config_path, act)
 
 
 def _when(moment: datetime | None) -> str:

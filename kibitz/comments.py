@@ -476,21 +476,6 @@ class Comments:
 
     # -- reads ------------------------------------------------------------------------------------
 
-    async def screen_only(
-        self, site: SiteConfig, text: str, name: str, email: str | None, addr: str
-    ) -> guard.Screened:
-        """What posting this now would become (the moderators' spam check); writes nothing."""
-        text = inputs.text(text)
-        poster = guard.Poster(
-            inputs.email(email), "", inputs.author_name(name), addr, self.policies.address_hash(addr)
-        )
-        async with self.db.read() as tx:
-            effective = await self.policies.effective(tx, site)
-            try:
-                return await guard.screen(tx, effective, self.policies, poster, text, self.clock())
-            except errors.Banned:
-                return guard.Screened(CommentStatus.SPAM, ("banned",), 1.0)
-
     async def own(self, site: SiteConfig, comment_id: int, token: str | None) -> tuple[Comment, str]:
         """A comment as its author sees it, with its edit token: (comment, the status they may
         know): a held comment is "pending", a shadow-banned one "approved" (DESIGN.md §3b)."""

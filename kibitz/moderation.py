@@ -8,12 +8,12 @@ version and event, exactly as a reader's own write does.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from kibitz import errors, guard, inputs, markup, notify
-from kibitz.config import SiteConfig
+from kibitz.config import ModerationMode, SiteConfig
 from kibitz.events import EventKind, Events, ThreadEvent
 from kibitz.models import AuditEntry, Comment, CommentStatus, QueueItem, Thread
 from kibitz.policy import Policies, as_dict
@@ -111,6 +111,25 @@ class Moderation:
             by_day.get(first + timedelta(days=i), DayCounts(first + timedelta(days=i))) for i in range(days)
         ]
         return Stats(filled, pending, oldest, flagged, busiest)
+
+    async def spam_check(
+        self, site: SiteConfig, page: str, text: str, name: str, email: str | None, addr: str
+    ) -> guard.Screened:
+        """What posting this now would become (the moderators' spam check); writes nothing."""
+        text = inputs.text(text)
+        key = inputs.page_key(page)
+        poster = guard.Poster(
+            inputs.email(email), "", inputs.author_name(name), addr, self.policies.address_hash(addr)
+        )
+        async with self.db.read() as tx:
+            effective = await self.policies.effective(tx, site)
+            thread = await tx.threads.get(site.id, key)
+            if thread is not None and thread.moderation:
+                effective = replace(effective, moderation=ModerationMode(thread.moderation))
+            try:
+                return await guard.screen(tx, effective, self.policies, poster, text, self.clock())
+            except errors.Banned:
+                return guard.Screened(CommentStatus.SPAM, ("banned",), 1.0)
 
     # -- acts ---------------------------------------------------------------------------------------
 

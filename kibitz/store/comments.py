@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, and_, false, literal, or_, select, tuple_, update
+from sqlalchemy import ColumnElement, Select, and_, false, literal, or_, select, tuple_, update
 
 from kibitz.models import Anchor, Author, Comment, CommentStatus, Sort
 from kibitz.store.schema import comments, threads
@@ -136,6 +136,16 @@ def _after(sort: Sort, key: SortKey) -> ColumnElement[bool]:
     return or_(*terms)
 
 
+def with_thread() -> Select[Any]:
+    """Comments joined to their thread's page, title and url (as t_page, t_title, t_url)."""
+    return select(
+        comments,
+        threads.c.page.label("t_page"),
+        threads.c.title.label("t_title"),
+        threads.c.url.label("t_url"),
+    ).join(threads, threads.c.id == c.thread_id)
+
+
 def shown_clause() -> ColumnElement[bool]:
     """A comment readers see: visible itself, or a tombstone kept for its visible replies."""
     return or_(
@@ -210,13 +220,7 @@ class CommentRepo:
     async def recent(self, site: str, page: str | None, limit: int) -> list[tuple[Comment, str, str, str]]:
         """The newest visible comments of a site or one page, with their thread's page, title and url."""
         stmt = (
-            select(
-                comments,
-                threads.c.page.label("t_page"),
-                threads.c.title.label("t_title"),
-                threads.c.url.label("t_url"),
-            )
-            .join(threads, threads.c.id == c.thread_id)
+            with_thread()
             .where(threads.c.site == site, c.status == CommentStatus.APPROVED.value, c.deleted == false())
             .order_by(c.created.desc(), c.id.desc())
             .limit(limit)

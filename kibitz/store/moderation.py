@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import ColumnElement, false, func, literal, select, tuple_, update
 
 from kibitz.models import CommentStatus, FlagCount, QueueItem
-from kibitz.store.comments import to_comment
+from kibitz.store.comments import to_comment, with_thread
 from kibitz.store.schema import comments, flags, threads
 
 if TYPE_CHECKING:
@@ -98,16 +98,7 @@ class ModerationRepo:
         self, site: str, f: QueueFilter, after: tuple[datetime, int] | None, limit: int
     ) -> list[QueueItem]:
         """Comments of ``site`` matching ``f``, newest first, after the keyset ``after``."""
-        stmt = (
-            select(
-                comments,
-                threads.c.page.label("t_page"),
-                threads.c.title.label("t_title"),
-                threads.c.url.label("t_url"),
-            )
-            .join(threads, threads.c.id == c.thread_id)
-            .where(*self._where(site, f))
-        )
+        stmt = with_thread().where(*self._where(site, f))
         if after is not None:
             stmt = stmt.where(
                 tuple_(c.created, c.id)
@@ -122,16 +113,7 @@ class ModerationRepo:
         ]
 
     async def item(self, comment_id: int) -> QueueItem | None:
-        stmt = (
-            select(
-                comments,
-                threads.c.page.label("t_page"),
-                threads.c.title.label("t_title"),
-                threads.c.url.label("t_url"),
-            )
-            .join(threads, threads.c.id == c.thread_id)
-            .where(c.id == comment_id)
-        )
+        stmt = with_thread().where(c.id == comment_id)
         row = (await self.tx.conn.execute(stmt)).first()
         if row is None:
             return None

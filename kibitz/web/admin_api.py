@@ -251,7 +251,9 @@ async def spam_check(request: Request, site: SiteId, body: SpamCheckIn) -> Respo
     _, config = await _site(request, site)
     ctx = ctx_of(request)
     addr, _ = client_of(ctx, request)
-    verdict = await ctx.comments.screen_only(config, body.text, body.author.name, body.author.email, addr)
+    verdict = await ctx.moderation.spam_check(
+        config, body.page, body.text, body.author.name, body.author.email, addr
+    )
     status = {"approved": "approve", "pending": "pending"}.get(verdict.status.value, "spam")
     return ok({"verdict": status, "score": round(verdict.spam_score, 3), "reasons": list(verdict.reasons)})
 
