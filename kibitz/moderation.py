@@ -20,7 +20,7 @@ from kibitz.policy import Policies, as_dict
 from kibitz.security import Tokens
 from kibitz.store.audit import AuditFilter
 from kibitz.store.db import Database
-from kibitz.store.moderation import DayCounts, QueueFilter, decode_cursor, encode_cursor
+from kibitz.store.moderation import QUEUE_STATUSES, DayCounts, QueueFilter, decode_cursor, encode_cursor
 from kibitz.store.tx import Tx
 from kibitz.subscriptions import Links
 
@@ -35,6 +35,8 @@ STATUS_OF = {
 MARKS = {"pin": ("pinned", True), "unpin": ("pinned", False), "feature": ("featured", True),
          "unfeature": ("featured", False)}  # fmt: skip
 MAX_BULK = 500
+ARRIVALS = 50  # at most this many new comments per look of an open queue
+ARRIVAL_GRACE = timedelta(seconds=2)  # longer than any write transaction (statement_timeout aside)
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,25 @@ class Moderation:
         items = items[:limit]
         last = items[-1].comment if items else None
         return items, (encode_cursor(last.created, last.id) if more and last else None)
+
+    async def tab_counts(self, site: str) -> dict[str, int]:
+        """Comments in each queue tab of ``site`` (pending, flagged, spam, rejected, approved, all)."""
+        async with self.db.read() as tx:
+            return {status: await tx.moderation.count(site, status) for status in QUEUE_STATUSES}
+
+    async def arrivals(self, site: str, status: str, after: int) -> list[QueueItem]:
+        """What to add on top of an open queue whose newest comment is ``after``: the newer ones, and
+        those begun up to two seconds before it (on PostgreSQL a comment can commit after one with
+        a larger id; the page skips any it shows already)."""
+        items, _ = await self.queue(site, QueueFilter(status=status), None, ARRIVALS)
+        shown = await self.item(after) if after else None
+        since = shown.comment.created - ARRIVAL_GRACE if shown else None
+        return [
+            item
+            for item in items
+            if item.comment.id > after
+            or (since is not None and item.comment.id != after and item.comment.created >= since)
+        ]
 
     async def item(self, comment_id: int) -> QueueItem | None:
         async with self.db.read() as tx:

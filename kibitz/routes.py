@@ -8,7 +8,21 @@ from fastapi import FastAPI
 from starlette.responses import StreamingResponse
 
 from kibitz.errors import all_error_classes
-from kibitz.web import admin_api, api, assets, feeds, live, ops, pages, schemas, subscribe
+from kibitz.web import (
+    admin,
+    admin_api,
+    admin_auth,
+    admin_queue,
+    admin_site,
+    api,
+    assets,
+    feeds,
+    live,
+    ops,
+    pages,
+    schemas,
+    subscribe,
+)
 
 PROBLEM = {"model": schemas.Problem, "content": {"application/problem+json": {}}}
 
@@ -169,6 +183,7 @@ def register(app: FastAPI) -> None:
         tags=["assets"],
     )
     _admin_api(app)
+    _admin_pages(app)
     # Pages for people, reached from links in mails (HTML; not part of the JSON API).
     for path, get, post in (
         ("/confirm/{token}", pages.confirm_page, pages.confirm),
@@ -213,3 +228,39 @@ def _admin_api(app: FastAPI) -> None:
         r.add_api_route(
             path, handler, methods=[method], status_code=status, responses=STAFF, tags=["moderation"]
         )
+
+
+def _admin_pages(app: FastAPI) -> None:
+    """The moderators' admin UI (HTML, form posts with a CSRF token; web/admin*.py)."""
+    s = "/admin/sites/{site}"
+    for path, handler, method in (
+        ("/admin/login", admin_auth.login_page, "GET"),
+        ("/admin/login", admin_auth.login, "POST"),
+        ("/admin/logout", admin_auth.logout, "POST"),
+        ("/admin/sign-out-everywhere", admin_auth.sign_out_everywhere, "POST"),
+        ("/admin/set-password/{token}", admin_auth.set_password_page, "GET"),
+        ("/admin/set-password/{token}", admin_auth.set_password, "POST"),
+        ("/admin", admin_auth.home, "GET"),
+        ("/admin/", admin_auth.home, "GET"),
+        ("/admin/switch", admin_auth.switch, "GET"),
+        ("/admin/static/{name}", admin.static, "GET"),
+        ("/admin/audit", admin_site.audit, "GET"),
+        (f"{s}/queue", admin_queue.queue, "GET"),
+        (f"{s}/queue/updates", admin_queue.arrivals, "GET"),
+        (f"{s}/comments/{{id}}/moderate", admin_queue.act, "POST"),
+        (f"{s}/comments/{{id}}/edit", admin_queue.edit, "POST"),
+        (f"{s}/comments/{{id}}/history", admin_queue.history, "GET"),
+        (f"{s}/bulk", admin_queue.bulk, "POST"),
+        (f"{s}/stories", admin_queue.story, "GET"),
+        (f"{s}/stories/close", admin_queue.close, "POST"),
+        (f"{s}/stories/moderation", admin_queue.story_moderation, "POST"),
+        (f"{s}/bans", admin_site.bans, "GET"),
+        (f"{s}/bans", admin_site.add_ban, "POST"),
+        (f"{s}/bans/{{ban}}/lift", admin_site.lift_ban, "POST"),
+        (f"{s}/settings", admin_site.settings_page, "GET"),
+        (f"{s}/settings", admin_site.save_settings, "POST"),
+        (f"{s}/dashboard", admin_site.dashboard, "GET"),
+        ("/admin/{rest:path}", admin.not_found, "GET"),
+        ("/admin/{rest:path}", admin.not_found, "POST"),
+    ):
+        app.router.add_api_route(path, handler, methods=[method], include_in_schema=False)

@@ -176,7 +176,7 @@ def test_text_and_grid_follow_the_page_colour_and_series_take_a_custom_property(
         fallback = series_group.get("fill")
         assert fallback is not None
         assert re.fullmatch(r"#[0-9a-f]{6}", fallback)
-        assert series_group.get("style") == f"fill: var(--chart-{series_group.get('class')}, {fallback})"
+        assert series_group.get("style") is None  # a strict CSP refuses inline styles
     assert texts(svg, "kb-chart-legend") == ["posted", "approved", "rejected"]
 
 

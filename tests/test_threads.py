@@ -466,7 +466,8 @@ async def test_a_thread_nobody_commented_on_can_be_closed_before_its_first_comme
     assert await moderation(api).set_closed("a", "/nobody", True)
     assert (await api.thread("/nobody"))["thread"]["closed"] is True
     refused = await api.post(page="/nobody", text="First!")
-    assert refused.status_code == 403 and refused.json()["code"] == "thread_closed"
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "thread_closed"
 
 
 async def test_threads_close_after_the_sites_close_after_age(
