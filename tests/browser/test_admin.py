@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,6 +17,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, StorageState, exp
 from kibitz.demo import articles
 from tests.browser.conftest import FOCUS_VISIBLE_JS, SCREENSHOTS, WIDGET, Kibitz, require_bundle
 from tests.browser.test_audit import AXE_JS, axe_script
+from tests.server import run_kibitz
 
 # The demo story whose comments wait for a moderator, and one where they are published at once.
 MODERATED = next(a.path for a in articles() if a.moderation == "all")
@@ -81,6 +83,52 @@ def test_sign_in_says_when_the_password_is_wrong_then_lets_the_editor_in(demo: K
     page.get_by_role("button", name="Sign in").click()
     expect(page).to_have_url(demo.url + "/admin/sites/demo/dashboard")
     expect(page.get_by_role("heading", level=1)).to_contain_text("Dashboard")
+
+
+def test_an_account_with_totp_is_asked_for_its_code_and_repeated_failures_lock_the_form(
+    fresh_demo: Kibitz, page: Page, tmp_path: Path
+) -> None:
+    import pyotp
+
+    email, password = credentials(fresh_demo)
+    config = tmp_path / "cli.toml"
+    config.write_text(f'data_dir = "{tmp_path / "demo-data"}"\n', encoding="utf-8")
+    made = run_kibitz("admin", "totp", email, "--config", str(config), cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    secret = re.search(r"\b([A-Z2-7]{16,})\b", made.stdout)
+    assert secret, made.stdout
+    page.goto(fresh_demo.url + "/admin/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_have_text("Enter the six-digit code from your authenticator app.")
+    page.get_by_label("Password").fill(password)
+    page.get_by_label("Code from your authenticator app").fill("000000")
+    page.get_by_role("button", name="Sign in").click()
+    # A wrong code gets the same answer as a wrong password (nothing tells a guesser which was wrong).
+    expect(page.get_by_role("alert")).to_have_text("The email or password is wrong.")
+    page.get_by_label("Password").fill(password)
+    page.get_by_label("Code from your authenticator app").fill(pyotp.TOTP(secret.group(1)).now())
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(re.compile("Queue"))
+
+    other = page.context.browser.new_context() if page.context.browser else None
+    assert other is not None
+    try:
+        guess = other.new_page()
+        for _ in range(6):
+            guess.goto(fresh_demo.url + "/admin/login")
+            guess.get_by_label("Email").fill(email)
+            guess.get_by_label("Password").fill("a wrong guess")
+            guess.get_by_role("button", name="Sign in").click()
+            if "Too many attempts" in guess.get_by_role("alert").inner_text():
+                break
+        expect(guess.get_by_role("alert")).to_have_text(re.compile(r"Too many attempts\. Try again in \d+"))
+        guess.get_by_label("Password").fill(password)  # the right password does not help now
+        guess.get_by_role("button", name="Sign in").click()
+        expect(guess.get_by_role("alert")).to_have_text(re.compile("Too many attempts"))
+    finally:
+        other.close()
 
 
 def test_an_approved_comment_appears_on_the_open_article_without_reload(
