@@ -28,7 +28,7 @@ from kibitz.models import (
 )
 from kibitz.origins import origin_of
 from kibitz.policy import Policies
-from kibitz.security import TokenError, Tokens, anonymise
+from kibitz.security import TokenError, Tokens
 from kibitz.store.comments import NewComment
 from kibitz.store.db import Database
 from kibitz.store.tx import Tx
@@ -191,7 +191,6 @@ class Comments:
                         renderer_version=markup.RENDERER_VERSION,
                         author=author,
                         reader_id=reader_id,
-                        client_net=anonymise(req.client_addr),
                         created=now,
                         anchor=anchor,
                         site=site.id,

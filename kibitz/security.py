@@ -7,7 +7,7 @@ import hmac
 import secrets
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
+from ipaddress import IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -104,16 +104,6 @@ def rate_key(addr: str) -> str:
             return str(ip.ipv4_mapped)
         return str(ip_network(f"{ip}/64", strict=False))
     return str(ip)
-
-
-def anonymise(addr: str) -> str:
-    """What is stored with a comment: an IPv4 /24 or an IPv6 /48, never the full address."""
-    try:
-        ip: IPv4Address | IPv6Address = ip_address(addr)
-    except ValueError:
-        return ""
-    prefix = 24 if isinstance(ip, IPv4Address) else 48
-    return str(ip_network(f"{ip}/{prefix}", strict=False))
 
 
 _hasher = PasswordHasher()

@@ -479,3 +479,39 @@ async def test_the_html_fragment_marks_featured_comments_and_a_moderators_edit(a
     fragment = (await api.client.get("/api/v1/sites/a/comments.html", params={"page": "/story"})).text
     assert '<span class="kibitz-featured">Featured</span>' in fragment
     assert "Edited by a moderator" in fragment
+
+
+async def test_a_comment_keeps_its_address_only_as_a_keyed_hash(api: Api) -> None:
+    from sqlalchemy import text
+
+    cid = (await api.post(text="Where am I from?")).json()["comment"]["id"]
+    async with ctx_of(api).db.read() as tx:
+        row = (
+            await tx.conn.execute(
+                text("SELECT client_net, client_hash FROM comments WHERE id = :id"), {"id": int(cid)}
+            )
+        ).one()
+    assert row.client_net == ""
+    assert len(row.client_hash) == 40
+    assert "203.0.113" not in row.client_hash
+
+
+async def test_a_staff_session_changes_nothing_without_its_csrf_token(api: Api) -> None:
+    ctx = ctx_of(api)
+    await ctx.staff.add("desk@example.org", "moderator", ["a"], "a long enough password", "tests")
+    signed = await ctx.staff.sign_in("desk@example.org", "a long enough password", None, "tests", "pytest")
+    cookie = {"Cookie": f"kibitz_admin={signed.token}"}
+    url = f"{ADMIN}/sites/a/settings"
+    assert (await api.client.get(url, headers=cookie)).status_code == 200
+    for headers in (cookie, {**cookie, "X-CSRF-Token": "forged"}):
+        r = await api.client.put(url, json={"moderation": "all"}, headers=headers)
+        assert r.status_code == 403
+        assert r.json()["code"] == "csrf_failed"
+    assert (await api.client.get(url, headers=cookie)).json()["moderation"] == "none"
+    ok = await api.client.put(
+        url, json={"moderation": "all"}, headers={**cookie, "X-CSRF-Token": signed.csrf}
+    )
+    assert ok.status_code == 200
+    [entry] = (await api.client.get(f"{ADMIN}/audit", headers=cookie)).json()["items"][:1]
+    assert entry["actor"].startswith("staff:")
+    assert entry["action"] == "settings.update"

@@ -199,7 +199,6 @@ async def test_mail_no_longer_deliverable_at_send_time_is_dropped_not_sent(env: 
                 renderer_version=1,
                 author=Author("Ann", "", "", "k"),
                 reader_id="r",
-                client_net="",
                 created=env.clock(),
                 anchor=None,
             )

@@ -88,7 +88,6 @@ class NewComment:
     renderer_version: int
     author: Author
     reader_id: str
-    client_net: str
     created: datetime
     anchor: Anchor | None
     site: str = ""
@@ -175,7 +174,6 @@ class CommentRepo:
             "author_url": new.author.url,
             "avatar_key": new.author.avatar_key,
             "reader_id": new.reader_id,
-            "client_net": new.client_net,
             "created": new.created,
             "anchor": anchor_json(new.anchor),
             "site": new.site,

@@ -117,6 +117,7 @@ comments = Table(
     Column("avatar_key", String(64), nullable=False),
     Column("reader_id", String(64), nullable=False),
     Column("account_id", Id, nullable=True),
+    # No longer written (migration 0005 emptied it): addresses are kept only as client_hash.
     Column("client_net", String(64), nullable=False, server_default=""),
     Column("created", UTCDateTime, nullable=False),
     Column("edited", UTCDateTime, nullable=True),

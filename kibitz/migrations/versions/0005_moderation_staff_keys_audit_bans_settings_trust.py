@@ -152,6 +152,9 @@ def upgrade() -> None:
     with op.batch_alter_table("threads", schema=None) as batch_op:
         batch_op.add_column(sa.Column("moderation", sa.String(length=16), nullable=True))
 
+    # Addresses are kept only as keyed hashes from now on (comments.client_hash): forget the
+    # partial addresses stored before.
+    op.execute("UPDATE comments SET client_net = ''")
     # Copy each comment's site from its thread, so a site's moderation queue reads off one index.
     op.execute(
         "UPDATE comments SET site = (SELECT threads.site FROM threads WHERE threads.id = comments.thread_id)"
