@@ -495,9 +495,23 @@ async def test_approving_a_held_comment_shows_it_on_every_worker_at_once(
             assert r.status_code == 200, r.text
         after = await on_every_worker(server, ask_thread, at_least=10)
         assert [ids(r) for r in after] == [[held]] * len(after)
-        assert {r.json()["counts"][page] for r in await on_every_worker(server, ask_counts, at_least=10)} == {
-            1
-        }
+        counted_now = await on_every_worker(server, ask_counts, at_least=10)
+        assert {r.json()["counts"][page] for r in counted_now} == {1}
+
+        # Revoking the key stops it at once on every worker.
+        async def ask_queue(http: httpx.AsyncClient) -> httpx.Response:
+            return await http.get("/api/v1/admin/sites/a/queue", headers=key)
+
+        assert {r.status_code for r in await on_every_worker(server, ask_queue)} == {200}
+        listed = await asyncio.to_thread(
+            run_kibitz, "apikey", "list", "--config", str(server.config), cwd=tmp_path
+        )
+        key_id = listed.stdout.split("\t", 1)[0]
+        revoked = await asyncio.to_thread(
+            run_kibitz, "apikey", "revoke", key_id, "--config", str(server.config), cwd=tmp_path
+        )
+        assert revoked.returncode == 0, revoked.stderr
+        assert {r.status_code for r in await on_every_worker(server, ask_queue)} == {401}
 
 
 # -- 3. 304 for an unchanged thread on every worker --------------------------------------------------------
