@@ -556,3 +556,27 @@ async def test_a_story_gets_its_own_moderation_mode_from_its_page(desk: Api) -> 
 
     [entry] = await desk.app.state.ctx.moderation.audit(AuditFilter(action="thread.moderation"), None, 10)
     assert (entry.target, entry.detail) == ("thread:/calm", {"moderation": "none"})
+
+
+async def test_signing_in_rotates_the_session_and_a_planted_cookie_never_becomes_one(desk: Api) -> None:
+    """QUALITY T59: session fixation."""
+    ctx = desk.app.state.ctx
+    first, second = browser(desk), browser(desk)
+    async with first, second:
+        first.cookies.set("kibitz_admin", "planted-by-an-attacker", domain="kibitz.test", path="/")
+        await sign_in(first, OWNER)
+        held = first.cookies.get("kibitz_admin", domain="kibitz.test")
+        assert held not in (None, "planted-by-an-attacker")
+        assert await ctx.staff.session("planted-by-an-attacker") is None
+        # A browser that holds a live session and signs in again gets a new one; the old one ends.
+        form = await second.get("/admin/login")
+        second.cookies.set("kibitz_admin", held, domain="kibitz.test", path="/")
+        r = await second.post(
+            "/admin/login",
+            data={"login_token": field(form.text, "login_token"), "email": OWNER, "password": PASSWORD},
+        )
+        assert r.status_code == 303
+        rotated = second.cookies.get("kibitz_admin", domain="kibitz.test")
+        assert rotated not in (None, held)
+        assert await ctx.staff.session(held) is None
+        assert await ctx.staff.session(rotated or "") is not None

@@ -133,6 +133,9 @@ async def login(request: Request) -> Response:
             headers=exc.headers,
         )  # fmt: skip
     response = redirect(local_admin_path(nxt))
+    previous = staff_auth.session_token(request)
+    if previous:  # rotated at sign-in: a session this browser held before ends now
+        await ctx.staff.sign_out(previous)
     staff_auth.set_session_cookie(response, signed.token, ctx.settings)
     response.delete_cookie(name, path="/" if secure else "/admin", secure=secure, httponly=True)
     return response
