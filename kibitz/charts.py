@@ -143,11 +143,12 @@ def _plot(
                 continue
             x = left + (index + 0.5) * slot - group / 2 + (0 if stacked else number * bar)
             tall = max(value * scale, 0.5)  # a count of 1 on a tall axis stays visible and hoverable
-            y = bases[index] - tall
+            # Rounded ends, and the height between them, so a bar ends exactly where it starts the next.
+            y, below = round(bases[index] - tall, 2), round(bases[index], 2)
             if stacked:
                 bases[index] = y
             parts.append(
-                f'<rect x="{_n(x)}" y="{_n(y)}" width="{_n(bar)}" height="{_n(tall)}">'
+                f'<rect x="{_n(x)}" y="{_n(y)}" width="{_n(bar)}" height="{_n(below - y)}">'
                 f"<title>{_label(days[index])}: {escape(one.name)} {value:d}</title></rect>"
             )
         parts.append("</g>")

@@ -264,7 +264,7 @@ def test_table_has_one_row_per_day_newest_first_with_each_count() -> None:
     ]
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=500, deadline=None, derandomize=True)
 @given(
     st.integers(min_value=1, max_value=90).flatmap(
         lambda count: st.lists(
@@ -286,9 +286,9 @@ def test_any_counts_give_well_formed_bars_inside_the_plot(rows: list[list[int]],
         x, y = float(rect.get("x", "-1")), float(rect.get("y", "-1"))
         width, height = float(rect.get("width", "-1")), float(rect.get("height", "-1"))
         assert x >= 44 - 0.01
-        assert x + width <= 696 + 0.01
+        assert x + width <= 696 + 0.02  # x and width are each rounded to 0.01
         assert y >= 32 - 0.5 * len(rows)  # bars of tiny counts are drawn 0.5 units tall at least
-        assert y + height <= 216 + 0.01
+        assert y + height <= 216 + 1e-9
         assert width > 0
         assert height >= 0.5
     assert top >= max((sum(column) if stacked else max(column)) for column in zip(*rows, strict=True))
