@@ -354,3 +354,41 @@ def test_keyboard_only_reader_can_post_and_reply(fresh_demo: Kibitz, page: Page)
     reply = comment_id_with_text(page, "[keyboard-reply]")
     assert parent_comment_id(page, reply) == target["comment"]
     assert {c["id"] for c in _walk(fresh_demo.thread(SHORT)["comments"])} >= {posted, reply}
+
+
+def test_a_delete_whose_live_event_arrives_before_its_answer_is_counted_once(
+    fresh_demo: Kibitz, page: Page
+) -> None:
+    """The event stream can bring a deletion (and the new count) before the DELETE's own answer
+    reaches the page: the header must not count it twice, and nothing may throw."""
+    require_bundle()
+    before = fresh_demo.count(SHORT)
+    open_thread(page, fresh_demo.url + SHORT)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    form = page.locator(MAIN_FORM)
+    form.locator("[name='name']").fill("Racy Reader")
+    form.locator("[name='text']").fill("Here and gone [race-test]")
+    form.locator("button[type='submit']").click()
+    mine = comment_id_with_text(page, "[race-test]")
+    expect_count(page, before + 1)
+
+    held: list[tuple[Route, Any]] = []
+
+    def hold_delete(route: Route) -> None:
+        if route.request.method != "DELETE":
+            route.continue_()
+            return
+        held.append((route, route.fetch()))  # the server deletes now; its answer waits
+
+    page.route("**/api/v1/comments/*", hold_delete)
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.locator(comment(mine)).locator("[data-action='delete']").click()
+    expect(page.locator(comment(mine))).to_have_count(0)  # the live stream removed it first
+    expect_count(page, before)
+    route, answer = held[0]
+    route.fulfill(response=answer)
+    page.wait_for_function("document.activeElement !== null")
+    expect_count(page, before)
+    assert fresh_demo.count(SHORT) == before
+    assert errors == []

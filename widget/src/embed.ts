@@ -453,6 +453,8 @@ async function remove(li: HTMLLIElement): Promise<void> {
   if (!own || !confirm(t.sure)) return;
   await call("DELETE", `/api/v1/comments/${id}`, undefined, own.token);
   set("token:" + id, null);
+  // The live stream may have brought the deletion (and the new count) before this answer.
+  if (!li.isConnected || li.hasAttribute("data-deleted")) return announce(t.gone);
   setCount(count - 1);
   let focus: HTMLElement = heading;
   if (li.querySelector(":scope>[data-replies]>li,:scope>[data-action=continue]")) {
