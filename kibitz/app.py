@@ -5,31 +5,75 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from kibitz import __version__, guard
 from kibitz.config import Settings, load_settings
 from kibitz.context import Clock, Context, close_context, open_context, utcnow
 from kibitz.web import problems
 from kibitz.web.cached import fast_read
-from kibitz.web.edge import Edge
+from kibitz.web.edge import Edge, oversized, refuse_head
+from kibitz.web.ops import METRICS_SOCKETS_ENV, answer_metrics_socket
 
 log = logging.getLogger(__name__)
 HOUSEKEEPING_SECONDS = 600
 
 
 class KibitzApp(FastAPI):
-    """The FastAPI app with the read cache's fast path in front of every layer (web/cached.py)."""
+    """The FastAPI app with the head limits and the read cache's fast path in front of every layer
+    (web/edge.py, web/cached.py); HEAD is answered on every GET route, as GET without the body."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "GET":
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        refusal = oversized(scope)
+        if refusal is not None:
+            await refuse_head(refusal, scope, receive, send)
+            return
+        if scope["method"] == "HEAD":
+            await self._head(scope, receive, send)
+            return
+        await self._get_or_other(scope, receive, send)
+
+    async def _get_or_other(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["method"] == "GET":
             ctx: Context | None = getattr(self.state, "ctx", None)
             if ctx is not None and await fast_read(ctx, scope, send):
                 return
         await super().__call__(scope, receive, send)
+
+    async def _head(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """HEAD as GET with the body dropped: the same status and headers (Content-Length too). A
+        stream ends once its headers are out: the app is told the client has gone."""
+        done = asyncio.Event()
+
+        async def head_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                await send(message)
+            elif message["type"] == "http.response.body" and not done.is_set():
+                done.set()
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+        async def head_receive() -> Message:
+            if done.is_set():
+                return {"type": "http.disconnect"}
+            real = asyncio.ensure_future(receive())
+            ended = asyncio.ensure_future(done.wait())
+            await asyncio.wait({real, ended}, return_when=asyncio.FIRST_COMPLETED)
+            ended.cancel()
+            if real.done():
+                return real.result()
+            real.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await real
+            return {"type": "http.disconnect"}
+
+        await self._get_or_other({**scope, "method": "GET"}, head_receive, head_send)
 
 
 async def _housekeeping(ctx: Context) -> None:
@@ -62,9 +106,15 @@ def create_app(settings: Settings, *, clock: Clock = utcnow, migrate: bool = Tru
             from kibitz.worker import start_worker
 
             stop_worker = start_worker(ctx)
+        stop_metrics = None
+        sockets = os.environ.get(METRICS_SOCKETS_ENV)
+        if settings.metrics_listen and sockets:  # `kibitz serve` gathers them (web/ops.py)
+            stop_metrics = await answer_metrics_socket(ctx, sockets)
         try:
             yield
         finally:
+            if stop_metrics is not None:
+                await stop_metrics()
             app.state.shutdown.set()
             ctx.broker.ring_all()
             unwatch()

@@ -1,6 +1,7 @@
 """Avatars: deterministic identicon SVGs served by Kibitz itself, and the keyed hash that names them.
 
-No third-party request, and the avatar URL reveals nothing that confirms an email address.
+No third-party request, and the avatar URL reveals nothing that confirms an email address: the key
+names the poster's reader id (an account, once accounts exist), never an unverified email.
 """
 
 from __future__ import annotations
@@ -57,17 +58,21 @@ def identicon_svg(digest: str) -> str:
     )
 
 
-def avatar_key(secret: bytes, site: str, identity: str) -> str:
-    """HMAC-SHA256 of `site NUL identity` under the server's secret, first 32 hex characters.
+def avatar_key(secret: bytes, site: str, reader_id: str) -> str:
+    """HMAC-SHA256 of `reader NUL site NUL reader_id` under the server's secret, first 32 hex
+    characters.
 
-    `identity` is the normalised email when known, else the author name. Without the secret
-    nobody can test a guessed address against an avatar URL, nor link one person across sites.
+    `reader_id` is the poster's raw (server-issued) reader id. Nothing a poster types enters the key,
+    so posting a probe with a guessed email gives the probe's own reader's avatar, never the one of
+    the address's owner. The `reader` prefix keeps these keys apart from the older ones (the digest
+    of `site NUL email or name`, still stored on comments from before migration 0006): no new post
+    can produce one of those. Without the secret nobody can link one reader across sites either.
     """
     if not secret:
         raise ValueError("avatar_key needs a non-empty secret")
     if "\0" in site:
         raise ValueError("site must not contain NUL")
-    message = f"{site}\0{identity}".encode("utf-8", "surrogatepass")
+    message = f"reader\0{site}\0{reader_id}".encode("utf-8", "surrogatepass")
     return hmac.new(secret, message, hashlib.sha256).hexdigest()[:32]
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import sys
+import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -95,16 +97,44 @@ def _serve(settings: Settings, host: str, port: int, workers: int, config_path: 
         "proxy_headers": False,
         "server_header": False,
         "access_log": False,
+        # httptools with a bound on request heads (answered 431 before the app; web/edge.py).
+        "http": "kibitz.web.edge:BoundedHttpTools",
     }
-    if workers > 1:
-        # Worker processes rebuild the settings from the same file.
-        if config_path is not None:
-            os.environ["KIBITZ_CONFIG"] = str(config_path.resolve())
-        uvicorn.run("kibitz.app:factory", factory=True, workers=workers, **options)  # type: ignore[arg-type]
-    else:
-        from kibitz.app import create_app
+    sockets = _start_metrics_listener(settings)
+    try:
+        if workers > 1:
+            # Worker processes rebuild the settings from the same file.
+            if config_path is not None:
+                os.environ["KIBITZ_CONFIG"] = str(config_path.resolve())
+            uvicorn.run("kibitz.app:factory", factory=True, workers=workers, **options)  # type: ignore[arg-type]
+        else:
+            from kibitz.app import create_app
 
-        uvicorn.run(create_app(settings), **options)  # type: ignore[arg-type]
+            uvicorn.run(create_app(settings), **options)  # type: ignore[arg-type]
+    finally:
+        if sockets is not None:
+            shutil.rmtree(sockets, ignore_errors=True)
+
+
+def _start_metrics_listener(settings: Settings) -> str | None:
+    """With ``metrics_listen``: /metrics of every worker on that address, served by this process
+    (which outlives the workers uvicorn restarts); the private directory of the workers' sockets."""
+    address = settings.metrics_address
+    if address is None:
+        return None
+    from kibitz.web.ops import METRICS_SOCKETS_ENV, MetricsListener
+
+    sockets = tempfile.mkdtemp(prefix="kibitz-metrics-")  # mode 0700: only this user's processes
+    try:
+        MetricsListener(*address, sockets, settings.metrics_allow).start()
+    except OSError as exc:
+        shutil.rmtree(sockets, ignore_errors=True)
+        problem = exc.strerror or str(exc)
+        raise click.ClickException(
+            f"metrics_listen: cannot listen on {settings.metrics_listen}: {problem}"
+        ) from None
+    os.environ[METRICS_SOCKETS_ENV] = sockets  # the workers inherit it
+    return sockets
 
 
 @main.command()

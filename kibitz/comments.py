@@ -136,17 +136,19 @@ class Comments:
         a = req.anchor
         anchor = None if a is None else inputs.anchor(a.exact, a.prefix, a.suffix, a.start, a.end)
         html = markup.render(text, allow_images=site.allow_images)
-        author = Author(
-            name=name,
-            email=email,
-            url=author_url,
-            avatar_key=avatar_key(self.avatar_secret, site.id, email or name),
-        )
         reader_id, new_reader = req.reader_id, req.reader_id is None
         # A retry after a lost 201 comes from the same reader or, for a first post, the same address.
         principal = f"r:{req.reader_id}" if req.reader_id else f"a:{req.client}"
         if reader_id is None:
             reader_id = self.tokens.new_reader()
+        # The avatar names the poster's reader id, never the (unverified) email: a probe with a
+        # guessed address gets its own reader's avatar, which matches nobody else's.
+        author = Author(
+            name=name,
+            email=email,
+            url=author_url,
+            avatar_key=avatar_key(self.avatar_secret, site.id, reader_id),
+        )
         now = self.clock()
         try:
             async with self.db.write() as tx:
@@ -432,14 +434,26 @@ class Comments:
         )
 
     async def vote(
-        self, site: SiteConfig, comment_id: int, reader_id: str, value: int, client: str
+        self,
+        site: SiteConfig,
+        comment_id: int,
+        reader_id: str,
+        value: int,
+        client: str,
+        client_addr: str = "",
     ) -> VoteTally:
-        """Set this reader's vote to +1, 0 or -1; one vote per reader, never on their own comment."""
+        """Set this reader's vote to +1, 0 or -1; one vote per reader, never on their own comment,
+        and at most the site's ``votes_per_address`` per comment from one client address (an IPv6
+        address by its /64), whatever reader ids it sends. ``client_addr`` "" (the demo's seed)
+        counts against no address."""
         now = self.clock()
+        address_hash = self.policies.address_hash(client_addr)
         async with self.db.write() as tx:
             await guard.check_rate(
                 tx, site=site.id, action="votes", limit=site.rate_limits.votes, client=client, now=now
             )
+            # The comment's row lock (PostgreSQL) or the write lock (SQLite) orders every vote on
+            # it, so the count below is exact across workers and instances.
             comment = await tx.comments.get(comment_id, for_update=True)
             if comment is None or not comment.visible:
                 raise errors.NotFound("No such comment")
@@ -448,7 +462,12 @@ class Comments:
             before = await tx.votes.value(comment_id, reader_id)
             if before == value:
                 return VoteTally(comment.score, comment.up, comment.down, value)
-            await tx.votes.set(comment_id, reader_id, value, now)
+            if before == 0 and address_hash:
+                # A new vote row; changing or withdrawing one's vote never counts again.
+                limit = (await self.policies.effective(tx, site)).votes_per_address
+                if await tx.votes.from_address(comment_id, address_hash) >= limit:
+                    raise errors.VoteLimit()
+            await tx.votes.set(comment_id, reader_id, value, now, address_hash)
             up = (value == 1) - (before == 1)
             down = (value == -1) - (before == -1)
             score, ups, downs = await tx.comments.add_votes(comment_id, up, down)

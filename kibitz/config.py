@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, fields
 from datetime import timedelta
 from email.utils import parseaddr
 from enum import StrEnum
-from ipaddress import IPv4Network, IPv6Network, ip_network
+from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 from pathlib import Path, PurePath
 from typing import NoReturn, TypeVar
 from urllib.parse import urlsplit
@@ -161,6 +161,13 @@ class Settings:
     smtp: SmtpConfig
     sites: tuple[SiteConfig, ...]
     config_path: Path | None
+    # "host:port" of the listener that serves /metrics of every worker (web/ops.py); "" for none,
+    # when /metrics is on the public port for the clients metrics_allow lists.
+    metrics_listen: str = ""
+
+    @property
+    def metrics_address(self) -> tuple[str, int] | None:
+        return split_listen(self.metrics_listen) if self.metrics_listen else None
 
     def site(self, site_id: str) -> SiteConfig | None:
         return next((site for site in self.sites if site.id == site_id), None)
@@ -238,8 +245,10 @@ def _env_layer(env: Mapping[str, str]) -> tuple[dict[str, object], dict[str, str
         if not var.startswith(ENV_PREFIX):
             continue
         name = var[len(ENV_PREFIX) :].lower()
-        if name == "config" or name.startswith("test_"):
-            continue  # the file's path (read above) and the test suite's switches, not settings
+        if name in ("config", "metrics_sockets") or name.startswith("test_"):
+            # The file's path (read above), where `kibitz serve` has its workers answer its
+            # metrics listener (web/ops.py), and the test suite's switches: not settings.
+            continue
         parts = name.split("__")
         key = ".".join(parts)
         if key not in _TOP_KEYS and not (key.startswith("smtp.") and key[5:] in _SMTP_KEYS):
@@ -420,7 +429,36 @@ def _build(raw: Mapping[str, object], r: _Reader, cwd: Path, config_path: Path |
         smtp=_smtp(r, top.get("smtp", {})),
         sites=site_tables(r, top.get("sites", []), base_origin),
         config_path=config_path,
+        metrics_listen=_listen(r, top.get("metrics_listen", ""), "metrics_listen"),
     )
+
+
+def split_listen(value: str) -> tuple[str, int]:
+    """``host:port`` (an IP address, IPv6 in brackets) as (host, port); ValueError when it is not."""
+    host, sep, port_text = value.strip().rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+        if ip_address(host).version != 6:
+            raise ValueError("only an IPv6 address goes in brackets")
+    elif ":" in host or ip_address(host).version != 4:
+        raise ValueError("an IPv6 address goes in brackets: its colons are ambiguous")
+    if not sep or not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+        raise ValueError("needs a port from 1 to 65535")
+    return host, int(port_text)
+
+
+def _listen(r: _Reader, value: object, key: str) -> str:
+    text = r.string(value, key).strip()
+    if not text:
+        return ""
+    try:
+        host, port = split_listen(text)
+    except ValueError:
+        r.fail(
+            key,
+            f"must be an address and port like '127.0.0.1:9108' or '[::1]:9108', or empty, not {_show(text)}",
+        )
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def _bounded(r: _Reader, value: object, key: str, low: int, high: int) -> int:

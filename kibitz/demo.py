@@ -426,7 +426,13 @@ def run_demo(host: str, port: int, data_dir: Path) -> None:
     signal.signal(signal.SIGTERM, lambda _sig, _frame: sys.exit(0))
     try:
         uvicorn.run(
-            app, host=host, port=port, proxy_headers=False, timeout_graceful_shutdown=5, log_level="warning"
+            app,
+            host=host,
+            port=port,
+            proxy_headers=False,
+            timeout_graceful_shutdown=5,
+            log_level="warning",
+            http="kibitz.web.edge:BoundedHttpTools",  # request heads bounded before the app
         )
     finally:
         mail.stop()

@@ -182,7 +182,10 @@ def _received(name: str) -> datetime | None:
     match = MAIL_NAME.fullmatch(name)
     if match is None:
         return None
-    return datetime.strptime(match["at"], "%Y%m%d-%H%M%S-%f").replace(tzinfo=UTC)
+    try:
+        return datetime.strptime(match["at"], "%Y%m%d-%H%M%S-%f").replace(tzinfo=UTC)
+    except ValueError:  # the right shape, not a real time (month 99): not a mail of ours
+        return None
 
 
 def read_mail(directory: Path, name: str) -> StoredMail | None:
@@ -226,7 +229,8 @@ def _page(request: Request, template: str, status: int = 200, **values: Any) -> 
     # A mail's HTML may try to load remote images (or worse): nothing leaves this page.
     headers = {
         "Cache-Control": "no-cache",
-        "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:",
+        "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
+        "frame-ancestors 'none'",
         "Referrer-Policy": "no-referrer",
     }
     return HTMLResponse(body, status_code=status, headers=headers)

@@ -14,6 +14,7 @@
     │   ├── ThreadClosed        403 thread_closed
     │   ├── OwnComment          403 own_comment
     │   ├── Banned              403 banned
+    │   ├── VoteLimit           403 vote_limit
     │   └── CsrfFailed          403 csrf_failed
     ├── NotFound                404 not_found
     ├── MethodNotAllowed        405 method_not_allowed
@@ -114,6 +115,10 @@ class Banned(Forbidden):
     code, status, title = "banned", 403, "You can no longer comment on this site"
 
 
+class VoteLimit(Forbidden):
+    code, status, title = "vote_limit", 403, "Your network has given this comment all the votes it may"
+
+
 class CsrfFailed(Forbidden):
     code, status, title = "csrf_failed", 403, "The form is stale or was not sent by this site; reload it"
 
@@ -174,3 +179,15 @@ def all_error_classes() -> list[type[KibitzError]]:
             seen.append(cls)
         stack.extend(cls.__subclasses__())
     return sorted(seen, key=lambda c: (c.status, c.code))
+
+
+class UriTooLong(KibitzError):
+    code, status, title = "uri_too_long", 414, "The request's address is too long"
+
+
+class HeaderFieldsTooLarge(KibitzError):
+    code, status, title = (
+        "request_header_fields_too_large",
+        431,
+        "The request's headers are too large",
+    )

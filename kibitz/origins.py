@@ -8,11 +8,15 @@ from urllib.parse import urlsplit
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 _HOST = re.compile(r"[a-z0-9_-]+(?:\.[a-z0-9_-]+)*")
+# Longer text is refused before urlsplit, whose cache would otherwise keep what clients send.
+MAX_URL = 2048
 
 
 def split_http_url(text: str, *, allow_query: bool = False) -> tuple[str, str]:
     """``(origin, path)`` of an http(s) URL: the origin lower-cased, IDNA-encoded and without a default
     port. Raises ValueError saying what is wrong."""
+    if len(text) > MAX_URL:
+        raise ValueError(f"must be at most {MAX_URL} characters")
     try:
         parts = urlsplit(text.strip())
         port = parts.port

@@ -294,23 +294,47 @@ class Alias:
 
 
 class Aliases:
-    """A bounded LRU of request URL -> Alias."""
+    """A byte-bounded LRU of request URL -> Alias. Only URLs up to ``MAX_KEY`` bytes are kept (longer
+    ones take the routed path every time), and each entry counts its key and its pages."""
 
-    def __init__(self, limit: int = 4096) -> None:
-        self.limit = limit
-        self._map: OrderedDict[tuple[str, bytes], Alias] = OrderedDict()
+    MAX_KEY = 4096
+    ENTRY_OVERHEAD = 300  # the dict slot, the tuple, the Alias and its strings' headers
+
+    def __init__(self, max_bytes: int = 2 * 1024 * 1024) -> None:
+        self.max_bytes = max_bytes
+        self.size = 0
+        self._map: OrderedDict[tuple[str, bytes], tuple[Alias, int]] = OrderedDict()
 
     def get(self, path: str, query: bytes) -> Alias | None:
-        alias = self._map.get((path, query))
-        if alias is not None:
-            self._map.move_to_end((path, query))
-        return alias
+        found = self._map.get((path, query))
+        if found is None:
+            return None
+        self._map.move_to_end((path, query))
+        return found[0]
 
     def put(self, path: str, query: bytes, alias: Alias) -> None:
-        self._map[(path, query)] = alias
-        self._map.move_to_end((path, query))
-        while len(self._map) > self.limit:
-            self._map.popitem(last=False)
+        key_bytes = len(path) + len(query)
+        if key_bytes > self.MAX_KEY:
+            return
+        cost = (
+            key_bytes
+            + len(alias.page)
+            + sum(len(asked) + len(page) for asked, page in alias.counts)
+            + self.ENTRY_OVERHEAD
+        )
+        old = self._map.pop((path, query), None)
+        if old is not None:
+            self.size -= old[1]
+        if cost > self.max_bytes:
+            return
+        self._map[(path, query)] = (alias, cost)
+        self.size += cost
+        while self.size > self.max_bytes and self._map:
+            _, (_, dropped) = self._map.popitem(last=False)
+            self.size -= dropped
+
+    def __len__(self) -> int:
+        return len(self._map)
 
 
 def counts_of(states: dict[str, ThreadState], pages: Iterable[tuple[str, str]]) -> dict[str, int]:

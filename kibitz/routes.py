@@ -31,9 +31,10 @@ def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
     codes: dict[int, list[str]] = {}
     for cls in all_error_classes():
         codes.setdefault(cls.status, []).append(cls.code)
+    # Every route may meet the head limits (414, 431), checked before routing (web/edge.py).
     return {
         status: {**PROBLEM, "description": "Problem codes: " + ", ".join(sorted(codes.get(status, [])))}
-        for status in statuses
+        for status in (*statuses, 414, 431)
     }
 
 

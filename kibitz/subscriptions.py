@@ -2,7 +2,8 @@
 
 Tokens (kibitz.security.Tokens) carry the subject of each link: "confirm" → "{subscriber}.{nonce}"
 (7 days, single use), "unsubscribe" → "{subscription}" or "s{subscriber}" (every subscription),
-"manage" → "{subscriber}" (30 days). Tokens are signed, expiring and never derived from the address.
+"manage" → "{subscriber}.{issued, ms}" (30 days; revocable; fresh for destructive acts within the hour).
+Tokens are signed, expiring and never derived from the address.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from html import escape
 
 from kibitz import errors, guard, inputs
 from kibitz.config import Settings, SiteConfig
@@ -27,11 +29,23 @@ Clock = Callable[[], datetime]
 CONFIRM, UNSUBSCRIBE, MANAGE = "confirm", "unsubscribe", "manage"
 TTL = {CONFIRM: timedelta(days=7), UNSUBSCRIBE: timedelta(days=400), MANAGE: timedelta(days=30)}
 CONFIRM_QUIET = timedelta(hours=1)  # at most one confirmation mail per address in this time
+MANAGE_FRESH = timedelta(hours=1)  # a manage link this young may delete comments and cancel all
 TOPICS = ("newsletter", "thread", "replies")
 DIGESTS = ("instant", "daily")
 SUBSCRIBE_ANSWER = {"status": "check your inbox"}
 _EPOCH = datetime.fromtimestamp(0, UTC)
 _MAX_TOKEN = 300
+
+
+def _ms(when: datetime) -> int:
+    return int(when.timestamp() * 1000)
+
+
+class FreshLinkNeeded(errors.Forbidden):
+    """A destructive act (delete a comment, cancel all) from a manage link issued over an hour ago:
+    a forwarded or old mail's link may look, edit and cancel one subscription, not more."""
+
+    title = "This needs a manage link from the last hour"
 
 
 def one_line(value: str, limit: int = 250) -> str:
@@ -62,7 +76,8 @@ class Links:
         return self._url(UNSUBSCRIBE, f"s{subscriber_id}", now)
 
     def manage(self, subscriber_id: int, now: datetime) -> str:
-        return self._url(MANAGE, str(subscriber_id), now)
+        # The issue time rides in the subject: "sign out everywhere" voids every link issued before it.
+        return self._url(MANAGE, f"{subscriber_id}.{_ms(now)}", now)
 
     def comment(self, thread: Thread, comment_id: int) -> str:
         """Kibitz's own "view comment" link: the article's URL, else the server's base URL."""
@@ -133,6 +148,52 @@ class ManageView:
     subscriber: Subscriber
     subscriptions: list[tuple[Subscription, Thread | None]]
     comments: list[tuple[Comment, Thread]]
+    fresh: bool = False  # the link may delete comments and cancel all (MANAGE_FRESH)
+
+
+@dataclass(frozen=True)
+class ManageLink:
+    """What a manage link says: whose it is and when it was issued (0 for links from before issue
+    times were recorded: valid until revoked, never fresh)."""
+
+    subscriber_id: int
+    issued_ms: int
+
+
+async def send_manage_link(tx: Tx, links: Links, subscriber: Subscriber, now: datetime) -> bool:
+    """Mail the address a fresh manage link, at most once per hour; True when enqueued. It goes only
+    to the address itself and holds nothing anyone else chose."""
+    name = links.site_name(subscriber.site)
+    url = links.manage(subscriber.id, now)
+    hours = int(MANAGE_FRESH.total_seconds() // 3600)
+    text = (
+        f"Hello,\n\nhere is a fresh link to manage your subscriptions and comments on {name}.\n"
+        f"For {hours} hour it may also delete your comments and cancel every subscription; after that, "
+        f"for 30 days, it may still show and edit them:\n{url}\n\n"
+        "If you did not ask for it, ignore this mail: nothing has changed.\n"
+    )
+    html = (
+        f"<p>Hello,</p><p>here is a fresh link to manage your subscriptions and comments on "
+        f"{escape(name)}. For {hours} hour it may also delete your comments and cancel every "
+        "subscription; after that, for 30 days, it may still show and edit them:</p>"
+        f'<p><a href="{escape(url)}">Manage your subscriptions and comments</a></p>'
+        "<p>If you did not ask for it, ignore this mail: nothing has changed.</p>"
+    )
+    bucket = _ms(now) // int(MANAGE_FRESH.total_seconds() * 1000)
+    return await tx.outbox.enqueue(
+        NewMail(
+            site=subscriber.site,
+            kind="manage",
+            dedupe_key=f"manage:{subscriber.id}:{bucket}",
+            recipient=subscriber.email,
+            subject=one_line(f"Your link to manage comments on {name}"),
+            text_body=text,
+            html_body=html,
+            list_unsubscribe=links.unsubscribe_all(subscriber.id, now),
+            subscriber_id=subscriber.id,
+        ),
+        now,
+    )
 
 
 class Subscriptions:
@@ -250,33 +311,75 @@ class Subscriptions:
                 await tx.subscribers.deactivate(subscription.id)
         return subscriber, subscription
 
-    def _manage_subject(self, token: str) -> int:
+    def _manage_subject(self, token: str) -> ManageLink:
         subject = self._subject(MANAGE, token)
-        if not subject.isdigit():
+        subscriber_id, _, issued = subject.partition(".")
+        if not subscriber_id.isdigit() or len(subscriber_id) > 18 or not (issued or "0").isdigit():
             raise errors.NotFound()
-        return int(subject)
+        return ManageLink(int(subscriber_id), int(issued or "0"))
+
+    async def _live_link(self, tx: Tx, token: str) -> ManageLink:
+        """The link's subject, unless "sign out everywhere" voided it since it was issued (Gone)."""
+        link = self._manage_subject(token)
+        revoked = await tx.subscribers.manage_links_revoked(link.subscriber_id)
+        if revoked is not None and link.issued_ms <= revoked:
+            raise errors.Gone()
+        return link
+
+    def _fresh(self, link: ManageLink) -> bool:
+        return link.issued_ms >= _ms(self.clock() - MANAGE_FRESH)
 
     async def manage(self, token: str) -> ManageView:
         """The guest's page: their active subscriptions and their comments on the site."""
-        subscriber_id = self._manage_subject(token)
         async with self.db.read() as tx:
-            return await self._view(tx, subscriber_id)
+            link = await self._live_link(tx, token)
+            return await self._view(tx, link.subscriber_id, fresh=self._fresh(link))
 
-    async def holder(self, token: str) -> Subscriber:
+    async def holder(self, token: str, *, destructive: bool = False) -> Subscriber:
         """Whom a manage link speaks for (NotFound/Gone like the page): the credential for changing
-        their own comments from the manage page."""
-        subscriber_id = self._manage_subject(token)
+        their own comments from the manage page; a destructive act needs a fresh link."""
         async with self.db.read() as tx:
-            subscriber = await tx.subscribers.get(subscriber_id)
+            link = await self._live_link(tx, token)
+            subscriber = await tx.subscribers.get(link.subscriber_id)
         if subscriber is None:
             raise errors.NotFound()
+        if destructive and not self._fresh(link):
+            raise FreshLinkNeeded()
+        return subscriber
+
+    async def sign_out_everywhere(self, token: str) -> Subscriber:
+        """Void every manage link issued for this address so far (this one too); mails sent later
+        carry working links again."""
+        now = self.clock()
+        async with self.db.write() as tx:
+            link = await self._live_link(tx, token)
+            subscriber = await tx.subscribers.get(link.subscriber_id)
+            if subscriber is None:
+                raise errors.NotFound()
+            await tx.subscribers.revoke_manage_links(subscriber.id, max(_ms(now), link.issued_ms))
+        return subscriber
+
+    async def mail_fresh_link(self, token: str) -> Subscriber:
+        """Mail a fresh manage link to the link's own address (at most hourly)."""
+        now = self.clock()
+        async with self.db.write() as tx:
+            link = await self._live_link(tx, token)
+            subscriber = await tx.subscribers.get(link.subscriber_id)
+            if subscriber is None:
+                raise errors.NotFound()
+            if subscriber.status == "confirmed":  # never a first mail to an address from here
+                await send_manage_link(tx, self.links, subscriber, now)
         return subscriber
 
     async def cancel(self, token: str, what: str) -> ManageView:
-        """Cancel one subscription (by id) or "all" of them from the manage page."""
-        subscriber_id = self._manage_subject(token)
+        """Cancel one subscription (by id) or "all" of them (a fresh link only) from the manage page."""
         async with self.db.write() as tx:
+            link = await self._live_link(tx, token)
+            subscriber_id = link.subscriber_id
+            fresh = self._fresh(link)
             if what == "all":
+                if not fresh:
+                    raise FreshLinkNeeded()
                 await tx.subscribers.deactivate_all(subscriber_id)
             elif what.isdigit() and len(what) < 19:
                 subscription = await tx.subscribers.subscription(int(what))
@@ -285,12 +388,12 @@ class Subscriptions:
                 await tx.subscribers.deactivate(subscription.id)
             else:
                 raise errors.MalformedRequest("Say which subscription to cancel")
-            return await self._view(tx, subscriber_id)
+            return await self._view(tx, subscriber_id, fresh=fresh)
 
-    async def _view(self, tx: Tx, subscriber_id: int) -> ManageView:
+    async def _view(self, tx: Tx, subscriber_id: int, *, fresh: bool = False) -> ManageView:
         subscriber = await tx.subscribers.get(subscriber_id)
         if subscriber is None:
             raise errors.NotFound()
         subs = await tx.subscribers.subscriptions_of(subscriber_id)
         own = await tx.subscribers.comments_by(subscriber.site, subscriber.email) if subscriber.email else []
-        return ManageView(subscriber, subs, own)
+        return ManageView(subscriber, subs, own, fresh)

@@ -6,7 +6,7 @@ import base64
 import binascii
 import json
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 
 from kibitz import errors
 from kibitz.models import Comment, CommentNode, Sort
@@ -14,6 +14,11 @@ from kibitz.store.comments import SortKey
 
 INLINE_DEPTH = 5  # reply levels drawn inline under a comment
 BRANCH_LIMIT = 50  # direct replies drawn inline per comment
+# Cursor fields are checked to these ranges: a forged value must not reach the database's integers
+# (64-bit) or date arithmetic as an overflow.
+MAX_ID = 2**62
+MAX_SCORE = 2**62
+MAX_OFFSET = 2**31
 
 
 def is_shown(comment: Comment) -> bool:
@@ -86,15 +91,18 @@ def decode_cursor(sort: Sort, cursor: str) -> SortKey:
         kind, pinned, score, created, cid = data
         if kind != sort.value:
             raise errors.InvalidInput.field("cursor", "belongs to another sort order")
-        if not (isinstance(pinned, int) and isinstance(score, int) and isinstance(cid, int)):
+        if not (_whole(pinned, 0, 2) and _whole(score, -MAX_SCORE, MAX_SCORE) and _whole(cid, 1, MAX_ID)):
             raise TypeError("cursor fields")
-        if not isinstance(created, str):
+        if not isinstance(created, str) or len(created) > 64:
             raise TypeError("cursor time")
         when = datetime.fromisoformat(created)
-        if when.tzinfo is None:
-            raise ValueError("naive")
-    except (ValueError, TypeError):
+        if when.tzinfo is None or not 1900 <= when.year <= 9998:
+            raise ValueError("naive or out of range")
+        when = when.astimezone(UTC)
+    except (ValueError, TypeError, OverflowError):
         raise errors.InvalidInput.field("cursor", "is not a cursor this server issued") from None
+    assert isinstance(score, int)  # checked by _whole above
+    assert isinstance(cid, int)
     return SortKey(pinned=bool(pinned), score=score, created=when, id=cid)
 
 
@@ -104,6 +112,13 @@ def encode_offset(offset: int) -> str:
 
 def decode_offset(cursor: str) -> int:
     data = _unb64(cursor)
-    if len(data) != 2 or data[0] != "r" or not isinstance(data[1], int) or data[1] < 0:
+    if len(data) != 2 or data[0] != "r" or not _whole(data[1], 0, MAX_OFFSET):
         raise errors.InvalidInput.field("cursor", "is not a cursor this server issued")
-    return data[1]
+    offset = data[1]
+    assert isinstance(offset, int)
+    return offset
+
+
+def _whole(value: object, low: int, high: int) -> bool:
+    """An int (not a bool) in ``[low, high)``."""
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value < high

@@ -16,6 +16,7 @@ from kibitz.digest import send_digests
 from kibitz.store.schema import outbox
 from tests.conftest import ORIGIN_A, Api, FakeClock, custom_api
 from tests.mailserver import MailServer
+from tests.test_subscriptions import form_post
 
 pytestmark = pytest.mark.anyio
 ANN = "ann@example.org"
@@ -62,9 +63,9 @@ async def test_opt_in_confirm_reply_mail_and_one_click_unsubscribe(
         assert r.status_code == 201
         assert await rows_for(api, ANN) == 1  # the confirmation only
 
-        r = await api.client.post(confirm_path)
+        r = await form_post(api, confirm_path)
         assert r.status_code == 200
-        assert (await api.client.post(confirm_path)).status_code == 410  # single use
+        assert (await form_post(api, confirm_path)).status_code == 410  # single use
 
         r = await api.post(parent=ann_comment, text="And <b>I</b> repaint it!", author={"name": "Bob"})
         await mail_server.wait_for(2)
@@ -116,7 +117,7 @@ async def test_daily_digest_arrives_as_one_mail(
         )
         assert r.status_code == 202
         await mail_server.wait_for(1)
-        assert (await api.client.post(link(mail_server.messages[0], "confirm"))).status_code == 200
+        assert (await form_post(api, link(mail_server.messages[0], "confirm"))).status_code == 200
 
         for n in range(3):
             assert (

@@ -12,7 +12,7 @@ import pytest
 
 from kibitz.events import EventKind, ThreadEvent
 from tests.conftest import LOOSE, ORIGIN_A, ORIGIN_B, Api, FakeClock, custom_api, site_table
-from tests.test_subscriptions import FORM, confirm_address, subscribe
+from tests.test_subscriptions import confirm_address, form_post, subscribe
 
 pytestmark = pytest.mark.anyio
 
@@ -34,12 +34,11 @@ async def comment(api: Api, text: str, author: dict[str, str] = ANN, **extra: An
 
 
 async def delete(api: Api, manage: str, comment_id: int | str) -> httpx.Response:
-    return await api.client.post(f"{manage}/comments/{comment_id}/delete", content=b"", headers=FORM)
+    return await form_post(api, f"{manage}/comments/{comment_id}/delete")
 
 
 async def edit(api: Api, manage: str, comment_id: int | str, text: str) -> httpx.Response:
-    body = f"text={quote(text)}".encode()
-    return await api.client.post(f"{manage}/comments/{comment_id}/edit", content=body, headers=FORM)
+    return await form_post(api, f"{manage}/comments/{comment_id}/edit", f"text={quote(text)}")
 
 
 def shown(thread: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -103,9 +102,9 @@ async def test_deleting_own_comment_removes_it_and_decrements_the_count_even_aft
 ) -> None:
     ann = (await comment(api, "Regret this"))["comment"]["id"]
     kept = (await comment(api, "Keep this one"))["comment"]["id"]
-    manage = await manage_link(api)
-    events = listen(api)
     clock.advance(days=3)  # long after the edit window: erasing one's words is always allowed
+    manage = await manage_link(api)  # deleting needs a link from the last hour
+    events = listen(api)
     version = await thread_version(api)
 
     r = await delete(api, manage, ann)

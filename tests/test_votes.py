@@ -16,16 +16,35 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import case, func, select
 
+from kibitz.config import Settings
 from kibitz.security import client_address, rate_key
 from kibitz.store.schema import comments, votes
-from tests.conftest import LOOSE, ORIGIN_A, ORIGIN_B, Api, FakeClock, custom_api, site_table
+from tests.conftest import LOOSE, ORIGIN_A, ORIGIN_B, Api, FakeClock, custom_api, make_settings, site_table
 
 pytestmark = pytest.mark.anyio
 
 
+# These tests are about one vote per reader and the per-address rate limit; they vote from one
+# client address with many readers, so the per-address vote limit (tests/test_review_votes.py) is
+# set out of their way.
+MANY = 1000
+
+
 def vote_limit(limit: str) -> list[dict[str, Any]]:
     limits = {**LOOSE, "votes": limit}
-    return [site_table("a", ORIGIN_A, rate_limits=limits), site_table("b", ORIGIN_B, rate_limits=limits)]
+    return [
+        site_table("a", ORIGIN_A, rate_limits=limits, votes_per_address=MANY),
+        site_table("b", ORIGIN_B, rate_limits=limits, votes_per_address=MANY),
+    ]
+
+
+@pytest.fixture(name="settings")
+def many_votes_settings(tmp_path: Path, database_url: str) -> Settings:
+    sites = [
+        site_table("a", ORIGIN_A, votes_per_address=MANY),
+        site_table("b", ORIGIN_B, votes_per_address=MANY),
+    ]
+    return make_settings(tmp_path, database_url, sites=sites)
 
 
 def reader(api: Api, name: str) -> str:

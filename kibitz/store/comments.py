@@ -244,11 +244,13 @@ class CommentRepo:
         )
 
     async def mark_deleted(self, comment_id: int) -> None:
-        """Soft delete: the row stays (replies hang off it), its text and author go."""
+        """Soft delete: the row stays (replies hang off it), its text, anchor and author go."""
         await self.tx.conn.execute(
             update(comments)
             .where(c.id == comment_id)
-            .values(deleted=True, text="", html="", author_name="", author_email="", author_url="")
+            .values(
+                deleted=True, text="", html="", author_name="", author_email="", author_url="", anchor=None
+            )
         )
 
     async def set_status(self, comment_id: int, status: CommentStatus) -> None:

@@ -7,7 +7,7 @@ import base64
 import binascii
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, false, func, literal, select, tuple_, update
@@ -49,15 +49,17 @@ def encode_cursor(created: datetime, comment_id: int) -> str:
 
 def decode_cursor(cursor: str) -> tuple[datetime, int] | None:
     """(created, id) of a queue cursor, or None when it is not one of ours."""
+    if len(cursor) > 256:  # ours are under 60 characters
+        return None
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         when, _, ident = raw.partition("|")
         created, comment_id = datetime.fromisoformat(when), int(ident)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+        if created.tzinfo is None or not 1900 <= created.year <= 9998 or not 0 < comment_id < 2**62:
+            return None
+        return created.astimezone(UTC), comment_id
+    except (ValueError, binascii.Error, UnicodeDecodeError, OverflowError):
         return None
-    if created.tzinfo is None or not 0 < comment_id < 2**62:
-        return None
-    return created, comment_id
 
 
 def _like(text: str) -> str:

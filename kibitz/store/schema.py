@@ -171,7 +171,12 @@ votes = Table(
     Column("reader_id", String(64), primary_key=True),
     Column("value", SmallInteger, nullable=False),
     Column("created", UTCDateTime, nullable=False),
+    # The keyed hash of the voter's address (an IPv6 address by its /64; Policies.address_hash):
+    # votes_per_address counts rows per (comment, address), whatever reader ids they carry.
+    # "" for votes cast before migration 0006, which count against no address.
+    Column("client_hash", String(64), nullable=False, server_default=""),
     CheckConstraint("value IN (-1, 1)", name="value"),
+    Index("ix_votes_comment_client", "comment_id", "client_hash"),
 )
 
 flags = Table(
@@ -225,6 +230,8 @@ subscribers = Table(
     # The live confirmation link's nonce: cleared when used, so a link works once.
     Column("confirm_nonce", String(64), nullable=True),
     Column("confirm_sent", UTCDateTime, nullable=True),
+    # Every manage link issued at or before this moment (ms since the epoch) is void (migration 0006).
+    Column("manage_links_revoked", BigInteger, nullable=True),
     UniqueConstraint("site", "email", name="uq_subscribers_site_email"),
 )
 
@@ -249,7 +256,7 @@ outbox = Table(
     metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("site", String(64), nullable=False),
-    Column("kind", String(16), nullable=False),  # confirm | reply | thread | digest | newsletter
+    Column("kind", String(16), nullable=False),  # confirm | reply | thread | digest | manage | newsletter
     # What caused the mail (e.g. "comment:42"); with the recipient, unique: one mail per cause.
     Column("dedupe_key", String(200), nullable=False),
     Column("recipient", String(320), nullable=False),

@@ -162,6 +162,21 @@ class SubscriberRepo:
             values["confirm_nonce"] = None
         await self.tx.conn.execute(update(subscribers).where(s.id == subscriber_id).values(**values))
 
+    # -- manage links -----------------------------------------------------------------------------
+
+    async def manage_links_revoked(self, subscriber_id: int) -> int | None:
+        """When (ms since the epoch) every manage link of this subscriber issued until then was
+        voided, or None."""
+        stmt = select(s.manage_links_revoked).where(s.id == subscriber_id)
+        value = (await self.tx.conn.execute(stmt)).scalar()
+        return None if value is None else int(value)
+
+    async def revoke_manage_links(self, subscriber_id: int, until_ms: int) -> None:
+        """Void every manage link of this subscriber issued at or before ``until_ms``."""
+        await self.tx.conn.execute(
+            update(subscribers).where(s.id == subscriber_id).values(manage_links_revoked=until_ms)
+        )
+
     # -- subscriptions ----------------------------------------------------------------------------
 
     async def subscribe(

@@ -255,7 +255,8 @@ async def vote(request: Request, comment: CommentIdPath, body: schemas.VoteIn) -
     ctx = ctx_of(request)
     site = await _comment_site(ctx, request, comment)
     reader, signed = reader_of(ctx, request)
-    tally = await ctx.comments.vote(site, int(comment), reader, body.value, client_of(ctx, request)[1])
+    addr, key = client_of(ctx, request)
+    tally = await ctx.comments.vote(site, int(comment), reader, body.value, key, addr)
     headers = {READER_HEADER: signed} if signed else None
     return json_response(
         {"score": tally.score, "up": tally.up, "down": tally.down, "value": tally.value}, headers=headers

@@ -24,7 +24,8 @@ from kibitz.config import Settings, SiteConfig
 from kibitz.origins import origin_of
 from kibitz.readcache import Alias, Aliases, Bodies, Entry, ThreadState, Versions, counts_of
 from kibitz.web import encoding
-from kibitz.web.edge import EXPOSE_HEADERS, SECURITY_HEADERS
+from kibitz.web.edge import EXPOSE_HEADERS
+from kibitz.web.problems import SECURITY_HEADERS
 
 if TYPE_CHECKING:
     from kibitz.context import Context
@@ -36,9 +37,11 @@ ENTRY_SECONDS = 3600.0
 FRESH_PARAM = "fresh"
 # The fast path times one answer in this many for the latency histogram (it counts them all).
 TIME_ONE_IN = 16
-# Distinct (site, Origin) pairs whose edge headers are kept; Origin is the client's to choose.
-EDGE_CACHE = 1024
 Headers = list[tuple[bytes, bytes]]
+# The comments.html fragment is meant to be embedded by publishers' servers, never framed or run.
+FRAGMENT_CSP = b"default-src 'none'; frame-ancestors 'none'"
+# Of cache_mb, the share kept for the URL aliases of the fast path (the rest holds bodies).
+ALIAS_SHARE = 16
 
 
 def settings_epoch(settings: Settings) -> str:
@@ -70,8 +73,9 @@ class ReadCache:
         self.versions = versions
         self.metrics = metrics
         self.clock = clock
-        self.bodies = Bodies(settings.cache_mb * 1024 * 1024)
-        self.aliases = Aliases()
+        budget = settings.cache_mb * 1024 * 1024
+        self.aliases = Aliases(max_bytes=budget // ALIAS_SHARE)
+        self.bodies = Bodies(budget - self.aliases.max_bytes)
         self.epoch = settings_epoch(settings)
         self._edge: dict[tuple[str, str | None], Headers] = {}
         self._counted: dict[tuple[str, int], int] = {}  # fast-path answers not yet in the registry
@@ -155,6 +159,8 @@ class ReadCache:
             return ready
         headers = self._head(tag, fresh)
         headers.append((b"content-type", entry.media_type.encode()))
+        if entry.media_type.startswith("text/html"):
+            headers.append((b"content-security-policy", FRAGMENT_CSP))
         if chosen is not None:
             encoded = entry.encoded.get(chosen)
             if encoded is None:
@@ -206,19 +212,29 @@ class ReadCache:
 
     def edge_headers(self, site: SiteConfig, origin: str | None) -> Headers:
         """What web/edge.py adds to an API answer: the CORS grant for an allowed origin and the
-        security headers (the fast path answers before the edge)."""
+        security headers (the fast path answers before the edge).
+
+        Kept per (site, canonical origin) for the site's own origins only, as browsers send them;
+        every other Origin (none, unknown, invalid, or an allowed one spelt another way, which gets
+        its grant built afresh) shares the site's one entry without a grant, so the Origins clients
+        choose never become keys."""
+        if origin is None or origin == "null":
+            return self._edge_for(site, None)
+        if origin in site.origins:
+            return self._edge_for(site, origin)
+        allowed = origin_of(origin)
+        if allowed is None or not site.allows_origin(allowed):
+            return self._edge_for(site, None)
+        return [*self._edge_for(site, None), *_grant(origin)]
+
+    def _edge_for(self, site: SiteConfig, origin: str | None) -> Headers:
         key = (site.id, origin)
         found = self._edge.get(key)
         if found is None:
             found = [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
-            allowed = origin_of(origin) if origin and origin != "null" else None
-            if allowed is not None and site.allows_origin(allowed):
-                found += [
-                    (b"access-control-allow-origin", (origin or "").encode("latin-1")),
-                    (b"access-control-expose-headers", EXPOSE_HEADERS.encode()),
-                ]
-            if len(self._edge) < EDGE_CACHE:
-                self._edge[key] = found
+            if origin is not None:
+                found += _grant(origin)
+            self._edge[key] = found
         return found
 
     def observe(self, route: str, status: int, seconds: float | None) -> None:
@@ -250,6 +266,13 @@ class ReadCache:
 
 
 Clock = Callable[[], datetime]
+
+
+def _grant(origin: str) -> Headers:
+    return [
+        (b"access-control-allow-origin", origin.encode("latin-1")),
+        (b"access-control-expose-headers", EXPOSE_HEADERS.encode()),
+    ]
 
 
 def _as_dict(headers: Headers) -> dict[str, str]:

@@ -1,8 +1,10 @@
-"""The ASGI edge around the app: body limit (before parsing), JSON-only writes, Origin checks,
-CORS per site, security headers. Pure ASGI, so streaming responses pass through untouched."""
+"""The ASGI edge around the app: header and body limits (before parsing), JSON-only writes, Origin
+checks, CORS per site, security headers (on 500s too). Pure ASGI, so streaming responses pass through
+untouched."""
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Callable
@@ -10,13 +12,24 @@ from typing import Any
 
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from kibitz import errors
 from kibitz.config import SiteConfig
 from kibitz.origins import origin_of
-from kibitz.web.problems import problem_response
+from kibitz.web.problems import PROBLEM_JSON, SECURITY_HEADERS, problem_body, problem_response
 
+log = logging.getLogger(__name__)
 MAX_BODY = 64 * 1024
+# Request heads (docs/api.md): one header's name and value, all headers together, path and query.
+MAX_HEADER = 8 * 1024
+MAX_HEADERS = 32 * 1024
+MAX_TARGET = 16 * 1024
+# What the server reads of one request head at most (request line and headers, with their framing):
+# above the limits the app checks, so every head under it gets the app's exact answer.
+MAX_HEAD = 64 * 1024
+MAX_DISCARD = 4 * 1024 * 1024
+LINGER_SECONDS = 5.0
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _SITE_PATH = re.compile(r"^/api/v1/sites/([^/]+)/")
 ALLOW_HEADERS = "Content-Type, Authorization, X-Kibitz-Reader, Idempotency-Key, Last-Event-ID"
@@ -141,14 +154,18 @@ class Edge:
 
         started = time.perf_counter()
         status = 500
+        responded = False
 
         async def decorated(message: Message) -> None:
-            nonlocal status
+            nonlocal status, responded
             if message["type"] == "http.response.start":
+                responded = True
                 status = message["status"]
                 raw = list(message.get("headers", []))
                 present = {k.lower() for k, _ in raw}
                 extra = {**cors, **SECURITY_HEADERS, **(STAFF_HEADERS if staff else {})}
+                if b"content-security-policy" not in present and _is_html(raw):
+                    extra["Content-Security-Policy"] = HTML_CSP
                 for key, value in extra.items():
                     if key.lower().encode() not in present:
                         raw.append((key.lower().encode(), value.encode()))
@@ -157,6 +174,14 @@ class Edge:
 
         try:
             await self.app(scope, receive, decorated)
+        except Exception:
+            # A fault: answered here, inside the edge, so the 500 carries the security headers and
+            # the CORS grant like every other answer (Starlette's own handler sits outside the edge).
+            if responded:
+                raise
+            log.exception("unhandled error")
+            status = 500
+            await problem_response(errors.InternalError())(scope, receive, decorated)
         finally:
             self._observe(scope, method, status, time.perf_counter() - started)
 
@@ -177,10 +202,35 @@ class Edge:
 
 
 STAFF_HEADERS = {"Cache-Control": "no-store", "X-Frame-Options": "DENY"}
-SECURITY_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "strict-origin-when-cross-origin",
-}
+# HTML that states no policy of its own (the demo's pages, /docs) is still never framed.
+HTML_CSP = "base-uri 'none'; object-src 'none'; form-action 'self'; frame-ancestors 'none'"
+
+
+def _is_html(raw: list[tuple[bytes, bytes]]) -> bool:
+    return any(k.lower() == b"content-type" and v.lower().startswith(b"text/html") for k, v in raw)
+
+
+def oversized(scope: Scope) -> errors.KibitzError | None:
+    """The refusal for a request head over the limits (414 or 431), else None. It bounds everything
+    kept from a request (cache keys, parsed values) before anything is done with it."""
+    target = len(scope.get("raw_path") or scope["path"].encode("utf-8", "surrogateescape"))
+    if target + len(scope.get("query_string", b"")) > MAX_TARGET:
+        return errors.UriTooLong(f"The path and query are limited to {MAX_TARGET // 1024} KiB")
+    total = 0
+    for name, value in scope["headers"]:
+        size = len(name) + len(value)
+        if size > MAX_HEADER:
+            return errors.HeaderFieldsTooLarge(f"A header is limited to {MAX_HEADER // 1024} KiB")
+        total += size
+    if total > MAX_HEADERS:
+        return errors.HeaderFieldsTooLarge(f"Headers are limited to {MAX_HEADERS // 1024} KiB together")
+    return None
+
+
+async def refuse_head(exc: errors.KibitzError, scope: Scope, receive: Receive, send: Send) -> None:
+    """Answer an oversized head before the app (and the read cache's fast path) looks at it."""
+    response = problem_response(exc, {**SECURITY_HEADERS, "Connection": "close"})
+    await response(scope, receive, send)
 
 
 def _raw(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
@@ -199,3 +249,60 @@ def _replay(body: bytes, receive: Receive) -> Receive:
         return await receive()
 
     return replay
+
+
+class BoundedHttpTools(HttpToolsProtocol):
+    """uvicorn's httptools protocol with a bound on the bytes of a request head: httptools itself
+    buffers header values of any size, so a head over ``MAX_HEAD`` is answered 431 (problem+json)
+    and the connection closed while it arrives, before it is parsed. ``kibitz serve`` uses it."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._in_head = True
+        self._head_bytes = 0
+        self._tail = b""
+        self._discarded = -1
+
+    def data_received(self, data: bytes) -> None:
+        if self._discarded >= 0:  # refused: read and drop the rest, so the client reads the 431
+            self._discarded += len(data)
+            if self._discarded > MAX_DISCARD:
+                self.transport.close()
+            return
+        if self._in_head:
+            seen = self._tail + data
+            end = seen.find(b"\r\n\r\n")
+            self._head_bytes += len(data) if end < 0 else max(0, end + 4 - len(self._tail))
+            self._tail = seen[-3:]
+            if self._head_bytes > MAX_HEAD:
+                self._refuse_head()
+                return
+        super().data_received(data)
+
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self._in_head, self._head_bytes, self._tail = True, 0, b""
+
+    def _refuse_head(self) -> None:
+        exc = errors.HeaderFieldsTooLarge(f"Request heads are limited to {MAX_HEAD // 1024} KiB")
+        body = problem_body(exc)
+        head = {
+            "Content-Type": PROBLEM_JSON,
+            "Content-Length": str(len(body)),
+            "Connection": "close",
+            **SECURITY_HEADERS,
+        }
+        lines = [b"HTTP/1.1 431 Request Header Fields Too Large\r\n"]
+        lines += [f"{k}: {v}\r\n".encode() for k, v in head.items()]
+        self._discarded = 0
+        self.transport.write(b"".join([*lines, b"\r\n", body]))
+        # A lingering close, as nginx does: the answer is sent and the write side shut, what the
+        # client still sends is dropped (up to MAX_DISCARD, for at most LINGER_SECONDS), so a client
+        # that is still sending its head reads the 431 instead of a reset.
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self.loop.call_later(LINGER_SECONDS, self.transport.close)

@@ -8,21 +8,35 @@ levels favour size over speed.
 from __future__ import annotations
 
 import gzip
-from functools import lru_cache
 
 import brotli
 
 BR, GZIP = "br", "gzip"
 # Below this size the encoding's framing eats most of the gain.
 MIN_SIZE = 512
+# What browsers send, answered without parsing: a fixed table, never a cache of what clients send.
+_COMMON = {
+    "gzip, deflate, br, zstd": BR,
+    "gzip, deflate, br": BR,
+    "gzip, deflate": GZIP,
+    "gzip": GZIP,
+    "br": BR,
+    "identity": None,
+    "": None,
+}
 
 
-@lru_cache(maxsize=256)
 def choose(accept_encoding: str) -> str | None:
     """``br`` or ``gzip`` (preferred in that order) when the client accepts it, else None."""
+    if accept_encoding in _COMMON:
+        return _COMMON[accept_encoding]
+    # Only the two codings we make (and ``*``) are looked at: the result is one of a closed set.
     accepted: dict[str, float] = {}
     for part in accept_encoding.lower().split(","):
         name, _, params = part.strip().partition(";")
+        name = name.strip()
+        if name not in (BR, GZIP, "*"):
+            continue
         q = 1.0
         for param in params.split(";"):
             key, _, value = param.strip().partition("=")
@@ -31,7 +45,7 @@ def choose(accept_encoding: str) -> str | None:
                     q = float(value)
                 except ValueError:
                     q = 0.0
-        accepted[name.strip()] = q
+        accepted[name] = q
     star = accepted.get("*", 0.0)
     for name in (BR, GZIP):
         if accepted.get(name, star) > 0:

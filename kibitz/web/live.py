@@ -202,11 +202,14 @@ class Stream:
                 data: dict[str, Any] | None = None
                 if kind in (EventKind.COMMENT_CREATED, EventKind.COMMENT_UPDATED, EventKind.COMMENT_DELETED):
                     comment = await tx.comments.get(comment_id) if comment_id is not None else None
-                    if comment is not None:
+                    # Built from the comment as it is now: one gone without visible replies (deleted,
+                    # rejected, spam) appears only in its comment.deleted event, as a bare tombstone.
+                    gone = comment is not None and not comment.visible and not comment.visible_descendants
+                    if comment is not None and (kind == EventKind.COMMENT_DELETED or not gone):
                         data = {"comment": shaper.comment(comment)}
                 elif kind == EventKind.COMMENT_VOTED:
                     comment = await tx.comments.get(comment_id) if comment_id is not None else None
-                    if comment is not None:
+                    if comment is not None and comment.visible:
                         data = {
                             "id": str(comment.id),
                             "score": comment.score,

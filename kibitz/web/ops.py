@@ -1,18 +1,37 @@
-"""Operator and asset routes: health, readiness, Prometheus metrics, identicon avatars."""
+"""Operator and asset routes: health, readiness, Prometheus metrics (on the public port, or on the
+``metrics_listen`` listener that gathers every worker's), identicon avatars."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
 import re
+import threading
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from ipaddress import ip_address
+from typing import TYPE_CHECKING
 
 from fastapi import Request
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.metrics_core import Metric
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.registry import Collector
 from starlette.responses import Response
 
 from kibitz import errors
 from kibitz.avatar import identicon_svg
-from kibitz.web.api import ctx_of, json_response
+from kibitz.config import Network
+from kibitz.web.api import client_of, ctx_of, json_response
+
+if TYPE_CHECKING:
+    from kibitz.context import Context
 
 _DIGEST = re.compile(r"^[0-9a-f]{16,64}$")
+# Set by `kibitz serve` for its workers (one private directory per serve): each worker answers its
+# metrics on a unix socket there, named by its pid, and the serve process's listener gathers them.
+METRICS_SOCKETS_ENV = "KIBITZ_METRICS_SOCKETS"
+METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 async def healthz(request: Request) -> Response:
@@ -31,9 +50,14 @@ async def readyz(request: Request) -> Response:
 async def metrics(request: Request) -> Response:
     """GET /metrics — Prometheus text, for loopback and configured addresses only."""
     ctx = ctx_of(request)
-    peer = request.client.host if request.client else ""
+    if ctx.settings.metrics_listen:
+        raise errors.NotFound()  # served on its own listener only
+    # The resolved client, not the socket peer: behind a same-host proxy listed in trusted_proxies
+    # every peer is 127.0.0.1, and the address that counts is the one it forwards. A request from
+    # a trusted proxy that forwards nothing is the proxy's own (local) request.
+    addr, _ = client_of(ctx, request)
     try:
-        allowed = any(ip_address(peer) in net for net in ctx.settings.metrics_allow)
+        allowed = any(ip_address(addr) in net for net in ctx.settings.metrics_allow)
     except ValueError:
         allowed = False
     if not allowed:
@@ -54,3 +78,150 @@ async def avatar(request: Request, digest: str) -> Response:
             "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; sandbox",
         },
     )
+
+
+# -- the metrics listener (metrics_listen) --------------------------------------------------------
+
+
+async def answer_metrics_socket(ctx: Context, directory: str) -> Callable[[], Awaitable[None]]:
+    """This worker's metrics on the unix socket ``{directory}/{pid}.sock``; the coroutine function
+    to call at shutdown."""
+    path = os.path.join(directory, f"{os.getpid()}.sock")
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            ctx.reads.flush_metrics()
+            writer.write(ctx.metrics.render())
+            await writer.drain()
+        except ConnectionError:
+            pass
+        finally:
+            writer.close()
+
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+    server = await asyncio.start_unix_server(answer, path)
+    os.chmod(path, 0o600)
+
+    async def stop() -> None:
+        server.close()
+        await server.wait_closed()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+
+    return stop
+
+
+async def gather_metrics(directory: str) -> bytes:
+    """Every live worker's metrics, each series labelled with its ``worker`` (pid); a socket nobody
+    answers on any more (a worker that died or was replaced) is removed."""
+    timeout = 5.0
+    texts: list[tuple[str, str]] = []
+    for name in sorted(os.listdir(directory)):
+        if not name.endswith(".sock"):
+            continue
+        path = os.path.join(directory, name)
+        try:
+            reader, writer = await asyncio.wait_for(asyncio.open_unix_connection(path), timeout)
+        except (ConnectionRefusedError, FileNotFoundError):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+            continue
+        except (OSError, TimeoutError):
+            continue
+        try:
+            data = await asyncio.wait_for(reader.read(), timeout)
+        except (OSError, TimeoutError):
+            continue
+        finally:
+            writer.close()
+        texts.append((name.removesuffix(".sock"), data.decode("utf-8", "replace")))
+    return merge_metrics(texts)
+
+
+class _Gathered(Collector):
+    def __init__(self, families: Iterable[Metric]) -> None:
+        self.families = list(families)
+
+    def collect(self) -> Iterable[Metric]:
+        return self.families
+
+
+def merge_metrics(texts: Sequence[tuple[str, str]]) -> bytes:
+    """Prometheus texts of several workers as one, each sample with a ``worker`` label."""
+    families: dict[str, Metric] = {}
+    for worker, text in texts:
+        for family in text_string_to_metric_families(text):
+            merged = families.get(family.name)
+            if merged is None:
+                merged = families[family.name] = Metric(family.name, family.documentation, family.type)
+            merged.samples += [s._replace(labels={**s.labels, "worker": worker}) for s in family.samples]
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Gathered(families.values()))
+    return generate_latest(registry)
+
+
+class MetricsListener:
+    """``GET /metrics`` on ``metrics_listen``, for `kibitz serve`: a small HTTP/1.1 server on its own
+    thread and event loop, answering with the metrics of every worker of this serve (gathered from
+    ``directory``) to peers in ``metrics_allow``; anything else is 404."""
+
+    def __init__(self, host: str, port: int, directory: str, allow: Sequence[Network]) -> None:
+        self.host, self.port, self.directory, self.allow = host, port, directory, tuple(allow)
+        self.bound: tuple[str, int] | None = None
+
+    def start(self) -> None:
+        """Bind and serve in a daemon thread; OSError when the address cannot be bound."""
+        ready = threading.Event()
+        failure: list[OSError] = []
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            try:
+                server = loop.run_until_complete(asyncio.start_server(self._answer, self.host, self.port))
+            except OSError as exc:
+                failure.append(exc)
+                ready.set()
+                return
+            self.bound = server.sockets[0].getsockname()[:2]
+            ready.set()
+            loop.run_forever()
+
+        threading.Thread(target=run, name="kibitz-metrics", daemon=True).start()
+        ready.wait()
+        if failure:
+            raise failure[0]
+
+    def _allowed(self, peer: str) -> bool:
+        try:
+            return any(ip_address(peer) in net for net in self.allow)
+        except ValueError:
+            return False
+
+    async def _answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+            parts = head.split(b"\r\n", 1)[0].split()
+            peer = writer.get_extra_info("peername")
+            wanted = (
+                len(parts) == 3 and parts[0] in (b"GET", b"HEAD") and parts[1].split(b"?")[0] == b"/metrics"
+            )
+            if wanted and self._allowed(str(peer[0]) if peer else ""):
+                status, media, body = b"200 OK", METRICS_TYPE.encode(), await gather_metrics(self.directory)
+            else:
+                status, media, body = b"404 Not Found", b"text/plain; charset=utf-8", b"Not found\n"
+            writer.write(
+                b"HTTP/1.1 "
+                + status
+                + b"\r\nContent-Type: "
+                + media
+                + b"\r\nContent-Length: "
+                + str(len(body)).encode()
+                + b"\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n"
+                + (b"" if parts[:1] == [b"HEAD"] else body)
+            )
+            await writer.drain()
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError, OSError):
+            pass
+        finally:
+            writer.close()

@@ -1,13 +1,16 @@
 """Pages for people (HTML, form posts, signed links from mails): confirm, unsubscribe, manage.
 
 A GET never changes anything (mail scanners fetch every link); tokens come from the path only.
-Bad links get one page with no hint why (404), spent or expired ones 410.
+Bad links get one page with no hint why (404), spent or expired ones 410. Every form post but RFC
+8058's one-click unsubscribe must come from this site (Sec-Fetch-Site, else Origin) and carry the
+page's form token, bound to the link's own token.
 """
 
 from __future__ import annotations
 
+import hmac
 import re
-import secrets
+from datetime import timedelta
 from typing import Annotated, Any
 from urllib.parse import parse_qs
 
@@ -15,7 +18,10 @@ from fastapi import Path, Request
 from starlette.responses import HTMLResponse, Response
 
 from kibitz import errors, markup
-from kibitz.subscriptions import Links, ManageView, links_for
+from kibitz.context import Context
+from kibitz.origins import origin_of
+from kibitz.security import TokenError
+from kibitz.subscriptions import FreshLinkNeeded, Links, ManageView, links_for
 from kibitz.templating import render_template
 from kibitz.web.api import client_of, ctx_of
 from kibitz.web.subscribe import subscriptions_of
@@ -24,6 +30,9 @@ ONE_CLICK = "One-Click"
 _COMMENT_ID = re.compile(r"[1-9][0-9]{0,17}")
 # Checked in the handler, so a bad id gets the same HTML 404 page as any other bad link.
 CommentId = Annotated[str, Path(alias="id")]
+FORM_TOKEN = "form"  # noqa: S105 - the name of the hidden field every form on these pages carries
+FORM_TTL = timedelta(hours=12)
+SAME_SITE = frozenset({"same-origin", "same-site", "none"})
 MESSAGES = {
     400: ("Bad request", "This request could not be read."),
     404: ("Link not valid", "This link is not valid."),
@@ -31,20 +40,78 @@ MESSAGES = {
 }
 
 
-def _page(template: str, status: int = 200, *, script_nonce: str = "", **values: Any) -> Response:
-    script = f"'nonce-{script_nonce}'" if script_nonce else "'none'"
+def _page(template: str, status: int = 200, **values: Any) -> Response:
     headers = {
         "Cache-Control": "no-store",
         # The token is in the URL: never hand it to another site or an index.
         "Referrer-Policy": "no-referrer",
         "X-Robots-Tag": "noindex, nofollow",
-        "Content-Security-Policy": f"default-src 'none'; style-src 'unsafe-inline'; script-src {script}; "
+        # No script at all: every change takes a person pressing a button.
+        "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; script-src 'none'; "
         "form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
     }
-    html = render_template(template, **values)
-    if script_nonce:
-        html = html.replace("<script>", f'<script nonce="{script_nonce}">')
-    return HTMLResponse(html, status_code=status, headers=headers)
+    return HTMLResponse(render_template(template, **values), status_code=status, headers=headers)
+
+
+def _bound(ctx: Context, link_token: str) -> str:
+    return ctx.tokens.keyed_hash("page-form", link_token)[:32]
+
+
+def form_token(ctx: Context, link_token: str) -> str:
+    """The token a page's forms carry: signed, expiring, and good only for the link it was shown under."""
+    return ctx.tokens.issue(FORM_TOKEN, _bound(ctx, link_token), now=ctx.clock(), ttl=FORM_TTL)
+
+
+def _same_site(ctx: Context, request: Request) -> bool:
+    """Sent by a page of this site: ``Sec-Fetch-Site`` when the browser sends it, else ``Origin``
+    against ``base_url``'s origin. Neither (no browser's cross-site form) leaves it to the form token."""
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site is not None:
+        return fetch_site.strip().lower() in SAME_SITE
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True
+    own = origin_of(ctx.settings.base_url)
+    return own is not None and hmac.compare_digest(origin.strip().lower().encode(), own.lower().encode())
+
+
+def _form_ok(ctx: Context, request: Request, form: dict[str, list[str]], link_token: str) -> bool:
+    if not _same_site(ctx, request):
+        return False
+    sent = form.get(FORM_TOKEN, [])
+    if len(sent) != 1 or len(sent[0]) > 300:
+        return False
+    try:
+        subject = ctx.tokens.verify(FORM_TOKEN, sent[0], now=ctx.clock())
+    except TokenError:
+        return False
+    return hmac.compare_digest(subject.encode(), _bound(ctx, link_token).encode())
+
+
+async def _refusal(
+    request: Request, token: str, form: dict[str, list[str]], *, confirming: bool = False
+) -> Response | None:
+    """Why a form post is refused, or None: a bad link first (the same 404/410 as a GET, so a post
+    learns nothing more), then a post from another site or without this page's form token (403)."""
+    ctx = ctx_of(request)
+    subs = subscriptions_of(ctx)
+    try:
+        if confirming:
+            await subs.confirmable(token)
+        else:
+            await subs.holder(token)
+    except errors.KibitzError as exc:
+        return _problem(exc)
+    return None if _form_ok(ctx, request, form, token) else _refused()
+
+
+def _refused() -> Response:
+    """A form post from another site, or without this page's form token: nothing changed."""
+    message = (
+        "This form was not sent from this site's own page, or the page is too old; nothing was changed. "
+        "Open the link from your mail again and press the button there."
+    )
+    return _page("pages/message.html", 403, heading="Not sent from this site", message=message, manage_url="")
 
 
 def _problem(exc: errors.KibitzError) -> Response:
@@ -78,15 +145,17 @@ async def confirm_page(request: Request, token: str) -> Response:
     links = links_for(ctx.tokens, ctx.settings)
     return _page(
         "pages/confirm.html",
-        script_nonce=secrets.token_urlsafe(12),
         email=subscriber.email,
         site_name=links.site_name(subscriber.site),
+        form=form_token(ctx, token),
     )
 
 
 async def confirm(request: Request, token: str) -> Response:
-    """POST /confirm/{token} — confirm the address; the link works once."""
+    """POST /confirm/{token} — confirm the address (from the page's form only); the link works once."""
     ctx = ctx_of(request)
+    if refused := await _refusal(request, token, await _form(request), confirming=True):
+        return refused
     try:
         subscriber = await subscriptions_of(ctx).confirm(token)
     except errors.KibitzError as exc:
@@ -176,6 +245,8 @@ def _manage(request: Request, token: str, view: ManageView, notice: str = "") ->
         subscriptions=subs,
         comments=own,
         notice=notice,
+        fresh=view.fresh,
+        form=form_token(ctx, token),
         # Forms post to explicit paths: after an action the page is shown at the action's path.
         action=f"{request.scope.get('root_path', '')}/manage/{token}",
     )
@@ -197,20 +268,47 @@ async def manage_page(request: Request, token: str) -> Response:
 
 
 async def manage(request: Request, token: str) -> Response:
-    """POST /manage/{token} — cancel one subscription (``cancel=<id>``) or all (``cancel=all``)."""
+    """POST /manage/{token} — cancel one subscription (``cancel=<id>``) or all (``cancel=all``, a
+    fresh link only), mail a fresh link (``send=link``), or void every manage link so far
+    (``signout=everywhere``)."""
     ctx = ctx_of(request)
-    what = (await _form(request)).get("cancel", [])
+    form = await _form(request)
+    if refused := await _refusal(request, token, form):
+        return refused
+    subs = subscriptions_of(ctx)
     try:
+        if form.get("signout") == ["everywhere"]:
+            subscriber = await subs.sign_out_everywhere(token)
+            name = links_for(ctx.tokens, ctx.settings).site_name(subscriber.site)
+            message = (
+                f"Every link to manage {subscriber.email} on {name} sent so far has stopped working, "
+                "this one too. Mails we send from now on carry new links."
+            )
+            return _page(
+                "pages/message.html", heading="Signed out everywhere", message=message, manage_url=""
+            )
+        if form.get("send") == ["link"]:
+            subscriber = await subs.mail_fresh_link(token)
+            view = await subs.manage(token)
+            return _manage(request, token, view, notice=f"A fresh link is on its way to {subscriber.email}.")
+        what = form.get("cancel", [])
         if len(what) != 1:
             raise errors.MalformedRequest()
-        view = await subscriptions_of(ctx).cancel(token, what[0])
+        view = await subs.cancel(token, what[0])
     except errors.KibitzError as exc:
-        return _problem(exc)
+        return _action_problem(exc, request, token)
     return _manage(request, token, view, notice="Cancelled.")
 
 
-def _action_problem(exc: errors.KibitzError) -> Response:
-    """A refused change of one's own comment: a plain page saying why, when the reader can act on it."""
+def _action_problem(exc: errors.KibitzError, request: Request, token: str) -> Response:
+    """A refused change from the manage page: a plain page saying why, when the reader can act on it."""
+    if isinstance(exc, FreshLinkNeeded):
+        return _page(
+            "pages/fresh.html",
+            403,
+            action=f"{request.scope.get('root_path', '')}/manage/{token}",
+            form=form_token(ctx_of(request), token),
+        )
     if isinstance(exc, errors.EditWindowClosed):
         message = "The time to edit this comment is over; nothing was changed. You can still delete it."
         return _page("pages/message.html", 403, heading="Too late to edit", message=message, manage_url="")
@@ -233,11 +331,12 @@ def _action_problem(exc: errors.KibitzError) -> Response:
 async def _own_comment(
     request: Request, token: str, comment_id: str, change: str, text: str = ""
 ) -> Response:
-    """Edit or delete one of the link holder's own comments, then show the page again."""
+    """Edit or delete one of the link holder's own comments (deleting needs a fresh link), then show
+    the page again."""
     ctx = ctx_of(request)
     subs = subscriptions_of(ctx)
     try:
-        holder = await subs.holder(token)
+        holder = await subs.holder(token, destructive=change == "delete")
         site = ctx.settings.site(holder.site)
         if site is None or not _COMMENT_ID.fullmatch(comment_id):
             raise errors.NotFound()
@@ -248,20 +347,26 @@ async def _own_comment(
             await ctx.comments.edit_own(site, int(comment_id), holder.email, text, client)
         view = await subs.manage(token)
     except errors.KibitzError as exc:
-        return _action_problem(exc)
+        return _action_problem(exc, request, token)
     notice = "Comment deleted." if change == "delete" else "Comment saved."
     return _manage(request, token, view, notice=notice)
 
 
 async def delete_own_comment(request: Request, token: str, comment_id: CommentId) -> Response:
-    """POST /manage/{token}/comments/{id}/delete — soft delete one's own comment, at any time."""
+    """POST /manage/{token}/comments/{id}/delete — soft delete one's own comment, at any time (from a
+    link issued within the hour)."""
+    if refused := await _refusal(request, token, await _form(request)):
+        return refused
     return await _own_comment(request, token, comment_id, "delete")
 
 
 async def edit_own_comment(request: Request, token: str, comment_id: CommentId) -> Response:
     """POST /manage/{token}/comments/{id}/edit — body ``text=...``: edit one's own comment within the
     site's edit window."""
-    text = (await _form(request)).get("text", [])
+    form = await _form(request)
+    if refused := await _refusal(request, token, form):
+        return refused
+    text = form.get("text", [])
     if len(text) != 1:
         return _problem(errors.MalformedRequest())
     return await _own_comment(request, token, comment_id, "edit", text[0])

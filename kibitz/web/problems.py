@@ -15,6 +15,11 @@ from kibitz import errors
 
 log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
+# On every answer (web/edge.py adds them; the fast path and the last-resort 500 below too).
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "strict-origin-when-cross-origin",
+}
 
 
 def _printable(value: object) -> str:
@@ -92,8 +97,9 @@ def install(app: FastAPI) -> None:
         return problem_response(mapped, dict(exc.headers or {}))
 
     async def on_crash(_request: Request, exc: Exception) -> Response:
+        # Only faults outside the edge get here (the edge answers the app's own, with CORS).
         log.exception("unhandled error", exc_info=exc)
-        return problem_response(errors.InternalError())
+        return problem_response(errors.InternalError(), SECURITY_HEADERS)
 
     app.add_exception_handler(errors.KibitzError, on_kibitz)
     app.add_exception_handler(RequestValidationError, on_validation)

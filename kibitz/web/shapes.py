@@ -22,7 +22,8 @@ class Shaper:
         self, comment: Comment, replies: list[dict[str, Any]] | None = None, reply_count: int = 0
     ) -> dict[str, Any]:
         shown = comment.visible
-        anchor = comment.anchor
+        # A tombstone carries nothing of what was said, nor whether a moderator removed it.
+        anchor = comment.anchor if shown else None
         return {
             "id": str(comment.id),
             "parent": str(comment.parent_id) if comment.parent_id is not None else None,
@@ -39,20 +40,12 @@ class Shaper:
             "down": comment.down,
             "replies": replies or [],
             "reply_count": reply_count,
-            "anchor": None
-            if anchor is None
-            else {
-                "exact": anchor.exact,
-                "prefix": anchor.prefix,
-                "suffix": anchor.suffix,
-                "start": anchor.start,
-                "end": anchor.end,
-            },
+            "anchor": self._anchor(comment) if anchor is not None else None,
             "pinned": comment.pinned,
             "featured": comment.featured and shown,
             "edited_by_moderator": comment.mod_edited and shown,
             "deleted": not shown,
-            "status": comment.status.value,
+            "status": comment.status.value if shown else "deleted",
         }
 
     def own(self, comment: Comment, status: str) -> dict[str, Any]:
@@ -68,7 +61,20 @@ class Shaper:
             "html": comment.html,
             "deleted": comment.deleted,
             "status": status,
-            "anchor": self.comment(comment)["anchor"] if anchor else None,
+            "anchor": self._anchor(comment) if anchor else None,
+        }
+
+    @staticmethod
+    def _anchor(comment: Comment) -> dict[str, Any] | None:
+        anchor = comment.anchor
+        if anchor is None:
+            return None
+        return {
+            "exact": anchor.exact,
+            "prefix": anchor.prefix,
+            "suffix": anchor.suffix,
+            "start": anchor.start,
+            "end": anchor.end,
         }
 
     def nodes(self, nodes: list[CommentNode]) -> list[dict[str, Any]]:
