@@ -23,6 +23,7 @@ from kibitz.security import Tokens
 from kibitz.staff import Staff
 from kibitz.store.db import Database
 from kibitz.subscriptions import links_for
+from kibitz.votes import Votes
 from kibitz.web.shapes import Shaper
 
 if TYPE_CHECKING:
@@ -52,10 +53,12 @@ class Context:
     moderation: Moderation = field(init=False)
     staff: Staff = field(init=False)
     bans: Bans = field(init=False)
+    votes: Votes = field(init=False)
 
     def __post_init__(self) -> None:
         self.policies = self.comments.policies
         self.bans = Bans(self.db, self.policies, self.clock)
+        self.votes = Votes(self.db, self.events, self.clock, self.policies)
         self.moderation = Moderation(
             self.db,
             self.events,

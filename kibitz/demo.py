@@ -23,7 +23,7 @@ from starlette.responses import HTMLResponse, Response
 
 from kibitz import errors
 from kibitz.app import create_app
-from kibitz.comments import Comments, PostRequest
+from kibitz.comments import PostRequest
 from kibitz.config import ConfigError, Settings, SiteConfig, load_settings
 from kibitz.context import Context, close_context, open_context
 from kibitz.models import Sort
@@ -225,10 +225,10 @@ async def seed(settings: Settings, *, now: datetime | None = None) -> bool:
             return False
         for item in articles():
             url = f"{settings.base_url}{item.path}"
-            await _seed_article(ctx.comments, site, item, clock, url, held=False)
+            await _seed_article(ctx, site, item, clock, url, held=False)
             if item.moderation:
                 await ctx.moderation.set_story_moderation(site.id, item.path, item.moderation, "demo")
-                await _seed_article(ctx.comments, site, item, clock, url, held=True)
+                await _seed_article(ctx, site, item, clock, url, held=True)
             clock.now = started
         async with ctx.db.write() as tx:
             await tx.meta.put_if_absent(SEEDED_AT, started.isoformat())
@@ -238,9 +238,10 @@ async def seed(settings: Settings, *, now: datetime | None = None) -> bool:
 
 
 async def _seed_article(
-    comments: Comments, site: SiteConfig, item: Article, clock: SeedClock, url: str, *, held: bool
+    ctx: Context, site: SiteConfig, item: Article, clock: SeedClock, url: str, *, held: bool
 ) -> None:
     """Post the article's comments (those marked held, or the others) at their own times."""
+    comments, votes = ctx.comments, ctx.votes
     started = clock.now
     acts: list[tuple[datetime, int, SeedComment]] = []  # (when, 0 post / 1 edit / 2 delete, comment)
     for c in item.comments:
@@ -273,7 +274,7 @@ async def _seed_article(
             ids[c.key], tokens[c.key] = posted.comment.id, posted.token
             for n, reason in enumerate(c.reports):
                 reporter = f"demo-reporter-{n:03d}"
-                await comments.flag(site, posted.comment.id, reporter, reason, f"demo-seed:{c.key}:flag{n}")
+                await votes.flag(site, posted.comment.id, reporter, reason, f"demo-seed:{c.key}:flag{n}")
         elif act == 1:
             await comments.edit(site, ids[c.key], tokens[c.key], c.edit or c.text, f"demo-seed:{c.key}")
         else:
@@ -285,7 +286,7 @@ async def _seed_article(
         for n in range(c.up + c.down):
             reader = f"demo-reader-{n:03d}"  # one vote per reader: a distinct reader for each vote
             client = f"demo-seed:{item.slug}:{c.key}:vote{n}"
-            await comments.vote(site, ids[c.key], reader, 1 if n < c.up else -1, client)
+            await votes.vote(site, ids[c.key], reader, 1 if n < c.up else -1, client)
 
 
 async def ensure_admin(settings: Settings, data_dir: Path) -> tuple[str, str]:

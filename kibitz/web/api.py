@@ -256,7 +256,7 @@ async def vote(request: Request, comment: CommentIdPath, body: schemas.VoteIn) -
     site = await _comment_site(ctx, request, comment)
     reader, signed = reader_of(ctx, request)
     addr, key = client_of(ctx, request)
-    tally = await ctx.comments.vote(site, int(comment), reader, body.value, key, addr)
+    tally = await ctx.votes.vote(site, int(comment), reader, body.value, key, addr)
     headers = {READER_HEADER: signed} if signed else None
     return json_response(
         {"score": tally.score, "up": tally.up, "down": tally.down, "value": tally.value}, headers=headers
@@ -268,7 +268,7 @@ async def flag(request: Request, comment: CommentIdPath, body: schemas.FlagIn) -
     ctx = ctx_of(request)
     site = await _comment_site(ctx, request, comment)
     reader, signed = reader_of(ctx, request)
-    await ctx.comments.flag(site, int(comment), reader, body.reason, client_of(ctx, request)[1])
+    await ctx.votes.flag(site, int(comment), reader, body.reason, client_of(ctx, request)[1])
     headers = {READER_HEADER: signed} if signed else None
     return json_response({"status": "received"}, 202, headers)
 
