@@ -12,7 +12,6 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from html import escape
 
 from kibitz import errors, guard, inputs
 from kibitz.config import Settings, SiteConfig
@@ -163,22 +162,11 @@ class ManageLink:
 async def send_manage_link(tx: Tx, links: Links, subscriber: Subscriber, now: datetime) -> bool:
     """Mail the address a fresh manage link, at most once per hour; True when enqueued. It goes only
     to the address itself and holds nothing anyone else chose."""
-    name = links.site_name(subscriber.site)
-    url = links.manage(subscriber.id, now)
-    hours = int(MANAGE_FRESH.total_seconds() // 3600)
-    text = (
-        f"Hello,\n\nhere is a fresh link to manage your subscriptions and comments on {name}.\n"
-        f"For {hours} hour it may also delete your comments and cancel every subscription; after that, "
-        f"for 30 days, it may still show and edit them:\n{url}\n\n"
-        "If you did not ask for it, ignore this mail: nothing has changed.\n"
-    )
-    html = (
-        f"<p>Hello,</p><p>here is a fresh link to manage your subscriptions and comments on "
-        f"{escape(name)}. For {hours} hour it may also delete your comments and cancel every "
-        "subscription; after that, for 30 days, it may still show and edit them:</p>"
-        f'<p><a href="{escape(url)}">Manage your subscriptions and comments</a></p>'
-        "<p>If you did not ask for it, ignore this mail: nothing has changed.</p>"
-    )
+    values = {
+        "site_name": links.site_name(subscriber.site),
+        "manage_url": links.manage(subscriber.id, now),
+        "hours": int(MANAGE_FRESH.total_seconds() // 3600),
+    }
     bucket = _ms(now) // int(MANAGE_FRESH.total_seconds() * 1000)
     return await tx.outbox.enqueue(
         NewMail(
@@ -186,9 +174,9 @@ async def send_manage_link(tx: Tx, links: Links, subscriber: Subscriber, now: da
             kind="manage",
             dedupe_key=f"manage:{subscriber.id}:{bucket}",
             recipient=subscriber.email,
-            subject=one_line(f"Your link to manage comments on {name}"),
-            text_body=text,
-            html_body=html,
+            subject=one_line(f"Your link to manage comments on {values['site_name']}"),
+            text_body=render_template("email/manage.txt", **values),
+            html_body=render_template("email/manage.html", **values),
             list_unsubscribe=links.unsubscribe_all(subscriber.id, now),
             subscriber_id=subscriber.id,
         ),
