@@ -314,6 +314,17 @@ class Comments:
             raise errors.InvalidInput.field("parent", "can no longer be replied to")
         return parent
 
+    def _check_token(self, comment_id: int, token: str | None) -> None:
+        """Raise unless ``token`` is a valid edit token of this comment (401 when absent)."""
+        if not token:
+            raise errors.Unauthorized("Send the comment's token as 'Authorization: Bearer <token>'")
+        try:
+            subject = self.tokens.verify(EDIT_TOKEN, token, now=self.clock())
+        except TokenError:
+            raise errors.Forbidden("The token is not valid for this comment") from None
+        if subject != str(comment_id):
+            raise errors.Forbidden("The token is not valid for this comment")
+
     async def _owned(
         self, tx: Tx, site: SiteConfig, comment_id: int, token: str | None, client: str
     ) -> Comment:
@@ -323,14 +334,7 @@ class Comments:
             tx, site=site.id, action="edits", limit=site.rate_limits.edits, client=client, now=self.clock()
         )
         site = await self.policies.effective(tx, site)
-        if not token:
-            raise errors.Unauthorized("Send the comment's token as 'Authorization: Bearer <token>'")
-        try:
-            subject = self.tokens.verify(EDIT_TOKEN, token, now=self.clock())
-        except TokenError:
-            raise errors.Forbidden("The token is not valid for this comment") from None
-        if subject != str(comment_id):
-            raise errors.Forbidden("The token is not valid for this comment")
+        self._check_token(comment_id, token)
         comment = await tx.comments.get(comment_id, for_update=True)
         if comment is None or comment.status is not CommentStatus.APPROVED:
             raise errors.NotFound("No such comment")
@@ -437,14 +441,7 @@ class Comments:
     async def own(self, site: SiteConfig, comment_id: int, token: str | None) -> tuple[Comment, str]:
         """A comment as its author sees it, with its edit token: (comment, the status they may
         know): a held comment is "pending", a shadow-banned one "approved" (DESIGN.md §3b)."""
-        if not token:
-            raise errors.Unauthorized("Send the comment's token as 'Authorization: Bearer <token>'")
-        try:
-            subject = self.tokens.verify(EDIT_TOKEN, token, now=self.clock())
-        except TokenError:
-            raise errors.Forbidden("The token is not valid for this comment") from None
-        if subject != str(comment_id):
-            raise errors.Forbidden("The token is not valid for this comment")
+        self._check_token(comment_id, token)
         async with self.db.read() as tx:
             comment = await tx.comments.get(comment_id)
         if comment is None or comment.site != site.id:

@@ -17,6 +17,7 @@ from kibitz import errors
 from kibitz.config import ModerationMode
 from kibitz.models import Ban, BanKind, CommentStatus
 from kibitz.security import TokenError, Tokens
+from kibitz.wordlists import fold
 
 if TYPE_CHECKING:
     from kibitz.config import RateLimit, SiteConfig
@@ -93,8 +94,6 @@ def trust_key(email: str, reader_id: str) -> str:
 
 
 def ban_keys(poster: Poster) -> list[tuple[BanKind, str]]:
-    from kibitz.wordlists import fold
-
     return [
         (BanKind.EMAIL, poster.email.lower()),  # banned whatever case the local part is given in
         (BanKind.READER, poster.reader_id),
