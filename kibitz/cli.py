@@ -143,7 +143,7 @@ def _start_metrics_listener(settings: Settings) -> str | None:
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
 def serve(config_path: Path | None, host: str, port: int, workers: int) -> None:
-    """Serve the API (and the outbox worker, once mail exists)."""
+    """Serve the API, the admin, and the outbox worker (when [smtp] host is set)."""
     _serve(_settings(config_path), host, port, workers, config_path)
 
 
@@ -167,7 +167,7 @@ def demo(host: str, port: int, data_dir: Path) -> None:
 
 @main.group()
 def comments() -> None:
-    """Act on one comment (until the admin UI exists)."""
+    """Act on one comment from the shell (the admin at /admin/ does more)."""
 
 
 def with_context(config_path: Path | None, act: Callable[[Context], Awaitable[T]]) -> T:
@@ -206,7 +206,7 @@ def restore_comment(config_path: Path | None, comment_id: int) -> None:
 
 @main.group()
 def threads() -> None:
-    """Close or reopen a thread (until the admin UI exists)."""
+    """Close or reopen a thread from the shell (also in the admin, on the story's page)."""
 
 
 @threads.command("close")
