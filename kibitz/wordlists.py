@@ -159,18 +159,27 @@ class WordList:
 
     def matches(self, text: str) -> list[str]:
         """The patterns (as written) that match ``text`` anywhere, in list order."""
+        return self.matches_folded(folded_views(text)) if self._regex is not None else []
+
+    def matches_folded(self, views: tuple[str, ...]) -> list[str]:
+        """As ``matches``, on the views ``folded_views`` made (fold a text once for several lists)."""
         if self._regex is None:
             return []
-        unified = _unify(text)
-        views = [unified]
-        spaced = _SPACED.sub(lambda run: _SEPARATORS.sub("", run.group()), unified)
-        if spaced != unified:
-            views.append(spaced)  # "c r y p t o" -> "crypto", besides the text as written
         hits: set[int] = set()
-        for view in views:
-            folded = _TOKEN.sub(_deleet, view)
+        for folded in views:
             pos = 0
             while len(hits) < len(self._patterns) and (found := self._regex.search(folded, pos)):
                 hits.update(i for i, group in enumerate(found.groups()) if group is not None)
                 pos = found.start() + 1
         return [pattern for i, pattern in enumerate(self._patterns) if i in hits]
+
+
+def folded_views(text: str) -> tuple[str, ...]:
+    """What word lists are matched against: ``text`` folded as written, and (when it differs) with
+    spaced-out letters joined ("c r y p t o" -> "crypto")."""
+    unified = _unify(text)
+    views = [unified]
+    spaced = _SPACED.sub(lambda run: _SEPARATORS.sub("", run.group()), unified)
+    if spaced != unified:
+        views.append(spaced)
+    return tuple(_TOKEN.sub(_deleet, view) for view in views)
