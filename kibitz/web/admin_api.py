@@ -75,8 +75,7 @@ def mod_comment(request: Request, item: QueueItem) -> dict[str, Any]:
     """ModComment: the public Comment plus what moderators need (DESIGN.md §3b)."""
     ctx = ctx_of(request)
     c = item.comment
-    shaped = ctx.shaper.comment(c)
-    shaped.update(ctx.shaper.own(c, c.status.value))
+    shaped = ctx.shaper.own(c, c.status.value)
     shaped.update(
         site=c.site,
         page=item.page,

@@ -167,10 +167,9 @@ async def post_comment(
             form_token=body.form,
         )
     )
-    shaped = ctx.shaper.comment(posted.comment)
     # A held comment, a shadow-banned one, or one caught by a blocked word: its poster sees it as
     # their own, with the status they may know (DESIGN.md §3b).
-    shaped.update(ctx.shaper.own(posted.comment, posted.status))
+    shaped = ctx.shaper.own(posted.comment, posted.status)
     data: dict[str, Any] = {"comment": shaped, "token": posted.token}
     headers: dict[str, str] = {}
     if posted.new_reader:
@@ -218,9 +217,7 @@ async def get_own_comment(
     ctx = ctx_of(request)
     site = site_of(ctx, await ctx.comments.site_of(int(comment)))
     found, status = await ctx.comments.own(site, int(comment), bearer(authorization))
-    shaped = ctx.shaper.comment(found)
-    shaped.update(ctx.shaper.own(found, status))
-    return json_response({"comment": shaped}, headers={"Cache-Control": "no-store"})
+    return json_response({"comment": ctx.shaper.own(found, status)}, headers={"Cache-Control": "no-store"})
 
 
 async def patch_comment(

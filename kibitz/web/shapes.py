@@ -49,20 +49,21 @@ class Shaper:
         }
 
     def own(self, comment: Comment, status: str) -> dict[str, Any]:
-        """What a comment's own author sees of it, whatever its status: the full comment, marked
+        """What a comment's own author sees of it, whatever its status: the whole comment, marked
         with the status its author may know (a held comment is "pending")."""
-        anchor = comment.anchor
-        return {
-            "author": {
+        shaped = self.comment(comment)
+        shaped.update(
+            author={
                 "name": comment.author.name,
                 "avatar": f"{self.avatar_base}{comment.author.avatar_key}.svg",
                 "url": comment.author.url or None,
             },
-            "html": comment.html,
-            "deleted": comment.deleted,
-            "status": status,
-            "anchor": self._anchor(comment) if anchor else None,
-        }
+            html=comment.html,
+            deleted=comment.deleted,
+            status=status,
+            anchor=self._anchor(comment),
+        )
+        return shaped
 
     @staticmethod
     def _anchor(comment: Comment) -> dict[str, Any] | None:
