@@ -222,7 +222,7 @@ class Policies:
         changes as stored)."""
         checked = validate(changes)
         before = await self.effective(tx, site)
-        stored = {**(await tx.site_settings.all()).get(site.id, {}), **checked}
+        stored = {**self._stored.get(site.id, {}), **checked}  # read by effective(), in this transaction
         after = apply(site, stored)
         if after.spam_hold > after.spam_reject:
             raise errors.InvalidInput.field("spam_hold", "must not be above spam_reject")
