@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from kibitz import errors, guard, inputs, markup, notify, subscriptions, tree
+from kibitz import consent, errors, guard, inputs, markup, notify, titles, tree
 from kibitz.avatar import avatar_key
 from kibitz.config import ModerationMode, SiteConfig
 from kibitz.events import EventKind, Events, ThreadEvent
@@ -169,6 +169,7 @@ class Comments:
                 thread = await tx.threads.get_or_create(site.id, page, title, url, now)
                 if self.is_closed(site, thread):
                     raise errors.ThreadClosed()
+                await titles.refresh_if_stale(tx, thread, now)
                 if thread.moderation:
                     site = replace(site, moderation=ModerationMode(thread.moderation))
                 address_hash = self.policies.address_hash(req.client_addr)
@@ -274,7 +275,7 @@ class Comments:
             return
         topic = "replies" if req.notify == "replies" else "thread"
         digest = req.digest if req.digest in ("instant", "daily") else "instant"
-        await subscriptions.request_subscription(
+        await consent.request_subscription(
             tx, self.links, req.site.id, comment.author.email, topic, thread.id, digest, now
         )
 

@@ -164,6 +164,9 @@ class Settings:
     # "host:port" of the listener that serves /metrics of every worker (web/ops.py); "" for none,
     # when /metrics is on the public port for the clients metrics_allow lists.
     metrics_listen: str = ""
+    # Private or loopback networks the server may still fetch from (outbound.py): an intranet
+    # publisher's pages, a test's own server. Everything else non-public is refused.
+    outbound_allow: tuple[Network, ...] = ()
 
     @property
     def metrics_address(self) -> tuple[str, int] | None:
@@ -430,6 +433,7 @@ def _build(raw: Mapping[str, object], r: _Reader, cwd: Path, config_path: Path |
         sites=site_tables(r, top.get("sites", []), base_origin),
         config_path=config_path,
         metrics_listen=_listen(r, top.get("metrics_listen", ""), "metrics_listen"),
+        outbound_allow=_networks(r, top.get("outbound_allow", []), "outbound_allow"),
     )
 
 

@@ -18,11 +18,13 @@ from kibitz.events import Events, ThreadEvent
 from kibitz.metrics import Metrics
 from kibitz.migrate import upgrade
 from kibitz.moderation import Moderation
+from kibitz.outbound import OutboundPolicy
 from kibitz.policy import Policies
 from kibitz.security import Tokens
 from kibitz.staff import Staff
 from kibitz.store.db import Database
 from kibitz.subscriptions import links_for
+from kibitz.titles import Titles
 from kibitz.votes import Votes
 from kibitz.web.shapes import Shaper
 
@@ -54,6 +56,7 @@ class Context:
     staff: Staff = field(init=False)
     bans: Bans = field(init=False)
     votes: Votes = field(init=False)
+    titles: Titles = field(init=False)
 
     def __post_init__(self) -> None:
         self.policies = self.comments.policies
@@ -69,6 +72,8 @@ class Context:
             links=self.comments.links,
         )
         self.staff = Staff(self.db, self.tokens, self.clock, self.settings.base_url)
+        policy = OutboundPolicy(allow_networks=self.settings.outbound_allow)
+        self.titles = Titles(self.db, self.settings.site, self.clock, policy)
 
     @cached_property
     def reads(self) -> ReadCache:

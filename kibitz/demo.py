@@ -4,6 +4,7 @@ with a discussion seeded on the first start (the text lives in templates/demo/co
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import re
 import secrets
 import signal
@@ -181,6 +182,8 @@ def demo_settings(
         "database_url": database_url,
         "base_url": base_url,
         "sites": [{"id": DEMO_SITE, "name": SITE_NAME, "origins": origins, "edit_window": "15m"}],
+        # The demo is its own publisher: its article pages, read for their titles, are on this host.
+        "outbound_allow": _own_networks(shown),
     }
     if smtp_port is not None:
         smtp = {"host": "127.0.0.1", "port": smtp_port, "security": "none", "sender": MAIL_SENDER}
@@ -209,6 +212,16 @@ async def _already_seeded(ctx: Context, site: SiteConfig) -> bool:
     return False
 
 
+def _own_networks(host: str) -> list[str]:
+    """The networks of the demo's own address (outbound.py refuses non-public ones otherwise)."""
+    if host == "localhost":
+        return ["127.0.0.1/32", "::1/128"]
+    try:
+        return [str(ipaddress.ip_network(host))]
+    except ValueError:
+        return []
+
+
 async def seed(settings: Settings, *, now: datetime | None = None) -> bool:
     """Post the demo discussion unless the demo's threads exist already; True when it seeded.
 
@@ -226,6 +239,9 @@ async def seed(settings: Settings, *, now: datetime | None = None) -> bool:
         for item in articles():
             url = f"{settings.base_url}{item.path}"
             await _seed_article(ctx, site, item, clock, url, held=False)
+            # What a publisher's CMS would do: the story's title for mail, through the publisher API's
+            # rule (stories nobody has commented on get theirs from their page, read by the worker).
+            await ctx.titles.set_by_publisher(site, item.path, item.headline, url, "demo")
             if item.moderation:
                 await ctx.moderation.set_story_moderation(site.id, item.path, item.moderation, "demo")
                 await _seed_article(ctx, site, item, clock, url, held=True)

@@ -42,11 +42,12 @@ async def _one_digest(db: Database, links: Links, subscription_id: int, now: dat
             or subscription is None
             or subscriber is None
             or not subscription.active
+            or subscription.pending
             or subscriber.status != "confirmed"
         ):
             return 0  # nothing left to say, or nobody to say it to: the items are dropped
         entries = [comment_values(links, thread, comment) for comment, thread in shown[:MAX_ITEMS]]
-        threads = sorted({thread_name(thread) for _, thread in shown})
+        threads = sorted({thread_name(links, thread) for _, thread in shown})
         site_name = links.site_name(subscriber.site)
         count = len(shown)
         noun = "comment" if count == 1 else "comments"

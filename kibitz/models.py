@@ -54,6 +54,21 @@ class Thread:
     version: int
     created: datetime
     moderation: str | None = None  # the story's own moderation mode, overriding its site's
+    # The publisher's title and URL of the page (titles.py); "" until learned. ``title`` and ``url``
+    # are what the first poster's widget sent: placeholders, never named in mail.
+    page_title: str = ""
+    page_url: str = ""
+    page_checked: datetime | None = None
+    page_source: str | None = None  # page | api; None: not learned yet
+
+    @property
+    def shown_title(self) -> str:
+        """The title to show on screens: the publisher's once known, else the widget's."""
+        return self.page_title or self.title
+
+    @property
+    def shown_url(self) -> str:
+        return self.page_url or self.url
 
 
 @dataclass(frozen=True)

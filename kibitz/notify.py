@@ -34,14 +34,20 @@ def excerpt(comment: Comment, limit: int = EXCERPT) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def thread_name(thread: Thread) -> str:
-    return one_line(thread.title or thread.page, 120)
+def thread_name(links: Links, thread: Thread, *, quoted: bool = False) -> str:
+    """How mail names a thread: the publisher's title of the page (titles.py), else the site's name.
+    Never the title, page key or url a reader sent: whoever posts first must not word our mail."""
+    if thread.page_title:
+        title = one_line(thread.page_title, 120)
+        return f"“{title}”" if quoted else title
+    return f"a story on {links.site_name(thread.site)}"
 
 
 def comment_values(links: Links, thread: Thread, comment: Comment) -> dict[str, Any]:
     return {
         "author": one_line(comment.author.name, 64),
-        "thread_name": thread_name(thread),
+        "thread_name": thread_name(links, thread),
+        "story": thread_name(links, thread, quoted=True),
         "text": excerpt(comment),
         "view_url": links.comment(thread, comment.id),
     }
@@ -53,10 +59,10 @@ def render_notification(
     values = comment_values(links, thread, comment)
     if kind == "reply":
         subject = f"{values['author']} replied to your comment on {values['thread_name']}"
-        lead = f"{values['author']} replied to your comment on “{values['thread_name']}”:"
+        lead = f"{values['author']} replied to your comment on {values['story']}:"
     else:
         subject = f"New comment by {values['author']} on {values['thread_name']}"
-        lead = f"{values['author']} commented on “{values['thread_name']}”:"
+        lead = f"{values['author']} commented on {values['story']}:"
     values.update(
         kind=kind,
         lead=lead,

@@ -222,6 +222,7 @@ def _admin_api(app: FastAPI) -> None:
         (f"{a}/sites/{{site}}/settings", admin_api.get_settings, "GET", 200),
         (f"{a}/sites/{{site}}/settings", admin_api.put_settings, "PUT", 200),
         (f"{a}/sites/{{site}}/threads", admin_api.set_thread, "POST", 200),
+        (f"{a}/sites/{{site}}/pages", admin_api.set_page, "PUT", 200),
         (f"{a}/sites/{{site}}/spam/check", admin_api.spam_check, "POST", 200),
         (f"{a}/sites/{{site}}/stats", admin_api.stats, "GET", 200),
         (f"{a}/audit", admin_api.audit, "GET", 200),

@@ -1,9 +1,8 @@
-"""Subscription rules: subscribe with double opt-in, confirm, one-click unsubscribe, the manage page.
+"""Subscription rules: subscribe (consent.py decides what waits for a confirmation), confirm,
+one-click unsubscribe, and the manage page a mail's link opens.
 
-Tokens (kibitz.security.Tokens) carry the subject of each link: "confirm" → "{subscriber}.{nonce}"
-(7 days, single use), "unsubscribe" → "{subscription}" or "s{subscriber}" (every subscription),
-"manage" → "{subscriber}.{issued, ms}" (30 days; revocable; fresh for destructive acts within the hour).
-Tokens are signed, expiring and never derived from the address.
+Links are signed (links.py); a manage link is revocable ("sign out everywhere") and fresh for
+destructive acts, and for confirming what waits, within the hour it was issued.
 """
 
 from __future__ import annotations
@@ -14,20 +13,21 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from kibitz import errors, guard, inputs
-from kibitz.config import Settings, SiteConfig
+from kibitz.config import SiteConfig
+from kibitz.consent import request_subscription
+from kibitz.links import CONFIRM, MANAGE, UNSUBSCRIBE, Links, links_for, ms, one_line
 from kibitz.models import Comment, Thread
-from kibitz.security import TokenError, Tokens
+from kibitz.security import TokenError
 from kibitz.store.db import Database
 from kibitz.store.outbox import NewMail
 from kibitz.store.subscribers import Subscriber, Subscription
 from kibitz.store.tx import Tx
 from kibitz.templating import render_template
 
+__all__ = ["Links", "Subscriptions", "links_for", "one_line"]
+
 Clock = Callable[[], datetime]
 
-CONFIRM, UNSUBSCRIBE, MANAGE = "confirm", "unsubscribe", "manage"
-TTL = {CONFIRM: timedelta(days=7), UNSUBSCRIBE: timedelta(days=400), MANAGE: timedelta(days=30)}
-CONFIRM_QUIET = timedelta(hours=1)  # at most one confirmation mail per address in this time
 MANAGE_FRESH = timedelta(hours=1)  # a manage link this young may delete comments and cancel all
 TOPICS = ("newsletter", "thread", "replies")
 DIGESTS = ("instant", "daily")
@@ -36,110 +36,11 @@ _EPOCH = datetime.fromtimestamp(0, UTC)
 _MAX_TOKEN = 300
 
 
-def _ms(when: datetime) -> int:
-    return int(when.timestamp() * 1000)
-
-
 class FreshLinkNeeded(errors.Forbidden):
     """A destructive act (delete a comment, cancel all) from a manage link issued over an hour ago:
     a forwarded or old mail's link may look, edit and cancel one subscription, not more."""
 
     title = "This needs a manage link from the last hour"
-
-
-def one_line(value: str, limit: int = 250) -> str:
-    """Header text on one line (inputs are validated already; this holds whatever comes)."""
-    flat = " ".join(value.split())
-    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
-
-
-@dataclass(frozen=True)
-class Links:
-    """Signed links for mails and pages, all under ``base_url``."""
-
-    tokens: Tokens
-    base_url: str
-    site_names: dict[str, str]
-
-    def _url(self, kind: str, subject: str, now: datetime) -> str:
-        token = self.tokens.issue(kind, subject, now=now, ttl=TTL[kind])
-        return f"{self.base_url.rstrip('/')}/{kind}/{token}"
-
-    def confirm(self, subscriber_id: int, nonce: str, now: datetime) -> str:
-        return self._url(CONFIRM, f"{subscriber_id}.{nonce}", now)
-
-    def unsubscribe(self, subscription_id: int, now: datetime) -> str:
-        return self._url(UNSUBSCRIBE, str(subscription_id), now)
-
-    def unsubscribe_all(self, subscriber_id: int, now: datetime) -> str:
-        return self._url(UNSUBSCRIBE, f"s{subscriber_id}", now)
-
-    def manage(self, subscriber_id: int, now: datetime) -> str:
-        # The issue time rides in the subject: "sign out everywhere" voids every link issued before it.
-        return self._url(MANAGE, f"{subscriber_id}.{_ms(now)}", now)
-
-    def comment(self, thread: Thread, comment_id: int) -> str:
-        """Kibitz's own "view comment" link: the article's URL, else the server's base URL."""
-        return f"{thread.url or self.base_url.rstrip('/') + '/'}#comment-{comment_id}"
-
-    def site_name(self, site: str) -> str:
-        return self.site_names.get(site, site)
-
-
-def links_for(tokens: Tokens, settings: Settings) -> Links:
-    return Links(tokens, settings.base_url, {site.id: site.name for site in settings.sites})
-
-
-async def request_subscription(
-    tx: Tx, links: Links, site: str, email: str, topic: str, thread_id: int | None, digest: str, now: datetime
-) -> Subscription:
-    """Record what the address wants to follow; an address not yet confirmed gets (at most hourly)
-    a confirmation mail, and nothing else until it confirms."""
-    subscriber = await tx.subscribers.get_or_create(site, email, now)
-    subscription = await tx.subscribers.subscribe(subscriber.id, topic, thread_id, digest, now)
-    if subscriber.status == "unsubscribed":
-        # Asking again after leaving: a fresh double opt-in, never a silent return.
-        await tx.subscribers.set_status(subscriber.id, "unconfirmed")
-        subscriber = await _reload(tx, subscriber.id)
-    if subscriber.status == "unconfirmed":
-        await send_confirmation(tx, links, subscriber, now)
-    return subscription
-
-
-async def _reload(tx: Tx, subscriber_id: int) -> Subscriber:
-    found = await tx.subscribers.get(subscriber_id)
-    assert found is not None
-    return found
-
-
-async def send_confirmation(tx: Tx, links: Links, subscriber: Subscriber, now: datetime) -> bool:
-    """Enqueue the confirmation mail unless one went out within the hour; True when enqueued."""
-    nonce = secrets.token_urlsafe(18)
-    if not await tx.subscribers.start_confirmation(subscriber.id, nonce, now, now - CONFIRM_QUIET):
-        return False
-    # Only the site's own name goes in: anyone can type someone's address, so nothing they chose
-    # (a page title, a name) may reach that inbox.
-    values = {
-        "site_name": links.site_name(subscriber.site),
-        "confirm_url": links.confirm(subscriber.id, nonce, now),
-        "unsubscribe_url": links.unsubscribe_all(subscriber.id, now),
-        "days": TTL[CONFIRM].days,
-    }
-    await tx.outbox.enqueue(
-        NewMail(
-            site=subscriber.site,
-            kind="confirm",
-            dedupe_key=f"confirm:{subscriber.id}:{nonce}",
-            recipient=subscriber.email,
-            subject=one_line(f"Confirm your subscription to comments on {values['site_name']}"),
-            text_body=render_template("email/confirm.txt", **values),
-            html_body=render_template("email/confirm.html", **values),
-            list_unsubscribe=str(values["unsubscribe_url"]),
-            subscriber_id=subscriber.id,
-        ),
-        now,
-    )
-    return True
 
 
 @dataclass(frozen=True)
@@ -151,12 +52,26 @@ class ManageView:
 
 
 @dataclass(frozen=True)
+class ConfirmView:
+    """A confirmation link's address and the pending subscriptions confirming it puts in force."""
+
+    subscriber: Subscriber
+    subscriptions: list[tuple[Subscription, Thread | None]]
+
+
+@dataclass(frozen=True)
 class ManageLink:
     """What a manage link says: whose it is and when it was issued (0 for links from before issue
     times were recorded: valid until revoked, never fresh)."""
 
     subscriber_id: int
     issued_ms: int
+
+
+async def _reload(tx: Tx, subscriber_id: int) -> Subscriber:
+    found = await tx.subscribers.get(subscriber_id)
+    assert found is not None
+    return found
 
 
 async def send_manage_link(tx: Tx, links: Links, subscriber: Subscriber, now: datetime) -> bool:
@@ -167,7 +82,7 @@ async def send_manage_link(tx: Tx, links: Links, subscriber: Subscriber, now: da
         "manage_url": links.manage(subscriber.id, now),
         "hours": int(MANAGE_FRESH.total_seconds() // 3600),
     }
-    bucket = _ms(now) // int(MANAGE_FRESH.total_seconds() * 1000)
+    bucket = ms(now) // int(MANAGE_FRESH.total_seconds() * 1000)
     return await tx.outbox.enqueue(
         NewMail(
             site=subscriber.site,
@@ -245,27 +160,56 @@ class Subscriptions:
             raise errors.NotFound()
         return int(subscriber_id), nonce
 
-    async def confirmable(self, token: str) -> Subscriber:
-        """GET of a confirmation link: checks it, changes nothing (mail scanners fetch links)."""
+    async def _confirmable(self, tx: Tx, token: str) -> ConfirmView:
         subscriber_id, nonce = self._confirm_subject(token)
-        async with self.db.read() as tx:
-            subscriber = await tx.subscribers.get(subscriber_id)
+        subscriber = await tx.subscribers.get(subscriber_id)
         if subscriber is None:
             raise errors.NotFound()
         if subscriber.confirm_nonce is None or not secrets.compare_digest(subscriber.confirm_nonce, nonce):
             raise errors.Gone()
-        return subscriber
+        # What the mail listed: asked for by the time it was sent (later requests wait).
+        sent = subscriber.confirm_sent or _EPOCH
+        return ConfirmView(subscriber, await tx.subscribers.pending_of(subscriber_id, until=sent))
 
-    async def confirm(self, token: str) -> Subscriber:
-        """POST of a confirmation link: the address is confirmed; the link is spent."""
-        subscriber_id, nonce = self._confirm_subject(token)
+    async def confirmable(self, token: str) -> ConfirmView:
+        """GET of a confirmation link: checks it and tells what confirming would put in force;
+        changes nothing (mail scanners fetch links)."""
+        async with self.db.read() as tx:
+            return await self._confirmable(tx, token)
+
+    async def confirm(self, token: str) -> ConfirmView:
+        """POST of a confirmation link: the address is confirmed and what its mail listed is in
+        force; the link is spent."""
         async with self.db.write() as tx:
-            subscriber = await tx.subscribers.get(subscriber_id)
-            if subscriber is None:
-                raise errors.NotFound()
-            if not await tx.subscribers.confirm(subscriber_id, nonce, self.clock()):
+            view = await self._confirmable(tx, token)
+            subscriber = view.subscriber
+            _, nonce = self._confirm_subject(token)
+            if not await tx.subscribers.confirm(subscriber.id, nonce, self.clock()):
                 raise errors.Gone()
-            return await _reload(tx, subscriber_id)
+            ids = [s.id for s, _ in view.subscriptions]
+            await tx.subscribers.activate_pending(subscriber.id, subscriber.confirm_sent or _EPOCH, ids)
+            return ConfirmView(await _reload(tx, subscriber.id), view.subscriptions)
+
+    async def confirm_waiting(self, token: str, what: str) -> ManageView:
+        """Confirm from the manage page what waits for a confirmation: one subscription (by id) or
+        "all"; a fresh link only (a link from a mail to the address, issued within the hour)."""
+        async with self.db.write() as tx:
+            link = await self._live_link(tx, token)
+            if not self._fresh(link):
+                raise FreshLinkNeeded()
+            now = self.clock()
+            if what == "all":
+                ids = None
+            elif what.isdigit() and len(what) < 19:
+                ids = [int(what)]
+            else:
+                raise errors.MalformedRequest("Say which subscription to confirm")
+            if not await tx.subscribers.activate_pending(link.subscriber_id, now, ids) and ids:
+                subscription = await tx.subscribers.subscription(ids[0])
+                if subscription is None or subscription.subscriber_id != link.subscriber_id:
+                    raise errors.NotFound()
+            await tx.subscribers.confirm_held(link.subscriber_id, now)
+            return await self._view(tx, link.subscriber_id, fresh=True)
 
     async def _unsubscribe_target(self, tx: Tx, token: str) -> tuple[Subscriber, Subscription | None]:
         subject = self._subject(UNSUBSCRIBE, token)
@@ -315,7 +259,7 @@ class Subscriptions:
         return link
 
     def _fresh(self, link: ManageLink) -> bool:
-        return link.issued_ms >= _ms(self.clock() - MANAGE_FRESH)
+        return link.issued_ms >= ms(self.clock() - MANAGE_FRESH)
 
     async def manage(self, token: str) -> ManageView:
         """The guest's page: their active subscriptions and their comments on the site."""
@@ -344,7 +288,7 @@ class Subscriptions:
             subscriber = await tx.subscribers.get(link.subscriber_id)
             if subscriber is None:
                 raise errors.NotFound()
-            await tx.subscribers.revoke_manage_links(subscriber.id, max(_ms(now), link.issued_ms))
+            await tx.subscribers.revoke_manage_links(subscriber.id, max(ms(now), link.issued_ms))
         return subscriber
 
     async def mail_fresh_link(self, token: str) -> Subscriber:

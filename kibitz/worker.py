@@ -35,6 +35,7 @@ MAX_DELAY = timedelta(hours=6)
 IDLE_SECONDS = 1.0
 # How often a worker asks whether a periodic job is due (at most; a shorter period asks more often).
 JOB_CHECK = timedelta(seconds=30)
+TITLES_EVERY = timedelta(seconds=15)  # how often due article pages are read for their titles
 STOP_GRACE = 5.0  # seconds beyond the SMTP timeout a stopping worker may take to finish its batch
 
 
@@ -222,7 +223,12 @@ def default_jobs(ctx: Context) -> list[Job]:
         count = await send_digests(ctx.db, ctx.tokens, ctx.settings, ctx.clock)
         log.info("daily digests: %d queued", count)
 
-    return [Job("daily-digest", timedelta(days=1), digests)]
+    async def page_titles() -> None:
+        learned = await ctx.titles.run_due()
+        if learned:
+            log.info("page titles: %d learned", learned)
+
+    return [Job("daily-digest", timedelta(days=1), digests), Job("page-titles", TITLES_EVERY, page_titles)]
 
 
 def start_worker(ctx: Context) -> Callable[[], Awaitable[None]]:

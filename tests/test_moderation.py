@@ -100,7 +100,9 @@ async def test_approval_mails_the_parent_author_as_a_post_would(held: Api) -> No
         await tx.subscribers.set_status(subscriber.id, "confirmed")
         thread = await tx.threads.get("a", "/story")
         assert thread is not None
-        await tx.subscribers.subscribe(subscriber.id, "replies", thread.id, "instant", ctx.clock())
+        await tx.subscribers.subscribe(
+            subscriber.id, "replies", thread.id, "instant", ctx.clock(), pending=False
+        )
     reply = (await held.post(text="A reply", parent=parent["comment"]["id"], author={"name": "Bo"})).json()
     assert await mails_about(ctx, reply["comment"]["id"]) == 0
     await act(held, headers, reply["comment"]["id"], "approve")

@@ -13,11 +13,28 @@ from kibitz.digest import send_digests
 from kibitz.store.schema import digest_items, outbox, subscriptions
 from kibitz.subscriptions import one_line
 from tests.conftest import ORIGIN_A, Api, FakeClock
-from tests.test_subscriptions import BASE, confirm_address, follow, link, one_click, rows, subscribe
+from tests.test_subscriptions import (
+    BASE,
+    confirm_address,
+    follow,
+    link,
+    name_page,
+    one_click,
+    rows,
+    subscribe,
+)
 
 pytestmark = pytest.mark.anyio
 
 STORY = f"{ORIGIN_A}/story"
+
+
+@pytest.fixture
+async def api(api: Api) -> Api:
+    """The conftest's app, where the publisher has named /story (mail uses only the publisher's
+    title and URL of a page: tests/test_review_consent.py)."""
+    await name_page(api, "/story", "A story", STORY)
+    return api
 
 
 def person(name: str) -> dict[str, str]:

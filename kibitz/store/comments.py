@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Select, and_, false, literal, or_, select, tuple_, update
+from sqlalchemy import ColumnElement, Select, and_, case, false, literal, or_, select, tuple_, update
 
 from kibitz.models import Anchor, Author, Comment, CommentStatus, Sort
 from kibitz.store.schema import comments, threads
@@ -135,13 +135,18 @@ def _after(sort: Sort, key: SortKey) -> ColumnElement[bool]:
     return or_(*terms)
 
 
+def _shown(publisher: ColumnElement[str], widget: ColumnElement[str]) -> ColumnElement[str]:
+    return case((publisher != "", publisher), else_=widget)
+
+
 def with_thread() -> Select[Any]:
-    """Comments joined to their thread's page, title and url (as t_page, t_title, t_url)."""
+    """Comments joined to their thread's page, title and url (as t_page, t_title, t_url): the
+    publisher's title and url where known (Thread.shown_title), else the widget's."""
     return select(
         comments,
         threads.c.page.label("t_page"),
-        threads.c.title.label("t_title"),
-        threads.c.url.label("t_url"),
+        _shown(threads.c.page_title, threads.c.title).label("t_title"),
+        _shown(threads.c.page_url, threads.c.url).label("t_url"),
     ).join(threads, threads.c.id == c.thread_id)
 
 

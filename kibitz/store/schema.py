@@ -83,7 +83,17 @@ threads = Table(
     Column("created", UTCDateTime, nullable=False),
     # A story's own moderation mode (none | first | all), overriding its site's; NULL: the site's.
     Column("moderation", String(16), nullable=True),
+    # What the publisher says the page is (titles.py): its title and URL as read from the article
+    # page on the site's own origins, or set through the publisher API (page_source "api", never
+    # overwritten by a fetch). Mail names a thread only by these, never by a reader's title or url.
+    Column("page_title", String(300), nullable=False, server_default=""),
+    Column("page_url", String(2048), nullable=False, server_default=""),
+    Column("page_source", String(8), nullable=True),  # page | api; NULL: not learned yet
+    Column("page_checked", UTCDateTime, nullable=True),
+    # When the page should be read (again); NULL: not due. The title job takes due threads in order.
+    Column("page_due", UTCDateTime, nullable=True),
     UniqueConstraint("site", "page", name="uq_threads_site_page"),
+    Index("ix_threads_page_due", "page_due"),
 )
 
 # What changed in a thread, in the order the changes committed: the thread's version is assigned under
@@ -246,6 +256,10 @@ subscriptions = Table(
     Column("digest", String(16), nullable=False, server_default="instant"),  # instant | daily
     Column("active", Boolean, nullable=False, server_default="1"),
     Column("created", UTCDateTime, nullable=False),
+    # Asked for without proof that the asker holds the address: nothing is sent for it until the
+    # address confirms a mail that listed it (subscriptions.py). ``requested``: when last asked for.
+    Column("pending", Boolean, nullable=False, server_default="0"),
+    Column("requested", UTCDateTime, nullable=True),
     UniqueConstraint("subscriber_id", "topic", "thread_id", name="uq_subscriptions_subscriber_topic_thread"),
     Index("ix_subscriptions_thread", "thread_id", "topic"),
 )

@@ -41,6 +41,8 @@ class Subscription:
     digest: str  # instant | daily
     active: bool
     created: datetime
+    pending: bool = False  # asked for without proof of the address: nothing is sent until confirmed
+    requested: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,8 @@ def to_subscription(row: Any) -> Subscription:
         digest=row.digest,
         active=bool(row.active),
         created=row.created,
+        pending=bool(row.pending),
+        requested=row.requested,
     )
 
 
@@ -88,6 +92,8 @@ def _subscription_of(row: Any) -> Subscription:
         digest=row.sub_digest,
         active=bool(row.sub_active),
         created=row.sub_created,
+        pending=bool(row.sub_pending),
+        requested=row.sub_requested,
     )
 
 
@@ -105,6 +111,10 @@ def _labelled_thread(row: Any) -> Thread:
         count=row.t_count,
         version=row.t_version,
         created=row.t_created,
+        page_title=row.t_page_title,
+        page_url=row.t_page_url,
+        page_checked=row.t_page_checked,
+        page_source=row.t_page_source,
     )
 
 
@@ -155,6 +165,15 @@ class SubscriberRepo:
         result = await self.tx.conn.execute(stmt)
         return bool(result.rowcount)
 
+    async def confirm_held(self, subscriber_id: int, now: datetime) -> None:
+        """The address is proven held (a verified session, a fresh link from a mail to it): confirmed,
+        unless it bounces; a pending confirmation link stays valid."""
+        await self.tx.conn.execute(
+            update(subscribers)
+            .where(s.id == subscriber_id, s.status.in_(("unconfirmed", "unsubscribed")))
+            .values(status="confirmed", confirmed=now)
+        )
+
     async def set_status(self, subscriber_id: int, status: str) -> None:
         """Change the status; leaving "confirmed" also voids a pending confirmation link."""
         values: dict[str, Any] = {"status": status}
@@ -180,51 +199,84 @@ class SubscriberRepo:
     # -- subscriptions ----------------------------------------------------------------------------
 
     async def subscribe(
-        self, subscriber_id: int, topic: str, thread_id: int | None, digest: str, now: datetime
+        self,
+        subscriber_id: int,
+        topic: str,
+        thread_id: int | None,
+        digest: str,
+        now: datetime,
+        *,
+        pending: bool,
     ) -> Subscription:
-        """Create the subscription, or make an existing one active again with this digest choice."""
+        """Create the subscription or make it active again with this digest choice; ``pending`` when
+        asked for without proof of the address. An unproven request leaves a subscription that is
+        already in force as it is (nobody but the address may change it)."""
         where = [sub.subscriber_id == subscriber_id, sub.topic == topic]
         where.append(sub.thread_id.is_(None) if thread_id is None else sub.thread_id == thread_id)
-        if thread_id is not None:
+        existing = (await self.tx.conn.execute(select(subscriptions).where(*where))).first()
+        if existing is not None and pending and existing.active and not existing.pending:
+            return to_subscription(existing)
+        values = {"active": True, "digest": digest, "pending": pending, "requested": now}
+        if existing is not None:
+            await self.tx.conn.execute(update(subscriptions).where(sub.id == existing.id).values(**values))
+        elif thread_id is not None:
             # NULLs never conflict in a unique constraint, so only thread subscriptions can upsert.
             stmt = (
                 self.tx.upsert(subscriptions)
-                .values(
-                    subscriber_id=subscriber_id, topic=topic, thread_id=thread_id, digest=digest, created=now
-                )
-                .on_conflict_do_update(
-                    index_elements=["subscriber_id", "topic", "thread_id"],
-                    set_={"active": True, "digest": digest},
-                )
+                .values(subscriber_id=subscriber_id, topic=topic, thread_id=thread_id, created=now, **values)
+                .on_conflict_do_update(index_elements=["subscriber_id", "topic", "thread_id"], set_=values)
             )
             await self.tx.conn.execute(stmt)
         else:
-            existing = (await self.tx.conn.execute(select(subscriptions).where(*where))).first()
-            if existing is None:
-                await self.tx.conn.execute(
-                    subscriptions.insert().values(
-                        subscriber_id=subscriber_id, topic=topic, thread_id=None, digest=digest, created=now
-                    )
+            await self.tx.conn.execute(
+                subscriptions.insert().values(
+                    subscriber_id=subscriber_id, topic=topic, thread_id=None, created=now, **values
                 )
-            else:
-                await self.tx.conn.execute(
-                    update(subscriptions).where(sub.id == existing.id).values(active=True, digest=digest)
-                )
+            )
         row = (await self.tx.conn.execute(select(subscriptions).where(*where))).one()
         return to_subscription(row)
+
+    async def pending_of(
+        self, subscriber_id: int, until: datetime | None = None
+    ) -> list[tuple[Subscription, Thread | None]]:
+        """The subscriber's pending subscriptions (asked for by ``until``), oldest first."""
+        return await self.subscriptions_of(subscriber_id, pending=True, until=until)
+
+    async def activate_pending(
+        self, subscriber_id: int, until: datetime, ids: Sequence[int] | None = None
+    ) -> int:
+        """Put in force the pending subscriptions asked for by ``until`` (only ``ids`` when given):
+        the ones a confirmation mail or page listed. How many."""
+        stmt = update(subscriptions).where(
+            sub.subscriber_id == subscriber_id,
+            sub.pending == true(),
+            sub.active == true(),
+            sub.requested <= until,
+        )
+        if ids is not None:
+            stmt = stmt.where(sub.id.in_(ids))
+        result = await self.tx.conn.execute(stmt.values(pending=False))
+        return int(result.rowcount or 0)
 
     async def subscription(self, subscription_id: int) -> Subscription | None:
         row = (await self.tx.conn.execute(select(subscriptions).where(sub.id == subscription_id))).first()
         return to_subscription(row) if row else None
 
-    async def subscriptions_of(self, subscriber_id: int) -> list[tuple[Subscription, Thread | None]]:
-        """A subscriber's active subscriptions, each with its thread (None for the newsletter)."""
+    async def subscriptions_of(
+        self, subscriber_id: int, *, pending: bool | None = None, until: datetime | None = None
+    ) -> list[tuple[Subscription, Thread | None]]:
+        """A subscriber's active subscriptions (only pending or only confirmed ones when ``pending``
+        says; only those asked for by ``until``), each with its thread (None for the newsletter)."""
         stmt = (
             select(subscriptions, *_T_COLUMNS)
             .select_from(subscriptions.outerjoin(threads, threads.c.id == sub.thread_id))
             .where(sub.subscriber_id == subscriber_id, sub.active == true())
             .order_by(sub.created, sub.id)
         )
+        if pending is not None:
+            stmt = stmt.where(sub.pending == (true() if pending else false()))
+        if until is not None:
+            stmt = stmt.where(sub.requested <= until)
         rows = await self.tx.conn.execute(stmt)
         return [
             (to_subscription(row), _labelled_thread(row) if row.t_id is not None else None) for row in rows
@@ -241,13 +293,17 @@ class SubscriberRepo:
         )
 
     async def followers(self, thread_id: int, topic: str, email: str | None = None) -> list[Follower]:
-        """Confirmed subscribers with an active ``topic`` subscription on the thread (only the one
-        with ``email`` when given)."""
+        """Confirmed subscribers with an active ``topic`` subscription in force (not pending) on the
+        thread (only the one with ``email`` when given)."""
         stmt = (
             select(subscribers, *_SUB_COLUMNS)
             .join(subscriptions, sub.subscriber_id == s.id)
             .where(
-                sub.thread_id == thread_id, sub.topic == topic, sub.active == true(), s.status == "confirmed"
+                sub.thread_id == thread_id,
+                sub.topic == topic,
+                sub.active == true(),
+                sub.pending == false(),
+                s.status == "confirmed",
             )
             .order_by(sub.id)
         )

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import literal, select, update
+from sqlalchemy import literal, or_, select, update
 
 from kibitz.models import Thread
 from kibitz.store.schema import thread_events, threads
@@ -29,6 +29,10 @@ def _thread(row: Any) -> Thread:
         version=row.version,
         created=row.created,
         moderation=row.moderation,
+        page_title=row.page_title,
+        page_url=row.page_url,
+        page_checked=row.page_checked,
+        page_source=row.page_source,
     )
 
 
@@ -42,10 +46,11 @@ class ThreadRepo:
         return _thread(row) if row else None
 
     async def get_or_create(self, site: str, page: str, title: str, url: str, now: datetime) -> Thread:
-        """The thread of (site, page), created with ``title`` and ``url`` when new (race-safe)."""
+        """The thread of (site, page), created with ``title`` and ``url`` when new (race-safe); a new
+        thread's page is due to be read for the publisher's title at once (titles.py)."""
         stmt = (
             self.tx.upsert(threads)
-            .values(site=site, page=page, title=title, url=url, created=now)
+            .values(site=site, page=page, title=title, url=url, created=now, page_due=now)
             .on_conflict_do_nothing(index_elements=["site", "page"])
         )
         await self.tx.conn.execute(stmt)
@@ -61,6 +66,43 @@ class ThreadRepo:
             )
         if url:
             await self.tx.conn.execute(update(threads).where(t.id == thread_id, t.url == "").values(url=url))
+
+    # -- the publisher's title and URL of the page (titles.py) -----------------------------------------
+
+    async def pages_due(self, now: datetime, limit: int) -> list[Thread]:
+        """Threads whose page is due to be read, the longest waiting first."""
+        stmt = select(threads).where(t.page_due <= now).order_by(t.page_due, t.id).limit(limit)
+        return [_thread(row) for row in await self.tx.conn.execute(stmt)]
+
+    async def set_page_due(self, thread_id: int, when: datetime | None) -> None:
+        await self.tx.conn.execute(update(threads).where(t.id == thread_id).values(page_due=when))
+
+    async def record_page(
+        self, thread_id: int, *, title: str, url: str, source: str, now: datetime, due: datetime | None
+    ) -> Thread | None:
+        """Store what the publisher says the page is; a change a reader could see bumps the thread.
+        A title set through the API is never replaced by one read from the page (None then)."""
+        where = [t.id == thread_id]
+        if source != "api":
+            where.append(or_(t.page_source.is_(None), t.page_source != "api"))
+        before = (await self.tx.conn.execute(select(t.page_title, t.page_url).where(*where))).first()
+        if before is None:
+            return None
+        await self.tx.conn.execute(
+            update(threads)
+            .where(*where)
+            .values(page_title=title, page_url=url, page_source=source, page_checked=now, page_due=due)
+        )
+        if (before.page_title, before.page_url) != (title, url):
+            return await self.bump(thread_id, kind="thread.changed")
+        row = (await self.tx.conn.execute(select(threads).where(t.id == thread_id))).one()
+        return _thread(row)
+
+    async def page_unreadable(self, thread_id: int, *, now: datetime, due: datetime | None) -> None:
+        """The page could not be read now: try again at ``due`` (what was learned before stays)."""
+        await self.tx.conn.execute(
+            update(threads).where(t.id == thread_id).values(page_checked=now, page_due=due)
+        )
 
     async def bump(
         self, thread_id: int, count_delta: int = 0, *, kind: str, comment_id: int | None = None

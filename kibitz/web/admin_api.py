@@ -60,6 +60,12 @@ class ThreadIn(schemas.Strict):
     moderation: Literal["none", "first", "all", "site"] | None = None  # "site": the site's own
 
 
+class PageIn(schemas.Strict):
+    page: Annotated[schemas.Str, Field(min_length=1, max_length=1024)]
+    title: Annotated[schemas.Str, Field(min_length=1, max_length=300)]
+    url: Annotated[schemas.Str, Field(max_length=2048)] | None = None
+
+
 class SpamCheckIn(schemas.Strict):
     page: Annotated[schemas.Str, Field(min_length=1, max_length=1024)]
     text: Annotated[schemas.Str, Field(min_length=1, max_length=10_000)]
@@ -242,6 +248,19 @@ async def set_thread(request: Request, site: SiteId, body: ThreadIn) -> Response
             "moderation": (thread.moderation if thread else None) or "site",
             "changed": changed,
         }
+    )
+
+
+async def set_page(request: Request, site: SiteId, body: PageIn) -> Response:
+    """PUT /api/v1/admin/sites/{site}/pages — the publisher's title (and URL) of a page: what mail
+    calls its thread from now on; a later read of the page never replaces it (``publish`` scope)."""
+    who = await principal(request)
+    require(who, site, "publish")
+    ctx = ctx_of(request)
+    config = ctx.moderation.site(site)
+    thread = await ctx.titles.set_by_publisher(config, body.page, body.title, body.url, who.actor)
+    return ok(
+        {"page": thread.page, "title": thread.page_title, "url": thread.page_url or None, "source": "api"}
     )
 
 

@@ -39,7 +39,7 @@ async def atom(
     feed_id = f"{base}/api/v1/sites/{config.id}/feed.atom" + (f"?page={page}" if page else "")
     ET.register_namespace("", ATOM)
     root = ET.Element(f"{{{ATOM}}}feed")
-    title = f"Comments on {thread.title or thread.page}" if thread else f"Comments on {config.name}"
+    title = f"Comments on {thread.shown_title or thread.page}" if thread else f"Comments on {config.name}"
     if page and not thread:
         title = f"Comments on {page}"
     _sub(root, "title", title)

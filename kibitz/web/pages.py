@@ -17,7 +17,7 @@ from urllib.parse import parse_qs
 from fastapi import Path, Request
 from starlette.responses import HTMLResponse, Response
 
-from kibitz import errors, markup
+from kibitz import consent, errors, markup
 from kibitz.context import Context
 from kibitz.origins import origin_of
 from kibitz.security import TokenError
@@ -139,14 +139,16 @@ async def confirm_page(request: Request, token: str) -> Response:
     """GET /confirm/{token} — a page whose form confirms; the GET itself changes nothing."""
     ctx = ctx_of(request)
     try:
-        subscriber = await subscriptions_of(ctx).confirmable(token)
+        view = await subscriptions_of(ctx).confirmable(token)
     except errors.KibitzError as exc:
         return _problem(exc)
     links = links_for(ctx.tokens, ctx.settings)
+    site = view.subscriber.site
     return _page(
         "pages/confirm.html",
-        email=subscriber.email,
-        site_name=links.site_name(subscriber.site),
+        email=view.subscriber.email,
+        site_name=links.site_name(site),
+        items=[consent.label(links, site, s, thread) for s, thread in view.subscriptions],
         form=form_token(ctx, token),
     )
 
@@ -157,15 +159,17 @@ async def confirm(request: Request, token: str) -> Response:
     if refused := await _refusal(request, token, await _form(request), confirming=True):
         return refused
     try:
-        subscriber = await subscriptions_of(ctx).confirm(token)
+        view = await subscriptions_of(ctx).confirm(token)
     except errors.KibitzError as exc:
         return _problem(exc)
     links = links_for(ctx.tokens, ctx.settings)
+    subscriber = view.subscriber
     return _page(
         "pages/message.html",
         heading="Subscription confirmed",
-        message=f"Thank you: {subscriber.email} will get the notifications it asked for from "
-        f"{links.site_name(subscriber.site)}.",
+        message=f"Thank you: {subscriber.email} will get what it confirmed from "
+        f"{links.site_name(subscriber.site)}. Anything asked for since our mail waits on your "
+        "subscriptions page until you confirm it there.",
         manage_url=links.manage(subscriber.id, ctx.clock()),
     )
 
@@ -215,14 +219,13 @@ def _manage(request: Request, token: str, view: ManageView, notice: str = "") ->
     links = links_for(ctx.tokens, ctx.settings)
     site = ctx.settings.site(view.subscriber.site)
     now = ctx.clock()
+    site_id = view.subscriber.site
     subs = [
         {
             "id": s.id,
             "digest": s.digest,
-            "label": "The newsletter"
-            if thread is None
-            else ("Replies to your comments on " if s.topic == "replies" else "All comments on ")
-            + (thread.title or thread.page),
+            "pending": s.pending,
+            "label": _capital(consent.label(links, site_id, s, thread)),
         }
         for s, thread in view.subscriptions
     ]
@@ -232,8 +235,8 @@ def _manage(request: Request, token: str, view: ManageView, notice: str = "") ->
             "excerpt": _short(markup.plain_text(c.html)),
             "text": c.text,
             "editable": site is not None and now - c.created <= site.edit_window,
-            "thread_name": thread.title or thread.page,
-            "url": f"{thread.url}#comment-{c.id}" if thread.url else "",
+            "thread_name": thread.shown_title or thread.page,
+            "url": f"{thread.shown_url}#comment-{c.id}" if thread.shown_url else "",
         }
         for c, thread in view.comments
     ]
@@ -250,6 +253,10 @@ def _manage(request: Request, token: str, view: ManageView, notice: str = "") ->
         # Forms post to explicit paths: after an action the page is shown at the action's path.
         action=f"{request.scope.get('root_path', '')}/manage/{token}",
     )
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def _short(text: str, limit: int = 200) -> str:
@@ -269,8 +276,8 @@ async def manage_page(request: Request, token: str) -> Response:
 
 async def manage(request: Request, token: str) -> Response:
     """POST /manage/{token} — cancel one subscription (``cancel=<id>``) or all (``cancel=all``, a
-    fresh link only), mail a fresh link (``send=link``), or void every manage link so far
-    (``signout=everywhere``)."""
+    fresh link only), confirm what waits (``confirm=<id>|all``, a fresh link only), mail a fresh
+    link (``send=link``), or void every manage link so far (``signout=everywhere``)."""
     ctx = ctx_of(request)
     form = await _form(request)
     if refused := await _refusal(request, token, form):
@@ -291,6 +298,9 @@ async def manage(request: Request, token: str) -> Response:
             subscriber = await subs.mail_fresh_link(token)
             view = await subs.manage(token)
             return _manage(request, token, view, notice=f"A fresh link is on its way to {subscriber.email}.")
+        if len(confirming := form.get("confirm", [])) == 1:
+            view = await subs.confirm_waiting(token, confirming[0])
+            return _manage(request, token, view, notice="Confirmed.")
         what = form.get("cancel", [])
         if len(what) != 1:
             raise errors.MalformedRequest()

@@ -94,8 +94,8 @@ class Shaper:
         return {
             "site": thread.site,
             "page": thread.page,
-            "title": thread.title,
-            "url": thread.url or None,
+            "title": thread.shown_title,
+            "url": thread.shown_url or None,
             "count": thread.count,
             "closed": thread.closed,
         }
