@@ -1,6 +1,8 @@
 """Markdown -> sanitised HTML: the only place where user text becomes HTML.
 
-CommonMark (markdown-it-py, raw HTML off) -> link/image rewriting on the token stream -> nh3 allow-list.
+CommonMark (markdown-it-py, raw HTML off; bare http(s):// URLs linked by linkify-it-py) ->
+link/image rewriting on the token stream -> nh3 allow-list. A bare URL becomes a link exactly like a
+written one: checked by ``safe_url``, ``rel`` set by nh3.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ __all__ = [
 ]
 
 # Bump whenever the same text would render differently, so stored HTML can be re-rendered.
-RENDERER_VERSION: int = 1
+RENDERER_VERSION: int = 2  # 2: bare URLs are linked
 
 LINK_REL = "nofollow ugc noopener noreferrer"
 LINK_SCHEMES: frozenset[str] = frozenset({"http", "https", "mailto"})
@@ -74,8 +76,12 @@ _EMAILISH = re.compile(r"(?:mailto:)?[^\s@/:]+@(?:[\w\-]+\.)*[\w\-]+\.?", re.IGN
 def _new_parser() -> MarkdownIt:
     # The commonmark preset caps nesting at 20 (block quotes, lists, brackets): deep input stays
     # linear and the sanitiser never sees a deep tree.
-    md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
-    md.enable("strikethrough")
+    md = MarkdownIt("commonmark", {"html": False, "linkify": True, "typographer": False})
+    md.enable(["strikethrough", "linkify"])
+    # Only what is plainly a web address, "http(s)://…": not "example.com" or "www.…" (fuzzy matching
+    # links "foo.py" and "e.g." too) and not bare emails (no mailto: links for harvesters).
+    assert md.linkify is not None
+    md.linkify.set({"fuzzy_link": False, "fuzzy_email": False})
     return md
 
 

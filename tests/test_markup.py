@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kibitz.avatar import avatar_key, identicon_svg
+from kibitz import markup
 from kibitz.markup import RENDERER_VERSION, plain_text, render
 
 # What a reviewer expects of the output, written down independently of kibitz.markup's own lists.
@@ -548,3 +549,35 @@ def test_avatar_key_separates_site_from_identity() -> None:
 def test_avatar_key_needs_a_secret() -> None:
     with pytest.raises(ValueError, match="secret"):
         avatar_key(b"", "demo", "reader@example.org")
+
+
+# -- bare URLs (issue 12) ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "href"),
+    [
+        ("see https://example.org/a?b=1 now", "https://example.org/a?b=1"),
+        ("http://news.example/2026/story.", "http://news.example/2026/story"),
+        ("(https://example.org/x)", "https://example.org/x"),
+    ],
+)
+def test_a_bare_web_address_becomes_a_link_like_a_written_one(text: str, href: str) -> None:
+    html = markup.render(text)
+    assert f'<a href="{href}" rel="{markup.LINK_REL}">{href}</a>' in html
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "file.txt and foo.py",
+        "example.com",
+        "ann@example.org",
+        "javascript:alert(1)",
+        "ftp://files.example/x",
+        "`https://in.code.example`",
+        "data:text/html,<b>x</b>",
+    ],
+)
+def test_only_plain_web_addresses_are_linked(text: str) -> None:
+    assert "<a " not in markup.render(text)
