@@ -10,34 +10,30 @@ from typing import TYPE_CHECKING, TypeVar
 
 import click
 
+from kibitz.cli_data import data_options, load, with_context
+
 if TYPE_CHECKING:
     from kibitz.context import Context
     from kibitz.store.staff import ApiKey, StaffMember
 
 T = TypeVar("T")
 ACTOR = "cli"
-# As kibitz.cli's own: that module imports this one at its end, so this one imports it lazily.
-config_option = click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="TOML file (default: ./kibitz.toml when it exists)",
-)
 
 
 def _with_context(
-    config_path: Path | None, act: Callable[[Context], Awaitable[T]], *, sites: tuple[str, ...] = ()
+    where: tuple[Path | None, Path | None],
+    act: Callable[[Context], Awaitable[T]],
+    *,
+    sites: tuple[str, ...] = (),
 ) -> T:
-    """Run ``act`` on an opened context; every ``sites`` id must be a configured site."""
-    from kibitz.cli import _settings, with_context
-
-    known = [site.id for site in _settings(config_path).sites]
+    """Run ``act`` on a context opened on the data ``where`` (--config, --data) names, never making a
+    new database; every ``sites`` id must be a configured site."""
+    known = [site.id for site in load(*where).sites]
     for site in sites:
         if site not in known:
             click.echo(f"error: no site {site!r} in the configuration (sites: {', '.join(known)})", err=True)
             sys.exit(1)
-    return with_context(config_path, act)
+    return with_context(*where, act)
 
 
 def _when(moment: datetime | None) -> str:
@@ -50,20 +46,25 @@ def admin() -> None:
 
 
 @admin.command("add")
-@config_option
+@data_options
 @click.argument("email")
 @click.option("--role", type=click.Choice(["owner", "moderator"]), required=True)
 @click.option("--site", "sites", multiple=True, help="a site a moderator moderates (repeat for more)")
 @click.option("--password-stdin", is_flag=True, help="read the password from standard input")
 def admin_add(
-    config_path: Path | None, email: str, role: str, sites: tuple[str, ...], password_stdin: bool
+    config_path: Path | None,
+    data_dir: Path | None,
+    email: str,
+    role: str,
+    sites: tuple[str, ...],
+    password_stdin: bool,
 ) -> None:
     """Add a staff member; without --password-stdin, print a set-password link (single use, 24 h)."""
     password = None
     if password_stdin:
         password = sys.stdin.read().removesuffix("\n").removesuffix("\r")
     member, link = _with_context(
-        config_path, lambda ctx: ctx.staff.add(email, role, sites, password, ACTOR), sites=sites
+        (config_path, data_dir), lambda ctx: ctx.staff.add(email, role, sites, password, ACTOR), sites=sites
     )
     click.echo(f"added {member.role} {member.email} (id {member.id})")
     if link:
@@ -85,42 +86,42 @@ def _member_line(member: StaffMember) -> str:
 
 
 @admin.command("list")
-@config_option
-def admin_list(config_path: Path | None) -> None:
+@data_options
+def admin_list(config_path: Path | None, data_dir: Path | None) -> None:
     """One line per staff member: id, email, role, sites (* for all), state, last sign-in."""
-    for member in _with_context(config_path, lambda ctx: ctx.staff.listing()):
+    for member in _with_context((config_path, data_dir), lambda ctx: ctx.staff.listing()):
         click.echo(_member_line(member))
 
 
 @admin.command("remove")
-@config_option
+@data_options
 @click.argument("email")
-def admin_remove(config_path: Path | None, email: str) -> None:
+def admin_remove(config_path: Path | None, data_dir: Path | None, email: str) -> None:
     """Remove a staff member (their sessions end at once); never the last owner."""
-    _with_context(config_path, lambda ctx: ctx.staff.remove(email, ACTOR))
+    _with_context((config_path, data_dir), lambda ctx: ctx.staff.remove(email, ACTOR))
     click.echo(f"removed {email}")
 
 
 @admin.command("reset")
-@config_option
+@data_options
 @click.argument("email")
-def admin_reset(config_path: Path | None, email: str) -> None:
+def admin_reset(config_path: Path | None, data_dir: Path | None, email: str) -> None:
     """Sign a member out everywhere and print a new set-password link (single use, 24 h)."""
-    link = _with_context(config_path, lambda ctx: ctx.staff.reset(email, ACTOR))
+    link = _with_context((config_path, data_dir), lambda ctx: ctx.staff.reset(email, ACTOR))
     click.echo(f"set-password link (single use, valid 24 hours): {link}")
 
 
 @admin.command("totp")
-@config_option
+@data_options
 @click.argument("email")
 @click.option("--disable", is_flag=True, help="remove the authenticator instead")
-def admin_totp(config_path: Path | None, email: str, disable: bool) -> None:
+def admin_totp(config_path: Path | None, data_dir: Path | None, email: str, disable: bool) -> None:
     """Give a member a new authenticator secret (printed with its otpauth:// URI), or remove it."""
     if disable:
-        _with_context(config_path, lambda ctx: ctx.staff.totp_disable(email, ACTOR))
+        _with_context((config_path, data_dir), lambda ctx: ctx.staff.totp_disable(email, ACTOR))
         click.echo(f"authenticator removed for {email}")
         return
-    secret, uri = _with_context(config_path, lambda ctx: ctx.staff.totp_enable(email, ACTOR))
+    secret, uri = _with_context((config_path, data_dir), lambda ctx: ctx.staff.totp_enable(email, ACTOR))
     click.echo(f"secret: {secret}")
     click.echo(f"uri: {uri}")
 
@@ -131,14 +132,14 @@ def apikey() -> None:
 
 
 @apikey.command("create")
-@config_option
+@data_options
 @click.option("--site", required=True)
 @click.option("--scope", type=click.Choice(["moderate", "publish"]), required=True)
 @click.option("--name", default="", help="what the key is for, shown in lists and the audit log")
-def apikey_create(config_path: Path | None, site: str, scope: str, name: str) -> None:
+def apikey_create(config_path: Path | None, data_dir: Path | None, site: str, scope: str, name: str) -> None:
     """Create a key and print its secret (kbz_…) on standard output, this once."""
     key, secret = _with_context(
-        config_path, lambda ctx: ctx.staff.create_key(site, scope, name, ACTOR), sites=(site,)
+        (config_path, data_dir), lambda ctx: ctx.staff.create_key(site, scope, name, ACTOR), sites=(site,)
     )
     click.echo(secret)
     click.echo(
@@ -155,18 +156,18 @@ def _key_line(key: ApiKey) -> str:
 
 
 @apikey.command("list")
-@config_option
+@data_options
 @click.option("--site", default=None, help="only this site's keys")
-def apikey_list(config_path: Path | None, site: str | None) -> None:
+def apikey_list(config_path: Path | None, data_dir: Path | None, site: str | None) -> None:
     """One line per key: id, site, scope, prefix, name, state, created, last used."""
-    for key in _with_context(config_path, lambda ctx: ctx.staff.keys(site)):
+    for key in _with_context((config_path, data_dir), lambda ctx: ctx.staff.keys(site)):
         click.echo(_key_line(key))
 
 
 @apikey.command("revoke")
-@config_option
+@data_options
 @click.argument("key_id", type=int)
-def apikey_revoke(config_path: Path | None, key_id: int) -> None:
+def apikey_revoke(config_path: Path | None, data_dir: Path | None, key_id: int) -> None:
     """Revoke a key: it stops working at once, on every worker."""
-    revoked = _with_context(config_path, lambda ctx: ctx.staff.revoke_key(key_id, ACTOR))
+    revoked = _with_context((config_path, data_dir), lambda ctx: ctx.staff.revoke_key(key_id, ACTOR))
     click.echo(f"key {key_id} revoked" if revoked else f"key {key_id} was already revoked")

@@ -566,3 +566,43 @@ def _show(value: object) -> str:
 def parse_duration_setting(value: object, key: str, *, optional: bool = False) -> timedelta | None:
     """A duration given outside the file (the admin's site settings), checked as the file's are."""
     return _duration(_Reader({}, ()), value, key, optional=optional)
+
+
+# -- discovery: where a setting came from, in words for the command line's messages ---------------------
+
+
+def config_file_source(
+    config_path: Path | None, found: Path | None, env: Mapping[str, str] | None = None
+) -> str:
+    """How the file the settings were read from (``found``) was chosen, given the ``--config`` path."""
+    if found is None:
+        return (
+            f"no configuration file was read (no --config, KIBITZ_CONFIG is not set and there is no "
+            f"{CONFIG_FILE} in the working directory)"
+        )
+    environ = os.environ if env is None else env
+    if config_path is not None:
+        how = "--config"
+    elif environ.get("KIBITZ_CONFIG"):
+        how = "KIBITZ_CONFIG"
+    else:
+        how = f"{CONFIG_FILE} in the working directory"
+    return f"settings read from {found} ({how})"
+
+
+def setting_source(key: str, found: Path | None, env: Mapping[str, str] | None = None) -> str | None:
+    """Where a top-level setting (or, for ``smtp``, any key of its table) was set: the name of its
+    KIBITZ_* variable, else the path of the file ``found`` when the file sets it; None for the default."""
+    environ = os.environ if env is None else env
+    for var in sorted(environ):
+        name = var[len(ENV_PREFIX) :].lower() if var.startswith(ENV_PREFIX) else ""
+        if name == key or name.startswith(key + "__"):
+            return var
+    if found is not None:
+        try:
+            with found.open("rb") as stream:
+                if key in tomllib.load(stream):
+                    return str(found)
+        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+            return None
+    return None

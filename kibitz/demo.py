@@ -4,13 +4,12 @@ with a discussion seeded on the first start (the text lives in templates/demo/co
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import re
 import secrets
 import signal
 import sys
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -25,17 +24,19 @@ from starlette.responses import HTMLResponse, Response
 from kibitz import errors
 from kibitz.app import create_app
 from kibitz.comments import PostRequest
-from kibitz.config import ConfigError, Settings, SiteConfig, load_settings
+from kibitz.config import ConfigError, Settings, SiteConfig
 from kibitz.context import Context, close_context, open_context
+from kibitz.demo_config import DEMO_DATABASE_URL as DEMO_DATABASE_URL
+from kibitz.demo_config import DEMO_SITE as DEMO_SITE
+from kibitz.demo_config import MAIL_SENDER as MAIL_SENDER
+from kibitz.demo_config import SITE_NAME as SITE_NAME
+from kibitz.demo_config import demo_settings as demo_settings
+from kibitz.demo_config import ignored_settings
 from kibitz.models import Sort
 from kibitz.templating import render_template
 from kibitz.web import feeds
 from kibitz.web.api import ctx_of, site_of
 
-DEMO_SITE = "demo"
-SITE_NAME = "The Daily Kibitz"
-MAIL_SENDER = f"{SITE_NAME} <comments@daily-kibitz.example>"
-DEMO_DATABASE_URL = "sqlite:///kibitz.db"
 DEMO_ADMIN = "editor@daily-kibitz.example"
 ADMIN_FILE = "demo-admin.txt"  # in the data directory: the demo owner's sign-in, for the next start
 SEEDED_AT = "demo_seeded_at"  # meta key: when the discussion was seeded (articles are dated from it)
@@ -145,52 +146,6 @@ def article(slug: str) -> Article | None:
     return next((a for a in articles() if a.slug == slug), None)
 
 
-# -- settings -------------------------------------------------------------------------------------
-
-
-def _browser_host(host: str) -> str:
-    """The host a browser on this machine uses for a server bound to ``host``."""
-    if host in ("", "0.0.0.0"):  # noqa: S104 - mapping a wildcard bind to a reachable address
-        return "127.0.0.1"
-    if host == "::":
-        return "[::1]"
-    if ":" in host:
-        return f"[{host.strip('[]')}]"
-    return host
-
-
-def demo_settings(
-    host: str,
-    port: int,
-    data_dir: Path,
-    *,
-    env: Mapping[str, str] | None = None,
-    database_url: str = DEMO_DATABASE_URL,
-    smtp_port: int | None = None,
-) -> Settings:
-    """The demo's settings: KIBITZ_* variables still apply, but the data directory, the database,
-    ``base_url`` and the one site ``demo`` (its origins included) follow the command line, and with
-    ``smtp_port`` mail goes to the demo's own SMTP server on that loopback port."""
-    shown = _browser_host(host)
-    base_url = f"http://{shown}:{port}"
-    origins = [base_url]
-    if shown in ("127.0.0.1", "localhost"):
-        # Readers type either name; both should be able to post.
-        origins += [f"http://{alias}:{port}" for alias in ("127.0.0.1", "localhost") if alias != shown]
-    overrides: dict[str, object] = {
-        "data_dir": str(data_dir.resolve()),
-        "database_url": database_url,
-        "base_url": base_url,
-        "sites": [{"id": DEMO_SITE, "name": SITE_NAME, "origins": origins, "edit_window": "15m"}],
-        # The demo is its own publisher: its article pages, read for their titles, are on this host.
-        "outbound_allow": _own_networks(shown),
-    }
-    if smtp_port is not None:
-        smtp = {"host": "127.0.0.1", "port": smtp_port, "security": "none", "sender": MAIL_SENDER}
-        overrides["smtp"] = smtp
-    return load_settings(None, env=env, overrides=overrides)
-
-
 # -- seeding --------------------------------------------------------------------------------------
 
 
@@ -210,16 +165,6 @@ async def _already_seeded(ctx: Context, site: SiteConfig) -> bool:
             if await tx.threads.get(site.id, item.path) is not None:
                 return True
     return False
-
-
-def _own_networks(host: str) -> list[str]:
-    """The networks of the demo's own address (outbound.py refuses non-public ones otherwise)."""
-    if host == "localhost":
-        return ["127.0.0.1/32", "::1/128"]
-    try:
-        return [str(ipaddress.ip_network(host))]
-    except ValueError:
-        return []
 
 
 async def seed(settings: Settings, *, now: datetime | None = None) -> bool:
@@ -409,7 +354,7 @@ def build_app(settings: Settings) -> FastAPI:
     return app
 
 
-def run_demo(host: str, port: int, data_dir: Path) -> None:
+def run_demo(host: str, port: int, data_dir: Path, origins: Sequence[str] = ()) -> None:
     """Create the data directory, seed it on the first start, start the demo's SMTP server (its mail
     is kept in the data directory, shown at /demo/mail), then serve until Ctrl+C."""
     import uvicorn
@@ -420,13 +365,15 @@ def run_demo(host: str, port: int, data_dir: Path) -> None:
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
         mail = MailServer(mail_dir(data_dir)).start()
-        settings = demo_settings(host, port, data_dir, smtp_port=mail.port)
+        settings = demo_settings(host, port, data_dir, smtp_port=mail.port, origins=origins)
     except ConfigError as exc:
         click.echo(str(exc), err=True)
         sys.exit(2)
     except OSError as exc:
         click.echo(f"error: cannot create the data directory {data_dir}: {exc.strerror or exc}", err=True)
         sys.exit(1)
+    for line in ignored_settings(settings):
+        click.echo(line, err=True)
     try:
         seeded = asyncio.run(seed(settings))
         admin_email, admin_password = asyncio.run(ensure_admin(settings, data_dir))
@@ -436,6 +383,8 @@ def run_demo(host: str, port: int, data_dir: Path) -> None:
     app = build_app(settings)
     click.echo(f"{'Seeded a sample discussion in' if seeded else 'Using the demo data in'} {data_dir}")
     click.echo(f"{SITE_NAME} is at {settings.base_url}/")
+    [site] = settings.sites
+    click.echo(f"Its widget may be embedded in pages at {', '.join(site.origins)} (add more with --origin)")
     click.echo(f"Its mail goes to 127.0.0.1:{mail.port} (SMTP): read it at {settings.base_url}/demo/mail")
     click.echo(f"Moderate it at {settings.base_url}/admin/ as {admin_email}, password {admin_password}")
     click.echo("Press Ctrl+C to stop.")

@@ -162,12 +162,19 @@ async def test_acting_on_an_unknown_comment_or_thread_fails_with_a_clear_message
     tmp_path: Path, database_url: str
 ) -> None:
     config = write_config(tmp_path / "kibitz.toml", tmp_path, database_url)
+    assert run_kibitz("migrate", "--config", str(config), cwd=tmp_path).returncode == 0
     done = cli(config, "comments", "hide", "987654")
     assert done.returncode != 0
-    assert done.stderr.strip() == "error: No comment 987654"
+    first, where = done.stderr.splitlines()
+    assert first == "error: No comment 987654"
+    # It may be in another database: the message says which one this was.
+    shown = (
+        f"(in the database {tmp_path / 'kibitz.db'};" if "sqlite" in database_url else "(in the PostgreSQL"
+    )
+    assert where.startswith(shown)
     done = cli(config, "threads", "close", "nosuchsite", "/story")
     assert done.returncode != 0
-    assert done.stderr.strip() == "error: No site 'nosuchsite'"
+    assert done.stderr.splitlines()[0] == "error: No site 'nosuchsite'"
     # A page nobody has commented on can be closed before its first comment.
     done = cli(config, "threads", "close", "a", "/nobody-commented")
     assert done.returncode == 0, done.stderr

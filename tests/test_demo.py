@@ -17,6 +17,7 @@ import pytest
 
 from kibitz.config import Settings
 from kibitz.demo import DEMO_DATABASE_URL, STATIC, articles, build_app, demo_settings, seed
+from kibitz.demo_config import ignored_settings
 from tests.conftest import FakeClock, PgDatabase, missing
 from tests.server import KIBITZ, child_env, free_port
 
@@ -189,13 +190,60 @@ def test_demo_settings_follow_host_and_port(tmp_path: Path) -> None:
     assert anywhere.base_url == "http://127.0.0.1:9124"
 
 
+def test_demo_origins_let_other_pages_embed_the_widget(tmp_path: Path) -> None:
+    extra = ["http://127.0.0.1:8080", "http://LOCALHOST:9123/", "https://news.example.org"]
+    settings = demo_settings("127.0.0.1", 9123, tmp_path, env={}, origins=extra)
+    [only] = settings.sites
+    assert only.origins == (
+        "http://127.0.0.1:9123",
+        "http://localhost:9123",
+        "http://127.0.0.1:8080",
+        "https://news.example.org",
+    )
+    assert not only.allows_origin("http://localhost:8080")  # another host name is another origin
+
+
+def test_demo_warns_about_the_settings_it_replaces(tmp_path: Path) -> None:
+    sites = '[{"id": "news", "origins": ["http://127.0.0.1:8080"]}]'
+    settings = demo_settings("127.0.0.1", 9123, tmp_path, env={"KIBITZ_SITES": sites})
+    assert [site.id for site in settings.sites] == ["demo"]  # replaced, and said so:
+    [line] = ignored_settings(settings, {"KIBITZ_SITES": sites})
+    assert line.startswith("warning: the demo ignores KIBITZ_SITES: its one site 'demo' allows its own")
+    assert "--origin http://127.0.0.1:8080" in line
+    assert ignored_settings(settings, {}) == []
+
+    config = tmp_path / "kibitz.toml"
+    config.write_text('data_dir = "x"\n\n[[sites]]\nid = "news"\n', encoding="utf-8")
+    env = {"KIBITZ_CONFIG": str(config), "KIBITZ_SMTP__HOST": "smtp.example.org"}
+    from_file = demo_settings("127.0.0.1", 9123, tmp_path, env=env)
+    lines = ignored_settings(from_file, env)
+    assert [line.split(": ")[:2] for line in lines] == [
+        ["warning", f"the demo ignores sites in {config}"],
+        ["warning", f"the demo ignores data_dir in {config}"],
+        ["warning", "the demo ignores KIBITZ_SMTP__HOST"],
+    ]
+
+
+def test_demo_origin_must_be_an_origin() -> None:
+    from click.testing import CliRunner
+
+    from kibitz.cli import main
+
+    result = CliRunner().invoke(main, ["demo", "--origin", "http://127.0.0.1:8080/story.html"])
+    assert result.exit_code == 2
+    assert "Invalid value for '--origin': must be an origin without a path" in result.stderr
+    assert "e.g. http://127.0.0.1:8080" in result.stderr
+
+
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_kibitz_demo_command_serves_the_news_site(tmp_path: Path, stop: signal.Signals) -> None:
     port = free_port()
     data = tmp_path / "demo-data"
-    command = [str(KIBITZ), "demo", "--port", str(port), "--data", str(data)]
+    page = f"http://127.0.0.1:{free_port()}"  # a publisher's page trying the widget
+    command = [str(KIBITZ), "demo", "--port", str(port), "--data", str(data), "--origin", page]
+    env = child_env(KIBITZ_SITES='[{"id": "news", "origins": ["https://news.example.org"]}]')
     proc = subprocess.Popen(
-        command, cwd=tmp_path, env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     try:
         base = f"http://127.0.0.1:{port}"
@@ -218,12 +266,18 @@ def test_kibitz_demo_command_serves_the_news_site(tmp_path: Path, stop: signal.S
         assert "data-comment-id" in story.text
         assert f"{base}/api/v1/avatars/" in story.text  # avatars from this server, at its own address
         assert (data / "kibitz.db").is_file()
+        api = f"{base}/api/v1/sites/demo/comments"
+        for origin, allowed in ((page, True), ("https://news.example.org", False)):
+            r = httpx.get(api, params={"page": LEAD.path}, headers={"Origin": origin}, timeout=5)
+            assert (r.headers.get("access-control-allow-origin") == origin) is allowed
     finally:
         proc.send_signal(stop)
         out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     assert f"{base}/" in out
     assert "Press Ctrl+C to stop." in out
+    assert f"Its widget may be embedded in pages at {base}, http://localhost:{port}, {page} " in out
+    assert "warning: the demo ignores KIBITZ_SITES: its one site 'demo'" in err
     # The demo's owner account: its sign-in is printed, and works in the admin.
     line = next(line for line in out.splitlines() if line.startswith("Moderate it at"))
     assert f"{base}/admin/ as editor@daily-kibitz.example, password " in line

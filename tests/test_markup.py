@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kibitz.avatar import avatar_key, identicon_svg
 from kibitz import markup
+from kibitz.avatar import avatar_key, identicon_svg
 from kibitz.markup import RENDERER_VERSION, plain_text, render
 
 # What a reviewer expects of the output, written down independently of kibitz.markup's own lists.

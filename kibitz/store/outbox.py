@@ -118,7 +118,11 @@ class OutboxRepo:
         return sorted((to_row(r) for r in result), key=lambda r: r.id)
 
     async def mark_sent(self, outbox_id: int, now: datetime) -> None:
-        await self._set(outbox_id, status="sent", sent=now, locked_until=None, last_error="")
+        """Delivered: ``attempts`` counts this successful attempt too (the failed ones were counted
+        by retry_later)."""
+        await self._set(
+            outbox_id, status="sent", sent=now, attempts=o.attempts + 1, locked_until=None, last_error=""
+        )
 
     async def retry_later(self, outbox_id: int, attempts: int, next_attempt: datetime, error: str) -> None:
         """Back to pending after a transient failure, due again at ``next_attempt``."""
