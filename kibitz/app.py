@@ -133,7 +133,9 @@ def create_app(settings: Settings, *, clock: Clock = utcnow, migrate: bool = Tru
         "application/problem+json with a stable `code` (see docs/api.md).",
         lifespan=lifespan,
         openapi_url="/openapi.json" if docs else None,
-        docs_url="/docs" if docs else None,
+        # /docs is ours (routes.py, web/apidocs.py): Swagger UI from files this server ships, not
+        # FastAPI's page, which loads it from a public CDN.
+        docs_url=None,
         redoc_url=None,
         # No 307 to a slash-less twin: a redirect built from the Host header and a hostile path
         # (`/comments/%2e%2e%2f`) is not a problem+json answer (QUALITY T49).

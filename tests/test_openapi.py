@@ -1,11 +1,16 @@
 """The live server keeps its own OpenAPI description (QUALITY T50): schemathesis generates valid and
-invalid requests for every operation; no 5xx, only documented status codes, conforming bodies."""
+invalid requests for every operation; no 5xx, only documented status codes, conforming bodies. And
+/docs shows it with Swagger UI from this server's own files (tests/browser/test_apidocs.py draws it)."""
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import AsyncIterator
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -17,8 +22,10 @@ from schemathesis import checks
 from schemathesis.core.failures import FailureGroup
 from schemathesis.generation import GenerationMode
 
-from tests.conftest import ORIGIN_A
+from kibitz.web import apidocs
+from tests.conftest import ORIGIN_A, Api, FakeClock, make_settings, open_api
 from tests.server import serve
+from tests.test_input_xss import assert_problem
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(240)]
 
@@ -147,3 +154,117 @@ async def test_every_operation_answers_as_documented(tmp_path: Path, database_ur
         assert sent > 500
         async with httpx.AsyncClient(base_url=server.url) as http:  # still serving after all that
             assert (await http.get("/readyz")).status_code == 200
+
+
+# -- /docs: Swagger UI from this server's own files ----------------------------------------------------
+
+
+class Page(HTMLParser):
+    """What a page loads: the URL of every script, stylesheet, icon, image and frame; inline code."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+        self.inline: list[str] = []
+        self._in: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        for name in ("src", "href", "srcset", "data", "action", "poster"):
+            if found.get(name):
+                self.urls.append(str(found[name]))
+        if tag in ("script", "style"):
+            self._in = tag
+        if any(name.startswith("on") for name in found) or "style" in found:
+            self.inline.append(f"<{tag}> with an inline handler or style")
+
+    def handle_endtag(self, tag: str) -> None:
+        self._in = None
+
+    def handle_data(self, data: str) -> None:
+        if self._in is not None and data.strip():
+            self.inline.append(f"<{self._in}>{data.strip()[:60]}")
+
+
+@contextlib.asynccontextmanager
+async def docs_api(tmp_path: Path, **overrides: Any) -> AsyncIterator[Api]:
+    settings = make_settings(tmp_path, "sqlite:///kibitz.db", **overrides)
+    async for api in open_api(settings, FakeClock()):
+        yield api
+
+
+def same_origin(url: str) -> bool:
+    parts = urlsplit(url)
+    return url.startswith("/") and not url.startswith("//") and not parts.scheme and not parts.netloc
+
+
+async def test_docs_load_only_same_origin_files_under_a_strict_csp(tmp_path: Path) -> None:
+    async with docs_api(tmp_path) as api:
+        r = await api.client.get("/docs")
+        assert r.status_code == 200
+        assert r.headers["content-type"].startswith("text/html")
+        csp = {d.split()[0]: d.split()[1:] for d in r.headers["content-security-policy"].split("; ")}
+        assert csp["default-src"] == ["'none'"]
+        assert csp["script-src"] == ["'self'"]
+        assert csp["style-src"] == ["'self'"]
+        assert csp["connect-src"] == ["'self'"]
+        assert csp["frame-ancestors"] == ["'none'"]
+        assert csp["base-uri"] == ["'none'"]
+        assert set(csp["img-src"]) <= {"'self'", "data:"}
+        assert r.headers["x-frame-options"] == "DENY"
+        for elsewhere in ("cdn", "http://", "https://", "//"):
+            assert elsewhere not in r.text.lower(), elsewhere
+
+        page = Page()
+        page.feed(r.text)
+        assert page.inline == [], "inline code the CSP would refuse"
+        external = [url for url in page.urls if not (same_origin(url) or url.startswith("data:"))]
+        assert external == [], f"/docs loads from elsewhere: {external}"
+        loaded = {urlsplit(url).path for url in page.urls if same_origin(url)}
+        assert loaded == {
+            "/docs/assets/swagger-ui.css",
+            "/docs/assets/swagger-ui-bundle.js",
+            "/docs/assets/init.js",
+        }
+        for url in page.urls:
+            if not same_origin(url):
+                continue
+            asset = await api.client.get(url, headers={"Accept-Encoding": "gzip"})
+            assert asset.status_code == 200, url
+            kind = "text/css" if url.split("?")[0].endswith(".css") else "text/javascript"
+            assert asset.headers["content-type"].startswith(kind), url
+            assert asset.headers["content-encoding"] == "gzip"
+            assert "immutable" in asset.headers["cache-control"]
+            if kind == "text/css":  # nothing it pulls in from elsewhere (fonts, images, imports)
+                assert "@import" not in asset.text
+                assert not re.search(r"url\(\s*['\"]?(https?:)?//", asset.text), url
+            again = await api.client.get(url, headers={"If-None-Match": asset.headers["etag"]})
+            assert again.status_code == 304, url
+        start = (await api.client.get("/docs/assets/init.js")).text
+        assert "validatorUrl: null" in start  # no badge fetched from validator.swagger.io
+        assert "data-openapi" in start
+        assert 'data-openapi="/openapi.json"' in r.text
+        assert (await api.client.get("/openapi.json")).status_code == 200
+
+
+async def test_docs_serve_only_their_own_files(tmp_path: Path) -> None:
+    async with docs_api(tmp_path) as api:
+        for name in ("redoc.standalone.js", "favicon.png", "..%2f..%2fkibitz.toml", "core.py", "x"):
+            assert_problem(await api.client.get(f"/docs/assets/{name}"), 404, "not_found")
+        assert_problem(await api.client.get("/docs/oauth2-redirect"), 404, "not_found")
+        assert_problem(await api.client.post("/docs"), 405, "method_not_allowed")
+
+
+async def test_hidden_docs_hide_their_files_too(tmp_path: Path) -> None:
+    async with docs_api(tmp_path, public_docs=False) as api:
+        for path in ("/docs", "/openapi.json", *(f"/docs/assets/{name}" for name in apidocs.TYPES)):
+            assert_problem(await api.client.get(path), 404, "not_found")
+        assert (await api.client.get("/healthz")).status_code == 200
+
+
+def test_swagger_ui_comes_from_the_installed_package() -> None:
+    """The vendor package still ships the files by those names (a release that moved them fails here,
+    not in a reader's browser)."""
+    bundle = apidocs.vendor_file("swagger-ui-bundle.js")
+    assert b"SwaggerUIBundle" in bundle[:2000]
+    assert b".swagger-ui" in apidocs.vendor_file("swagger-ui.css")
