@@ -43,6 +43,18 @@ class FreshLinkNeeded(errors.Forbidden):
     title = "This needs a manage link from the last hour"
 
 
+class AlreadyConfirmed(errors.Gone):
+    """A spent confirmation link of an address that is confirmed, with no newer link waiting: this
+    link (or a later one) did its work. Its page says so and hands out nothing else; a link replaced
+    by a newer one while something waits stays plain Gone."""
+
+    title = "This address is already confirmed"
+
+    def __init__(self, site: str) -> None:
+        super().__init__()
+        self.site = site
+
+
 @dataclass(frozen=True)
 class ManageView:
     subscriber: Subscriber
@@ -57,6 +69,16 @@ class ConfirmView:
 
     subscriber: Subscriber
     subscriptions: list[tuple[Subscription, Thread | None]]
+
+
+@dataclass(frozen=True)
+class UnsubscribeView:
+    """What an unsubscribe link stops: one subscription (with its thread while it is in force), or
+    every mail to the address (``subscription`` None)."""
+
+    subscriber: Subscriber
+    subscription: Subscription | None
+    thread: Thread | None = None
 
 
 @dataclass(frozen=True)
@@ -166,6 +188,8 @@ class Subscriptions:
         if subscriber is None:
             raise errors.NotFound()
         if subscriber.confirm_nonce is None or not secrets.compare_digest(subscriber.confirm_nonce, nonce):
+            if subscriber.status == "confirmed" and subscriber.confirm_nonce is None:
+                raise AlreadyConfirmed(subscriber.site)
             raise errors.Gone()
         # What the mail listed: asked for by the time it was sent (later requests wait).
         sent = subscriber.confirm_sent or _EPOCH
@@ -211,37 +235,40 @@ class Subscriptions:
             await tx.subscribers.confirm_held(link.subscriber_id, now)
             return await self._view(tx, link.subscriber_id, fresh=True)
 
-    async def _unsubscribe_target(self, tx: Tx, token: str) -> tuple[Subscriber, Subscription | None]:
+    async def _unsubscribe_target(self, tx: Tx, token: str) -> UnsubscribeView:
         subject = self._subject(UNSUBSCRIBE, token)
         if subject.startswith("s") and subject[1:].isdigit():
             subscriber = await tx.subscribers.get(int(subject[1:]))
             if subscriber is None:
                 raise errors.NotFound()
-            return subscriber, None
+            return UnsubscribeView(subscriber, None)
         if not subject.isdigit():
             raise errors.NotFound()
         subscription = await tx.subscribers.subscription(int(subject))
         subscriber = await tx.subscribers.get(subscription.subscriber_id) if subscription else None
         if subscription is None or subscriber is None:
             raise errors.NotFound()
-        return subscriber, subscription
+        # The thread, for the page's link back to the story (known while the subscription is in force).
+        in_force = await tx.subscribers.subscriptions_of(subscriber.id)
+        thread = next((t for s, t in in_force if s.id == subscription.id), None)
+        return UnsubscribeView(subscriber, subscription, thread)
 
-    async def unsubscribable(self, token: str) -> tuple[Subscriber, Subscription | None]:
+    async def unsubscribable(self, token: str) -> UnsubscribeView:
         """GET of an unsubscribe link: what it would cancel; changes nothing."""
         async with self.db.read() as tx:
             return await self._unsubscribe_target(tx, token)
 
-    async def unsubscribe(self, token: str) -> tuple[Subscriber, Subscription | None]:
+    async def unsubscribe(self, token: str) -> UnsubscribeView:
         """POST of an unsubscribe link (RFC 8058 one-click): idempotent."""
         async with self.db.write() as tx:
-            subscriber, subscription = await self._unsubscribe_target(tx, token)
-            if subscription is None:
-                await tx.subscribers.deactivate_all(subscriber.id)
-                if subscriber.status != "bounced":
-                    await tx.subscribers.set_status(subscriber.id, "unsubscribed")
+            target = await self._unsubscribe_target(tx, token)
+            if target.subscription is None:
+                await tx.subscribers.deactivate_all(target.subscriber.id)
+                if target.subscriber.status != "bounced":
+                    await tx.subscribers.set_status(target.subscriber.id, "unsubscribed")
             else:
-                await tx.subscribers.deactivate(subscription.id)
-        return subscriber, subscription
+                await tx.subscribers.deactivate(target.subscription.id)
+        return target
 
     def _manage_subject(self, token: str) -> ManageLink:
         subject = self._subject(MANAGE, token)
@@ -278,6 +305,24 @@ class Subscriptions:
         if destructive and not self._fresh(link):
             raise FreshLinkNeeded()
         return subscriber
+
+    async def own_comment(self, token: str, comment_id: int) -> tuple[Comment, Thread]:
+        """One of the link holder's own comments as the manage page lists it, for the step that asks
+        before deleting it: a fresh link only (FreshLinkNeeded), NotFound for anyone else's."""
+        async with self.db.read() as tx:
+            link = await self._live_link(tx, token)
+            subscriber = await tx.subscribers.get(link.subscriber_id)
+            if subscriber is None:
+                raise errors.NotFound()
+            if not self._fresh(link):
+                raise FreshLinkNeeded()
+            if not subscriber.email:
+                raise errors.NotFound()
+            own = await tx.subscribers.comments_by(subscriber.site, subscriber.email)
+        found = next(((c, t) for c, t in own if c.id == comment_id), None)
+        if found is None:
+            raise errors.NotFound()
+        return found
 
     async def sign_out_everywhere(self, token: str) -> Subscriber:
         """Void every manage link issued for this address so far (this one too); mails sent later

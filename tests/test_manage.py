@@ -12,7 +12,7 @@ import pytest
 
 from kibitz.events import EventKind, ThreadEvent
 from tests.conftest import LOOSE, ORIGIN_A, ORIGIN_B, Api, FakeClock, custom_api, site_table
-from tests.test_subscriptions import confirm_address, form_post, subscribe
+from tests.test_subscriptions import confirm_address, form_post, name_page, subscribe
 
 pytestmark = pytest.mark.anyio
 
@@ -34,7 +34,19 @@ async def comment(api: Api, text: str, author: dict[str, str] = ANN, **extra: An
 
 
 async def delete(api: Api, manage: str, comment_id: int | str) -> httpx.Response:
-    return await form_post(api, f"{manage}/comments/{comment_id}/delete")
+    """Both presses: Delete on the manage page (which only asks), then "Delete this comment" on the
+    page it shows. A refused first press is the answer."""
+    path = f"{manage}/comments/{comment_id}/delete"
+    asked = await form_post(api, path)
+    if asked.status_code != 200:
+        return asked
+    assert "Delete this comment" in asked.text
+    return await form_post(api, path, "sure=yes")
+
+
+async def delete_at_once(api: Api, manage: str, comment_id: int | str) -> httpx.Response:
+    """The second press alone (a forged or replayed form): the same rules as both."""
+    return await form_post(api, f"{manage}/comments/{comment_id}/delete", "sure=yes")
 
 
 async def edit(api: Api, manage: str, comment_id: int | str, text: str) -> httpx.Response:
@@ -72,11 +84,15 @@ def listen(api: Api) -> list[ThreadEvent]:
 
 async def test_manage_page_offers_delete_and_an_edit_form_with_the_current_text(api: Api) -> None:
     ann = (await comment(api, "My *first* thought"))["comment"]["id"]
+    await name_page(api, "/story", "Harbour works start Monday", f"{ORIGIN_A}/2026/harbour")
     manage = await manage_link(api)
     page = await api.client.get(manage)
     assert page.status_code == 200
     assert "My first thought" in page.text
-    assert f'href="{ORIGIN_A}/story#comment-{ann}"' in page.text
+    # The story by the publisher's title and URL, not the ones the widget sent ("A story", /story).
+    assert f'href="{ORIGIN_A}/2026/harbour#comment-{ann}"' in page.text
+    assert "Harbour works start Monday" in page.text
+    assert f"{ORIGIN_A}/story" not in page.text
     assert f'<form method="post" action="{manage}/comments/{ann}/delete"' in page.text
     assert f'<form method="post" action="{manage}/comments/{ann}/edit">' in page.text
     assert ">My *first* thought</textarea>" in page.text
@@ -120,8 +136,9 @@ async def test_deleting_own_comment_removes_it_and_decrements_the_count_even_aft
         (EventKind.COMMENT_DELETED, ann, await thread_version(api))
     ]
     # The deleted comment keeps no author address, so it is no longer the holder's: a second submit
-    # of the same form finds nothing and changes nothing.
+    # of either form finds nothing and changes nothing.
     assert (await delete(api, manage, ann)).status_code == 404
+    assert (await delete_at_once(api, manage, ann)).status_code == 404
     assert (await api.thread())["thread"]["count"] == 1
 
 
@@ -206,7 +223,11 @@ async def test_someone_elses_or_an_unknown_comment_answers_404_and_changes_nothi
 
     b_id = other_site.json()["comment"]["id"]
     for target in (bob, anonymous, b_id, 999999, "abc", "0"):
-        for r in (await delete(api, manage, target), await edit(api, manage, target, "Hijacked")):
+        for r in (
+            await delete(api, manage, target),
+            await delete_at_once(api, manage, target),
+            await edit(api, manage, target, "Hijacked"),
+        ):
             assert r.status_code == 404, (target, r.status_code)
             assert r.content == not_found.content  # no hint why
     assert await api.thread() == before
@@ -221,11 +242,16 @@ async def test_an_expired_or_foreign_manage_token_changes_nothing(api: Api, cloc
 
     for r in (
         await delete(api, bob_manage, ann),  # a genuine link, for another address
+        await delete_at_once(api, bob_manage, ann),
         await delete(api, tampered, ann),  # a tampered token
     ):
         assert r.status_code == 404
     clock.advance(days=31)
-    for r in (await delete(api, manage, ann), await edit(api, manage, ann, "Changed")):
+    for r in (
+        await delete(api, manage, ann),
+        await delete_at_once(api, manage, ann),
+        await edit(api, manage, ann, "Changed"),
+    ):
         assert r.status_code in (404, 410)
         assert "Still here" not in r.text
     thread = await api.thread()

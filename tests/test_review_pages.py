@@ -125,7 +125,8 @@ async def test_cross_site_posts_to_the_manage_page_change_nothing(api: Api) -> N
         (manage, "signout=everywhere"),
         (manage, "send=link"),
         (f"{manage}/comments/{ann}/edit", "text=Defaced"),
-        (f"{manage}/comments/{ann}/delete", ""),
+        (f"{manage}/comments/{ann}/delete", ""),  # the first press, which only asks
+        (f"{manage}/comments/{ann}/delete", "sure=yes"),  # the second, which deletes
     ]
     for path, body in attempts:
         for headers in CROSS_SITE:
@@ -183,7 +184,12 @@ async def test_deleting_and_cancelling_all_need_a_link_from_the_last_hour(api: A
 
     page = await api.client.get(manage)
     assert "Mail me a fresh link" in page.text
-    for path, body in ((f"{manage}/comments/{ann}/delete", ""), (manage, "cancel=all")):
+    attempts = (
+        (f"{manage}/comments/{ann}/delete", ""),
+        (f"{manage}/comments/{ann}/delete", "sure=yes"),
+        (manage, "cancel=all"),
+    )
+    for path, body in attempts:
         r = await form_post(api, path, body)
         assert r.status_code == 403
         assert "This needs a fresh link" in r.text
@@ -199,7 +205,9 @@ async def test_deleting_and_cancelling_all_need_a_link_from_the_last_hour(api: A
     [mail] = await rows(api, kind="manage")
     assert mail.recipient == ANN["email"]
     fresh = link(mail.text_body, "manage")
-    assert (await form_post(api, f"{fresh}/comments/{ann}/delete")).status_code == 200
+    assert (await form_post(api, f"{fresh}/comments/{ann}/delete")).status_code == 200  # asks
+    assert shown(await api.thread())[ann]["deleted"] is False
+    assert (await form_post(api, f"{fresh}/comments/{ann}/delete", "sure=yes")).status_code == 200
     assert ann not in shown(await api.thread())
 
 
@@ -211,4 +219,5 @@ async def test_a_manage_link_from_before_issue_times_shows_the_page_but_deletes_
     legacy = "/manage/" + ctx.tokens.issue("manage", str(row.id), now=api.clock(), ttl=timedelta(days=30))
     assert (await api.client.get(legacy)).status_code == 200
     assert (await form_post(api, f"{legacy}/comments/{ann}/delete")).status_code == 403
+    assert (await form_post(api, f"{legacy}/comments/{ann}/delete", "sure=yes")).status_code == 403
     assert shown(await api.thread())[ann]["deleted"] is False
