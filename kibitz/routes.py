@@ -15,9 +15,12 @@ from kibitz.web import (
     admin_queue,
     admin_site,
     api,
+    apidocs,
     assets,
+    embedcheck,
     feeds,
     live,
+    manage_pages,
     ops,
     pages,
     schemas,
@@ -177,6 +180,13 @@ def register(app: FastAPI) -> None:
         tags=["subscriptions"],
     )
     r.add_api_route(
+        f"{v1}/sites/{{site}}/embed-check",
+        embedcheck.embed_check,
+        methods=["GET"],
+        responses={**_ok(embedcheck.EmbedCheckOut), **_problems(404, 422)},
+        tags=["threads"],
+    )
+    r.add_api_route(
         f"{v1}/avatars/{{digest}}.svg",
         ops.avatar,
         methods=["GET"],
@@ -189,11 +199,14 @@ def register(app: FastAPI) -> None:
     for path, get, post in (
         ("/confirm/{token}", pages.confirm_page, pages.confirm),
         ("/unsubscribe/{token}", pages.unsubscribe_page, pages.unsubscribe),
-        ("/manage/{token}", pages.manage_page, pages.manage),
+        ("/manage/{token}", manage_pages.manage_page, manage_pages.manage),
     ):
         r.add_api_route(path, get, methods=["GET"], include_in_schema=False)
         r.add_api_route(path, post, methods=["POST"], include_in_schema=False)
-    for action, handler in (("delete", pages.delete_own_comment), ("edit", pages.edit_own_comment)):
+    for action, handler in (
+        ("delete", manage_pages.delete_own_comment),
+        ("edit", manage_pages.edit_own_comment),
+    ):
         path = f"/manage/{{token}}/comments/{{id}}/{action}"
         r.add_api_route(path, handler, methods=["POST"], include_in_schema=False)
     r.add_api_route("/healthz", ops.healthz, methods=["GET"], tags=["operations"])
@@ -202,6 +215,10 @@ def register(app: FastAPI) -> None:
     r.add_api_route("/embed.js", assets.embed_js, methods=["GET"], include_in_schema=False)
     r.add_api_route("/count.js", assets.count_js, methods=["GET"], include_in_schema=False)
     r.add_api_route("/live.js", assets.live_js, methods=["GET"], include_in_schema=False)
+    r.add_api_route("/actions.js", assets.actions_js, methods=["GET"], include_in_schema=False)
+    # Swagger UI on /openapi.json, from files this server ships (404 with public_docs = false).
+    r.add_api_route("/docs", apidocs.page, methods=["GET"], include_in_schema=False)
+    r.add_api_route("/docs/assets/{name}", apidocs.file, methods=["GET"], include_in_schema=False)
 
 
 STAFF = _problems(400, 401, 403, 404, 413, 415, 422, 429, 503)

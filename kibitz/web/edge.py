@@ -35,6 +35,8 @@ _SITE_PATH = re.compile(r"^/api/v1/sites/([^/]+)/")
 ALLOW_HEADERS = "Content-Type, Authorization, X-Kibitz-Reader, Idempotency-Key, Last-Event-ID"
 ALLOW_METHODS = "GET, POST, PATCH, DELETE"
 EXPOSE_HEADERS = "X-Kibitz-Reader, Retry-After"
+# Distinct (site, Origin) refusals logged per process; past it they stay quiet (clients choose Origins).
+MAX_REFUSED_LOGGED = 256
 SiteLookup = Callable[[str], SiteConfig | None]
 
 
@@ -45,6 +47,7 @@ class Edge:
         self.app = app
         self.sites = sites
         self.all_sites = all_sites
+        self._refused: set[tuple[str, str]] = set()
 
     def allowed(self, path: str, origin: str | None) -> bool | None:
         """Is ``origin`` one of the addressed site's origins? None when the site is unknown."""
@@ -72,6 +75,8 @@ class Edge:
         origin = headers.get("origin")
         norm_origin = origin_of(origin) if origin and origin != "null" else None
         allowed = self.allowed(path, norm_origin) if api else False
+        if api and allowed is False and norm_origin:
+            self._log_refused(path, norm_origin)
         cors: dict[str, str] = {"Vary": "Origin"} if api else {}
         if api and allowed and norm_origin:
             cors["Access-Control-Allow-Origin"] = origin or ""
@@ -184,6 +189,36 @@ class Edge:
             await problem_response(errors.InternalError())(scope, receive, decorated)
         finally:
             self._observe(scope, method, status, time.perf_counter() - started)
+
+    def _log_refused(self, path: str, origin: str) -> None:
+        """A WARNING the first time this process refuses ``origin`` for a site, with the setting that
+        would allow it (a publisher's page on an unlisted origin gets no CORS grant: an empty widget)."""
+        match = _SITE_PATH.match(path)
+        site = match.group(1) if match else ""
+        if (site, origin) in self._refused or len(self._refused) >= MAX_REFUSED_LOGGED:
+            return
+        self._refused.add((site, origin))
+        if site:
+            where = f'origins in the [[sites]] table with id = "{site}" in kibitz.toml'
+            log.warning(
+                'Refused Origin %s for site "%s": it is not one of the site\'s origins, so its pages get no '
+                'CORS grant (the widget stays empty). To allow it, add "%s" to %s (or to that site\'s '
+                '"origins" in KIBITZ_SITES) and restart Kibitz; for the demo, start it with '
+                "`kibitz demo --origin %s`. Logged once per origin.",
+                origin,
+                site,
+                origin,
+                where,
+                origin,
+            )
+        else:
+            log.warning(
+                "Refused Origin %s: it is not one of any site's origins. To allow it, add it to the origins "
+                "of its site's [[sites]] table in kibitz.toml (or in KIBITZ_SITES) and restart Kibitz; for "
+                "the demo, start it with `kibitz demo --origin %s`. Logged once per origin.",
+                origin,
+                origin,
+            )
 
     @staticmethod
     def _observe(scope: Scope, method: str, status: int, seconds: float) -> None:

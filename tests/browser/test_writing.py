@@ -183,16 +183,15 @@ def test_own_comment_can_be_edited_and_deleted_within_the_window(fresh_demo: Kib
     page.reload()
     wait_for_widget(page)
     expect(item.locator("[data-body]")).to_contain_text("First, I meant.")
-    dialogs: list[str] = []
-
-    def accept(dialog: Dialog) -> None:
-        dialogs.append(dialog.type)
-        dialog.accept()
-
-    page.on("dialog", accept)
+    native: list[str] = []
+    page.on("dialog", lambda dialog: native.append(dialog.type))
     item.locator("[data-action='delete']").click()
+    # The widget's own dialog asks (not the browser's confirm()).
+    ask = page.get_by_role("alertdialog", name="Delete this comment?")
+    expect(ask).to_be_visible()
+    ask.get_by_role("button", name="Delete").click()
     expect(item).to_have_count(0)  # no replies: it leaves the listing
-    assert dialogs == ["confirm"]
+    assert native == []
     expect_count(page, before)
     assert fresh_demo.count(SHORT) == before
     assert mine not in [c["id"] for c in fresh_demo.thread(SHORT)["comments"]]
@@ -382,8 +381,8 @@ def test_a_delete_whose_live_event_arrives_before_its_answer_is_counted_once(
         held.append((route, route.fetch()))  # the server deletes now; its answer waits
 
     page.route("**/api/v1/comments/*", hold_delete)
-    page.on("dialog", lambda dialog: dialog.accept())
     page.locator(comment(mine)).locator("[data-action='delete']").click()
+    page.get_by_role("alertdialog").get_by_role("button", name="Delete").click()
     expect(page.locator(comment(mine))).to_have_count(0)  # the live stream removed it first
     expect_count(page, before)
     route, answer = held[0]

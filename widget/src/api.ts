@@ -12,6 +12,8 @@ export class ApiError extends Error {
     readonly status: number,
     readonly code: string,
     readonly errors: FieldError[] = [],
+    /** Seconds to wait before trying again (a 429's or 503's Retry-After), else 0. */
+    readonly retry = 0,
   ) {
     super(code);
   }
@@ -48,6 +50,9 @@ export async function call<T>(method: string, path: string, body?: unknown, toke
   const issued = res.headers.get("X-Kibitz-Reader");
   if (issued) set("reader", issued);
   const data: any = res.status == 204 ? null : await res.json().catch(() => null);
-  if (!res.ok) throw new ApiError(res.status, (data && data.code) || "", (data && data.errors) || []);
+  if (!res.ok) {
+    const retry = Number(res.headers.get("Retry-After")) || 0;
+    throw new ApiError(res.status, (data && data.code) || "", (data && data.errors) || [], retry);
+  }
   return data as T;
 }

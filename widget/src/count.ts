@@ -31,22 +31,26 @@ function fill(): void {
     wrote = Number(localStorage.getItem("kibitz:wrote")) || 0;
   } catch {}
   const fresh = Date.now() - wrote < 120e3 ? "&fresh=" + wrote : "";
+  let warned = 0;
   for (let i = 0; i < pages.length; i += 100) {
     const q = pages
       .slice(i, i + 100)
       .map((p) => "page=" + encodeURIComponent(p))
       .join("&");
     fetch(`${base}/api/v1/sites/${encodeURIComponent(site)}/counts?${q}${fresh}`, { credentials: "omit" })
-      .then((r) => (r.ok ? r.json() : null))
-      .then((data: { counts: Record<string, number> } | null) => {
+      .then((r) => (r.ok ? r.json() : Promise.reject()))
+      .then((data: { counts: Record<string, number> }) => {
         for (const el of els) {
-          const n = data && data.counts[el.dataset.page as string];
+          const n = data.counts[el.dataset.page as string];
           if (typeof n != "number") continue;
           el.setAttribute("data-count", String(n));
           el.textContent = (n < 1e3 ? n : n.toLocaleString(lang)) + " " + words[plural.select(n) == "one" ? 0 : 1];
         }
       })
-      .catch(() => {});
+      .catch(() => {
+        // Once per page; embed.js (where there is one) says more. The counts stay as the page wrote them.
+        if (!warned++) console.warn(`Kibitz: no comment counts from ${base} for site "${site}"; see the server's log.`);
+      });
   }
 }
 

@@ -1,6 +1,7 @@
 /**
- * Every string the reader sees, in one table: English (with the keys), then German, French,
- * Spanish and Turkish, one string per line in the same order as the English keys.
+ * Every string the reader sees when the widget opens, in one table: English (with the keys), then German,
+ * French, Spanish and Turkish, one string per line in the same order as the English keys. What only
+ * actions.js needs (messages after a post, errors, dialogs, following) is in words.ts.
  */
 
 const en = {
@@ -8,6 +9,7 @@ const en = {
   other: "% comments",
   comments: "Comments",
   invite: "Would love your thoughts, please comment.",
+  first: "Be the first to comment.",
   notify: "Notify of",
   none: "—",
   replies: "new replies to my comments",
@@ -30,7 +32,8 @@ const en = {
   votes: "Most voted",
   sortBy: "Sort comments",
   inline: "Inline feedback",
-  viewAll: "View all comments",
+  noInline: "No inline feedback yet: nobody has commented on a passage of this article.",
+  viewAll: "View all % comments",
   more: "Load more",
   cont: "Continue this thread",
   tomb: "This comment was deleted.",
@@ -42,22 +45,8 @@ const en = {
   featured: "Featured",
   byMod: "edited by a moderator",
   closed: "Comments are closed.",
-  posted: "Your comment was posted.",
-  pending: "Your comment awaits moderation.",
-  saved: "Your comment was updated.",
-  gone: "Your comment was deleted.",
-  sure: "Delete this comment?",
-  why: "Why report this comment?",
-  thanks: "Thank you for the report.",
-  needText: "Please write a comment first.",
-  needName: "Please enter your name.",
-  needEmail: "Please enter your email to be notified.",
-  long: "Your comment is too long: 10,000 characters at most.",
-  rate_limited: "Too fast: please wait a moment and try again.",
-  thread_closed: "This discussion is closed.",
-  edit_window_closed: "The time to edit or delete this comment is over.",
-  origin_not_allowed: "This website may not post comments here.",
-  oops: "Something went wrong. Please try again.",
+  follow: "Follow",
+  off: "Comments are unavailable right now.",
 };
 
 export type Strings = typeof en;
@@ -67,6 +56,7 @@ const OTHERS: Record<string, string> = {
 % Kommentare
 Kommentare
 Wir freuen uns auf Ihre Meinung – schreiben Sie einen Kommentar.
+Schreiben Sie den ersten Kommentar.
 Benachrichtigen bei
 —
 neuen Antworten auf meine Kommentare
@@ -89,7 +79,8 @@ Neueste
 Beliebteste
 Kommentare sortieren
 Inline-Feedback
-Alle Kommentare anzeigen
+Noch kein Inline-Feedback: Niemand hat bisher eine Textstelle dieses Artikels kommentiert.
+Alle % Kommentare anzeigen
 Mehr laden
 Diesen Strang weiterlesen
 Dieser Kommentar wurde gelöscht.
@@ -101,26 +92,13 @@ Wartet auf Freigabe
 Hervorgehoben
 von der Moderation bearbeitet
 Die Kommentare sind geschlossen.
-Ihr Kommentar wurde veröffentlicht.
-Ihr Kommentar wartet auf Freigabe.
-Ihr Kommentar wurde geändert.
-Ihr Kommentar wurde gelöscht.
-Diesen Kommentar löschen?
-Warum melden Sie diesen Kommentar?
-Danke für Ihre Meldung.
-Bitte schreiben Sie zuerst einen Kommentar.
-Bitte geben Sie Ihren Namen an.
-Bitte geben Sie für Benachrichtigungen Ihre E-Mail an.
-Ihr Kommentar ist zu lang: höchstens 10.000 Zeichen.
-Zu schnell: Bitte warten Sie kurz und versuchen Sie es erneut.
-Diese Diskussion ist geschlossen.
-Die Zeit zum Bearbeiten oder Löschen ist abgelaufen.
-Diese Website darf hier keine Kommentare senden.
-Etwas ist schiefgegangen. Bitte versuchen Sie es erneut.`,
+Folgen
+Die Kommentare sind gerade nicht verfügbar.`,
   fr: `% commentaire
 % commentaires
 Commentaires
 Votre avis nous intéresse, laissez un commentaire.
+Soyez le premier à commenter.
 M’avertir des
 —
 nouvelles réponses à mes commentaires
@@ -143,7 +121,8 @@ Plus anciens
 Mieux notés
 Trier les commentaires
 Commentaires en ligne
-Voir tous les commentaires
+Pas encore de commentaires en ligne : personne n’a commenté un passage de cet article.
+Voir les % commentaires
 Afficher plus
 Continuer cette discussion
 Ce commentaire a été supprimé.
@@ -155,26 +134,13 @@ En attente de modération
 À la une
 modifié par la modération
 Les commentaires sont fermés.
-Votre commentaire a été publié.
-Votre commentaire attend la modération.
-Votre commentaire a été modifié.
-Votre commentaire a été supprimé.
-Supprimer ce commentaire ?
-Pourquoi signaler ce commentaire ?
-Merci pour votre signalement.
-Écrivez d’abord un commentaire.
-Indiquez votre nom.
-Indiquez votre e-mail pour être averti.
-Votre commentaire est trop long : 10 000 caractères au plus.
-Trop rapide : patientez un instant puis réessayez.
-Cette discussion est fermée.
-Le délai pour modifier ou supprimer ce commentaire est écoulé.
-Ce site ne peut pas publier de commentaires ici.
-Un problème est survenu. Veuillez réessayer.`,
+Suivre
+Les commentaires sont indisponibles pour le moment.`,
   es: `% comentario
 % comentarios
 Comentarios
 Nos encantaría saber tu opinión, deja un comentario.
+Sé el primero en comentar.
 Avisarme de
 —
 nuevas respuestas a mis comentarios
@@ -197,7 +163,8 @@ Más antiguos
 Más votados
 Ordenar comentarios
 Comentarios en línea
-Ver todos los comentarios
+Aún no hay comentarios en línea: nadie ha comentado un pasaje de este artículo.
+Ver los % comentarios
 Cargar más
 Continuar este hilo
 Este comentario fue eliminado.
@@ -209,26 +176,13 @@ Pendiente de moderación
 Destacado
 editado por la moderación
 Los comentarios están cerrados.
-Tu comentario se ha publicado.
-Tu comentario espera moderación.
-Tu comentario se ha actualizado.
-Tu comentario se ha eliminado.
-¿Eliminar este comentario?
-¿Por qué denuncias este comentario?
-Gracias por tu denuncia.
-Escribe primero un comentario.
-Escribe tu nombre.
-Escribe tu correo para recibir avisos.
-Tu comentario es demasiado largo: 10.000 caracteres como máximo.
-Demasiado rápido: espera un momento y vuelve a intentarlo.
-Esta conversación está cerrada.
-Ya no se puede editar ni eliminar este comentario.
-Este sitio no puede publicar comentarios aquí.
-Algo salió mal. Inténtalo de nuevo.`,
+Seguir
+Los comentarios no están disponibles en este momento.`,
   tr: `% yorum
 % yorum
 Yorumlar
 Düşüncelerinizi merak ediyoruz, lütfen yorum yapın.
+İlk yorumu siz yapın.
 Bildir:
 —
 yorumlarıma gelen yeni yanıtlar
@@ -251,7 +205,8 @@ En eski
 En çok oy alan
 Yorumları sırala
 Satır içi geri bildirim
-Tüm yorumları gör
+Henüz satır içi geri bildirim yok: bu makalenin bir bölümüne kimse yorum yapmadı.
+% yorumun tümünü gör
 Daha fazla yükle
 Bu konuşmaya devam et
 Bu yorum silindi.
@@ -263,22 +218,8 @@ Onay bekliyor
 Öne çıkan
 moderatör tarafından düzenlendi
 Yorumlar kapalı.
-Yorumunuz yayımlandı.
-Yorumunuz onay bekliyor.
-Yorumunuz güncellendi.
-Yorumunuz silindi.
-Bu yorum silinsin mi?
-Bu yorumu neden şikâyet ediyorsunuz?
-Bildiriminiz için teşekkürler.
-Lütfen önce bir yorum yazın.
-Lütfen adınızı girin.
-Bildirim için lütfen e-postanızı girin.
-Yorumunuz çok uzun: en fazla 10.000 karakter.
-Çok hızlı: lütfen biraz bekleyip yeniden deneyin.
-Bu tartışma kapalı.
-Bu yorumu düzenleme veya silme süresi doldu.
-Bu site buraya yorum gönderemez.
-Bir şeyler ters gitti. Lütfen yeniden deneyin.`,
+Takip et
+Yorumlar şu anda kullanılamıyor.`,
 };
 
 /** The reader's strings and language (see `setLang`). */
@@ -296,9 +237,10 @@ export function setLang(host: HTMLElement): void {
   lines.split("\n").forEach((line, i) => (t[keys[i] as keyof Strings] = line));
 }
 
+/** A count as text; toLocaleString costs ~20 ms the first time (number data): only where it groups. */
+export const num = (n: number) => (n < 1e3 ? String(n) : n.toLocaleString(lang));
+
 /** "12 comments", in the language's plural form. */
 export function countText(n: number): string {
-  // toLocaleString costs ~20 ms the first time (number data): only for numbers that need grouping.
-  const shown = n < 1e3 ? String(n) : n.toLocaleString(lang);
-  return (new Intl.PluralRules(lang).select(n) == "one" ? t.one : t.other).replace("%", shown);
+  return (new Intl.PluralRules(lang).select(n) == "one" ? t.one : t.other).replace("%", num(n));
 }

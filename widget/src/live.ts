@@ -1,9 +1,10 @@
 /**
- * live.js: live updates and the comment bubble, loaded by embed.js after its first render (so embed.js
- * stays small). embed.js leaves what this needs in `window.kibitzLive` (types.ts `LiveHost`).
+ * live.js: live updates and the comment bubble, loaded by embed.js once it has read the thread (so
+ * embed.js stays small). embed.js leaves what this needs in `window.kibitzLive` (types.ts `LiveHost`).
  * ONE EventSource per page on `/api/v1/sites/{site}/events?page=P`; after repeated errors, polling the
- * thread every 10 s instead. It also keeps relative times and edit controls current, and draws the
- * reader's own comments that the public thread does not show (held for moderation, or shadow-banned).
+ * thread every 10 s instead. It applies closing and reopening (`thread.changed`), tells the header's
+ * count ledger (tally.ts) what each count includes, keeps relative times and edit controls current,
+ * and draws the reader's own comments that the public thread does not show (held, or shadow-banned).
  */
 
 import { h } from "./dom";
@@ -43,12 +44,13 @@ const hook = window.kibitzLive;
 if (hook && script) start(hook, script.src.replace(/\/live\.js([?#].*)?$/, ""));
 
 function start(host: LiveHost, base: string): void {
-  const { root, t } = host;
+  const { root } = host;
   const shadow = root.getRootNode() as ShadowRoot;
   const el = shadow.host as HTMLElement;
   const words = (WORDS[host.lang] || (WORDS.en as string)).split("|") as [string, string, string, string];
   const list = root.querySelector<HTMLElement>("[data-comments]")!;
-  const heading = root.querySelector<HTMLElement>("[data-count]")!;
+  const heading = root.querySelector<HTMLElement>("h2")!;
+  const invite = root.querySelector<HTMLElement>("[data-invite]")!;
   const region = root.querySelector<HTMLElement>("[data-live]")!;
   const find = (id: string) => list.querySelector<HTMLLIElement>(`li[data-comment-id="${id}"]`);
   const say = (text: string) => (region.textContent = region.textContent == text ? text + "\u00a0" : text);
@@ -150,16 +152,28 @@ function start(host: LiveHost, base: string): void {
   function voted(v: { id: string; score: number; up: number; down: number }): void {
     const score = find(v.id)?.firstElementChild?.querySelector<HTMLElement>("[data-score]");
     if (!score) return;
-    score.textContent = String(v.score);
+    score.textContent = String(v.score).replace("-", "\u2212");
     score.title = `+${v.up} / −${v.down}`;
   }
 
+  // The count ledger (embed.js tally.ts) learns which comments each batch's thread.count includes.
+  let opened = 0; // the ledger's clock when the stream last opened
   const handlers: Record<string, (data: any) => void> = {
-    "comment.created": (d) => created(d.comment),
-    "comment.updated": (d) => updated(d.comment),
-    "comment.deleted": (d) => deleted(d.comment),
+    "comment.created": (d) => {
+      host.saw(d.comment.id, d.comment.deleted);
+      created(d.comment);
+    },
+    "comment.updated": (d) => {
+      host.saw(d.comment.id, d.comment.deleted);
+      updated(d.comment);
+    },
+    "comment.deleted": (d) => {
+      host.saw(d.comment.id, true);
+      deleted(d.comment);
+    },
     "comment.voted": voted,
-    "thread.count": (d) => host.count(d.count),
+    "thread.changed": (d) => host.closed(!!d.closed),
+    "thread.count": (d) => host.count(d.count, opened),
   };
 
   // -- relative times, and edit controls that go when the edit window is over -----------------------------
@@ -249,7 +263,10 @@ function start(host: LiveHost, base: string): void {
 
   function connect(): void {
     const source = new EventSource(path + "/events" + q);
-    source.onopen = () => (errors = 0);
+    source.onopen = () => {
+      errors = 0;
+      opened = host.now(); // own writes answered before this are in the stream's counts
+    };
     for (const kind in handlers) {
       source.addEventListener(kind, (e) => {
         errors = 0;
@@ -270,6 +287,7 @@ function start(host: LiveHost, base: string): void {
 
   /** The thread every 10 s; comments not seen in an earlier answer are new. */
   async function poll(seen: Set<string> | null): Promise<void> {
+    const asked = host.now();
     try {
       const r = await fetch(path + "/comments" + q + "&sort=newest&limit=50", { cache: "no-cache" });
       if (r.ok) {
@@ -284,7 +302,8 @@ function start(host: LiveHost, base: string): void {
           }
         };
         walk(data.comments);
-        host.count(data.thread.count);
+        host.count(data.thread.count, asked, asked);
+        host.closed(data.thread.closed);
         seen = known;
       }
     } catch {
@@ -304,15 +323,16 @@ function start(host: LiveHost, base: string): void {
   // -- the bubble ----------------------------------------------------------------------------------------
   if (el.dataset.bubble == "off" || get("bubble-closed")) return;
   const badge = h("b", { "aria-live": "polite" }, heading.textContent);
-  const jump = h("button", { type: "button", "data-action": "bubble" }, badge, h("span", null, t.invite));
+  const says = h("span", null, invite.textContent);
+  const jump = h("button", { type: "button", "data-action": "bubble" }, badge, says);
   const close = h("button", { type: "button", "data-action": "bubble-close", "aria-label": words[3] }, "×");
   const bubble = h("div", { class: "kb-bubble", "data-bubble": "", hidden: true }, jump, close);
   root.prepend(bubble); // first in the widget's tab order
-  new MutationObserver(() => (badge.textContent = heading.textContent)).observe(heading, {
-    childList: true,
-    characterData: true,
-    subtree: true,
+  const mirror = new MutationObserver(() => {
+    badge.textContent = heading.textContent;
+    says.textContent = invite.textContent; // "Be the first…", "Would love your thoughts…", "Comments are closed."
   });
+  for (const watched of [heading, invite]) mirror.observe(watched, { childList: true, characterData: true, subtree: true });
   let off = false;
   const place = () => {
     const box = el.getBoundingClientRect();

@@ -10,9 +10,9 @@ import type { Comment } from "./types";
 /** Replies are indented up to this depth (top-level comments are depth 0); deeper ones line up. */
 export const MAX_DEPTH = 5;
 let uid = 0;
-/** The thread is closed to new comments: no reply buttons. */
-export let closed = false;
-export const setClosed = (value: boolean) => (closed = value);
+
+/** A score as text, with a real minus sign (U+2212). */
+export const scoreText = (n: number) => (n < 0 ? "\u2212" + -n : String(n));
 
 export function button(action: string, label: string, attrs?: Record<string, string | boolean>): HTMLButtonElement {
   return h("button", { type: "button", "data-action": action, ...attrs }, label);
@@ -91,9 +91,10 @@ export function articleEl(c: Comment): HTMLElement {
         "div",
         { class: "kb-acts" },
         voteButton(c, 1, own),
-        h("span", { class: "kb-score", "data-score": "", title: `+${c.up} / −${c.down}` }, String(c.score)),
+        h("span", { class: "kb-score", "data-score": "", title: `+${c.up} / −${c.down}` }, scoreText(c.score)),
         voteButton(c, -1, own),
-        !closed && button("reply", t.reply, { "aria-expanded": "false" }),
+        // Drawn on closed threads too, hidden by the stylesheet: a thread can reopen live.
+        button("reply", t.reply, { "aria-expanded": "false" }),
         canEdit && button("edit", t.edit),
         canEdit && button("delete", t.del),
         !own && button("flag", t.flag),

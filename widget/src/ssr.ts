@@ -20,7 +20,7 @@ function parse(a: Element): Comment {
     },
     html: a.querySelector(":scope>.kibitz-text")?.innerHTML || "",
     created: attr("time", "datetime"),
-    score: +text("header .kibitz-score"),
+    score: +text("header .kibitz-score").replace("\u2212", "-"),
     up: +attr("[itemprop=upvoteCount]", "content"),
     down: +attr("[itemprop=downvoteCount]", "content"),
     replies,

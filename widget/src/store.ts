@@ -1,6 +1,7 @@
 /**
  * What the widget remembers for the reader, in localStorage (or in memory where storage is refused):
- * `kibitz:reader` (the signed reader id), `kibitz:sort`, `kibitz:author` (JSON name, email, url),
+ * `kibitz:reader` (the signed reader id), `kibitz:sort`, `kibitz:author` (JSON name, email, url, notify,
+ * digest: shared by every form),
  * `kibitz:token:ID` (JSON {token, created, text}: the edit token of the reader's own comment ID, when
  * it was posted (ms) and its Markdown), `kibitz:vote:ID` ("1" or "-1"),
  * `kibitz:posted:SITE PAGE` (the reader commented there: a JSON list of the ids of their comments on that

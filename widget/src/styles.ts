@@ -28,6 +28,10 @@ padding:20px;text-align:start;overflow-wrap:anywhere}
 padding-bottom:8px;margin-bottom:12px}
 h2{font-size:1.25em;margin:0;font-weight:700}
 .kb-invite{margin:0;color:var(--muted)}
+.kb-follow{margin-inline-start:auto}
+.kb-off,.kb-empty{color:var(--muted);margin:12px 0}
+.kb[data-closed] :is([data-action=reply],[data-form=reply],[data-action=follow],[data-form=follow],[data-follow-done]),
+.kb[data-down] :is(form,.kb-bar,.kb-follow,.kb-invite,.kb-more,.kb-acts){display:none}
 .kb-form{display:grid;gap:10px;margin:0 0 20px}
 .kb-notify{display:flex;justify-content:flex-end}
 .kb-f{display:grid;gap:4px;min-width:0;align-content:start}
@@ -43,6 +47,8 @@ textarea{resize:vertical;min-height:5.2em}
 .kb-err:empty{display:none}
 .kb-btns{display:flex;flex-wrap:wrap;align-items:center;gap:8px;justify-content:flex-end}
 button{cursor:pointer;background:none;border:0;padding:4px 6px;border-radius:6px}
+button,select{min-width:24px;min-height:24px}
+@media (pointer:coarse){button,select,input{min-width:44px;min-height:44px}}
 button:disabled{cursor:default;opacity:.5}
 .kb-primary{background:var(--accent);color:var(--on-accent);font-weight:600;padding:8px 16px}
 .kb-ghost{border:1px solid var(--border);padding:7px 14px}
@@ -62,6 +68,7 @@ li[data-highlighted]>.kb-c{background:var(--mark)}
 .kb-main{flex:1;min-width:0}
 .kb-meta{display:flex;flex-wrap:wrap;align-items:baseline;gap:2px 10px}
 .kb-name{color:var(--fg);font-weight:600;font-size:1.07em;text-decoration:none}
+a.kb-name{display:inline-block;min-height:24px}
 .kb-ed::before{content:"· "}
 .kb-tag{background:var(--surface);border-radius:9px;padding:0 7px}
 .kb-body{margin:4px 0 2px}
@@ -76,7 +83,7 @@ li[data-highlighted]>.kb-c{background:var(--mark)}
 .kb-tomb{color:var(--muted);font-style:italic;margin:8px 0}
 .kb-acts{display:flex;flex-wrap:wrap;align-items:center;gap:2px;margin-inline-start:-6px}
 .kb-acts button{color:var(--muted);font-weight:600}
-.kb-vote{display:inline-flex;padding:6px}
+.kb-vote{display:inline-flex;align-items:center;justify-content:center;padding:6px}
 .kb-vote svg{width:14px;height:14px;fill:currentColor}
 .kb-vote[aria-pressed=true]{color:var(--accent)}
 .kb-score{min-width:1.6em;text-align:center;font-weight:700;color:var(--fg)}

@@ -1,4 +1,6 @@
-/** The public API's shapes (DESIGN.md §3), as far as the widget reads them. */
+/** The public API's shapes (DESIGN.md §3), as far as the widget reads them, and the hooks between bundles. */
+
+import type { Strings } from "./i18n";
 
 export interface Author {
   name: string;
@@ -62,18 +64,61 @@ export interface LiveHost {
   site: string;
   page: string;
   root: HTMLElement;
-  /** Sets the header's `[data-count]`. */
-  count(n: number): void;
+  /** The count ledger's clock (tally.ts): call it when a stream opens or a poll starts. */
+  now(): number;
+  /** A count from the server that includes every own write answered before `since` (tally.ts). */
+  count(n: number, since: number, issued?: number): void;
+  /** The stream showed comment `id` created (or restored) or, with `gone`, deleted or hidden. */
+  saw(id: string, gone: boolean): void;
+  /** The thread was closed or reopened (`thread.changed`). */
+  closed(closed: boolean): void;
   comment(c: Comment, depth: number): HTMLLIElement;
   article(c: Comment): HTMLElement;
-  t: { invite: string; one: string; other: string };
   lang: string;
   /** "3 minutes ago", in the widget's language (time.ts). */
   ago(iso: string): string;
 }
 
+/** What actions.js (src/actions.ts, loaded on the reader's first interaction) gives embed.js. */
+export interface Actions {
+  click(b: HTMLButtonElement): Promise<void>;
+  submit(form: HTMLFormElement): Promise<void>;
+  /** A field changed (name, email, url, notify): remembered for every form. */
+  input(el: Element): void;
+  escape(el: Element): void;
+  /** The thread could not be read: find out why and tell the site's owner. */
+  diagnose(): Promise<void>;
+}
+
+/**
+ * What embed.js hands actions.js through `window.kibitzAct`: the widget's parts, its drawing and
+ * its count ledger; `ready` takes the actions once the bundle has run.
+ */
+export interface ActHost {
+  site: string;
+  page: string;
+  base: string;
+  root: HTMLElement;
+  list: HTMLOListElement;
+  heading: HTMLElement;
+  lang: string;
+  t: Strings;
+  find(id: string): HTMLLIElement | null;
+  comment(c: Comment, depth: number): HTMLLIElement;
+  article(c: Comment): HTMLElement;
+  replies(list: Comment[], depth: number): HTMLOListElement;
+  form(kind: "reply" | "edit", text?: string): HTMLFormElement;
+  button(action: string, label: string, attrs?: Record<string, string | boolean>): HTMLButtonElement;
+  announce(text: string): void;
+  /** The reader's own write was answered: comment `id` posted (approved) or, with `gone`, deleted. */
+  mine(id: string, gone: boolean): void;
+  sort(): Sort;
+  ready(actions: Actions): void;
+}
+
 declare global {
   interface Window {
     kibitzLive?: LiveHost;
+    kibitzAct?: ActHost;
   }
 }
