@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import httpx
 import pytest
@@ -361,7 +361,31 @@ HOST_PAGE = """<!doctype html>
 """
 
 
-class HostSite:
+class LoopbackHttp:
+    """An HTTP server on a loopback port of its own, in a thread; ``server`` is set by subclasses."""
+
+    server: http.server.ThreadingHTTPServer
+    thread: threading.Thread
+
+    def serve(self, handler: Callable[..., http.server.BaseHTTPRequestHandler]) -> None:
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def __enter__(self) -> Self:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=STOP_SECONDS)
+
+
+class HostSite(LoopbackHttp):
     """A publisher's site (another origin) whose /story page embeds the widget from ``kibitz_url``."""
 
     def __init__(self) -> None:
@@ -384,21 +408,7 @@ class HostSite:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def __enter__(self) -> HostSite:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=STOP_SECONDS)
+        self.serve(Handler)
 
 
 @dataclass

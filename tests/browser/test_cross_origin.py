@@ -7,7 +7,6 @@ from __future__ import annotations
 import functools
 import http.server
 import shutil
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -20,10 +19,10 @@ from tests.browser.conftest import (
     MAIN_FORM,
     SCREENSHOTS,
     STATIC,
-    STOP_SECONDS,
     WAIT_MS,
     WIDGET,
     CrossOrigin,
+    LoopbackHttp,
     PageLog,
     comment,
     comment_id_with_text,
@@ -126,26 +125,11 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-class PageServer:
+class PageServer(LoopbackHttp):
     """A directory of pages served on a loopback port of its own: a publisher's site."""
 
     def __init__(self, root: Path) -> None:
-        handler = functools.partial(_Quiet, directory=str(root))
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def __enter__(self) -> PageServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=STOP_SECONDS)
+        self.serve(functools.partial(_Quiet, directory=str(root)))
 
 
 def refusals(output: str, origin: str) -> int:

@@ -32,6 +32,7 @@ from tests.browser.conftest import (
     require_bundle,
     wait_for_widget,
 )
+from tests.browser.test_moderated_widget import made_up
 
 COUNT = f"{WIDGET} [data-count]"
 INVITE = f"{WIDGET} [data-invite]"
@@ -267,28 +268,6 @@ def test_too_fast_says_how_long_to_wait_and_a_vote_limit_has_its_own_words(demo:
     expect(first.locator(".kb-note")).to_have_text(
         "Too many votes on this comment have come from your network already."
     )
-
-
-def made_up(comment_id: str, **extra: Any) -> dict[str, Any]:
-    item: dict[str, Any] = {
-        "id": comment_id,
-        "parent": None,
-        "author": {"name": f"Reader {comment_id}", "avatar": None, "url": None},
-        "html": f"<p>Made-up comment [c{comment_id}]</p>",
-        "created": "2026-01-01T12:00:00.000Z",
-        "edited": None,
-        "score": 0,
-        "up": 0,
-        "down": 0,
-        "replies": [],
-        "reply_count": 0,
-        "anchor": None,
-        "pinned": False,
-        "deleted": False,
-        "status": "approved",
-    }
-    item.update(extra)
-    return item
 
 
 def test_scores_use_a_minus_sign_links_stay_and_controls_are_big_enough(
