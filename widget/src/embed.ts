@@ -306,7 +306,15 @@ function onClick(e: Event): void {
   const b = el.closest<HTMLButtonElement>("button[data-action]");
   if (!b) return;
   if (b.dataset.action == "load-more") more();
-  else act((a) => a.click(b));
+  else act((a) => a.click(current(b)));
+}
+
+/** The button as drawn now: a click made while actions.js loaded may name one since redrawn. */
+function current(b: HTMLButtonElement): HTMLButtonElement {
+  const id = b.closest<HTMLElement>("li[data-comment-id]")?.dataset.commentId;
+  if (b.isConnected || !id) return b;
+  const twin = Array.from(find(id)?.querySelectorAll<HTMLButtonElement>(`button[data-action="${b.dataset.action}"]`) ?? []);
+  return twin.find((x) => x.closest("li[data-comment-id]") == find(id)) ?? b;
 }
 
 function choose(wanted: Sort): void {
