@@ -27,7 +27,8 @@ from tests.conftest import ORIGIN_A, Api, FakeClock, make_settings, open_api
 from tests.server import serve
 from tests.test_input_xss import assert_problem
 
-pytestmark = [pytest.mark.anyio, pytest.mark.timeout(900)]  # a hang guard: ~1,000 requests, slow on a busy machine
+# The timeout is a hang guard: ~1,000 requests take minutes on a busy machine.
+pytestmark = [pytest.mark.anyio, pytest.mark.timeout(900)]
 
 EXAMPLES = 25  # per operation, per generation mode, pinned and free: ~1,000 requests per engine
 CHECKS = [
