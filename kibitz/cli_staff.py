@@ -126,6 +126,25 @@ def admin_totp(config_path: Path | None, data_dir: Path | None, email: str, disa
     click.echo(f"uri: {uri}")
 
 
+@admin.command("mail")
+@data_options
+@click.argument("email")
+@click.argument("preference", required=False, type=click.Choice(["instant", "digest", "off"]))
+def admin_mail(config_path: Path | None, data_dir: Path | None, email: str, preference: str | None) -> None:
+    """How held and reported comments reach a member by mail: instant, digest (hourly) or off.
+    Without PREFERENCE, print the member's current one."""
+    from kibitz.moderator_mail import set_preference
+    from kibitz.staff import member_of
+
+    async def act(ctx: Context) -> str:
+        if preference is not None:
+            return (await set_preference(ctx.db, ctx.clock, email, preference, ACTOR)).moderation_mail
+        async with ctx.db.read() as tx:
+            return (await member_of(tx, email)).moderation_mail
+
+    click.echo(f"{email}: {_with_context((config_path, data_dir), act)}")
+
+
 @click.group()
 def apikey() -> None:
     """API keys for machines: one site and one scope each, shown once, stored hashed."""

@@ -375,8 +375,9 @@ def run_demo(host: str, port: int, data_dir: Path, origins: Sequence[str] = ()) 
     for line in ignored_settings(settings):
         click.echo(line, err=True)
     try:
-        seeded = asyncio.run(seed(settings))
+        # The owner first: the held and reported comments of the seed mail them, as they would a desk.
         admin_email, admin_password = asyncio.run(ensure_admin(settings, data_dir))
+        seeded = asyncio.run(seed(settings))
     except errors.KibitzError as exc:
         click.echo(f"error: {exc.detail}", err=True)
         sys.exit(1)

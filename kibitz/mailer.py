@@ -21,7 +21,7 @@ from kibitz.store.outbox import OutboxRow
 log = logging.getLogger(__name__)
 
 # Notifications and confirmations are machine-made (RFC 3834): autoresponders must not answer them.
-AUTO_SUBMITTED_KINDS = frozenset({"confirm", "reply", "thread", "digest", "manage"})
+AUTO_SUBMITTED_KINDS = frozenset({"confirm", "reply", "thread", "digest", "manage", "moderation"})
 
 
 class MailError(Exception):

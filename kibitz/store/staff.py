@@ -6,9 +6,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 
-from kibitz.store.schema import api_keys, staff, staff_sessions, staff_sites
+from kibitz.store.schema import (
+    api_keys,
+    moderator_digest_items,
+    moderator_links_used,
+    staff,
+    staff_sessions,
+    staff_sites,
+)
 
 if TYPE_CHECKING:
     from kibitz.store.tx import Tx
@@ -28,6 +35,7 @@ class StaffMember:
     locked_until: datetime | None
     created: datetime
     last_login: datetime | None
+    moderation_mail: str = "instant"  # held and reported comments by mail: instant | digest | off
 
     @property
     def is_owner(self) -> bool:
@@ -83,6 +91,7 @@ class StaffRepo:
             locked_until=row.locked_until,
             created=row.created,
             last_login=row.last_login,
+            moderation_mail=row.moderation_mail,
         )
 
     async def add(self, email: str, role: str, sites: tuple[str, ...], now: datetime) -> StaffMember:
@@ -117,11 +126,72 @@ class StaffRepo:
 
     async def update(self, staff_id: int, **values: Any) -> None:
         """Set columns of a staff row (password_hash, totp_secret, active, role, reset_nonce,
-        failed_logins, locked_until, last_login)."""
+        failed_logins, locked_until, last_login, moderation_mail)."""
         await self.tx.conn.execute(update(staff).where(staff.c.id == staff_id).values(**values))
 
     async def remove(self, staff_id: int) -> None:
         await self.tx.conn.execute(delete(staff).where(staff.c.id == staff_id))
+
+    # -- moderation mail (rules in kibitz/moderator_mail.py) ---------------------------------------
+
+    async def mailed_about(self, site: str) -> list[StaffMember]:
+        """Active members who see ``site`` (owners, and moderators of it) and take its mail."""
+        theirs = select(staff_sites.c.staff_id).where(staff_sites.c.site == site)
+        stmt = (
+            select(staff)
+            .where(
+                staff.c.active,
+                staff.c.moderation_mail != "off",
+                or_(staff.c.role == "owner", staff.c.id.in_(theirs)),
+            )
+            .order_by(staff.c.id)
+        )
+        return [await self._member(row) for row in list(await self.tx.conn.execute(stmt))]
+
+    async def add_digest_item(self, staff_id: int, comment_id: int, event: str, now: datetime) -> None:
+        """Keep a comment for the member's next digest (once per comment and event)."""
+        stmt = self.tx.upsert(moderator_digest_items).values(
+            staff_id=staff_id, comment_id=comment_id, event=event, created=now
+        )
+        await self.tx.conn.execute(stmt.on_conflict_do_nothing())
+
+    async def digest_waiting(self) -> list[int]:
+        """Members with comments waiting for their digest."""
+        d = moderator_digest_items.c
+        stmt = select(d.staff_id).distinct().order_by(d.staff_id)
+        return [int(row.staff_id) for row in await self.tx.conn.execute(stmt)]
+
+    async def digest_items(self, staff_id: int) -> list[tuple[int, str]]:
+        """(comment id, event) waiting for the member's digest, oldest first."""
+        d = moderator_digest_items.c
+        stmt = select(d.comment_id, d.event).where(d.staff_id == staff_id).order_by(d.created, d.comment_id)
+        return [(int(row.comment_id), str(row.event)) for row in await self.tx.conn.execute(stmt)]
+
+    async def clear_digest_items(self, staff_id: int, items: list[tuple[int, str]]) -> None:
+        d = moderator_digest_items.c
+        for comment_id, event in items:
+            await self.tx.conn.execute(
+                delete(moderator_digest_items).where(
+                    d.staff_id == staff_id, d.comment_id == comment_id, d.event == event
+                )
+            )
+
+    async def spend_link(self, nonce: str, now: datetime) -> bool:
+        """Record a mail link's nonce as used; False when it was used before. A second use at the
+        same moment waits for the first to commit, then finds it."""
+        stmt = self.tx.upsert(moderator_links_used).values(nonce=nonce, used=now)
+        result = await self.tx.conn.execute(stmt.on_conflict_do_nothing(index_elements=["nonce"]))
+        return bool(result.rowcount)
+
+    async def link_used(self, nonce: str) -> datetime | None:
+        """When a mail link's nonce was used, or None."""
+        stmt = select(moderator_links_used.c.used).where(moderator_links_used.c.nonce == nonce)
+        used: datetime | None = (await self.tx.conn.execute(stmt)).scalar_one_or_none()
+        return used
+
+    async def forget_links(self, before: datetime) -> None:
+        """Drop the record of links used before ``before`` (they have expired since)."""
+        await self.tx.conn.execute(delete(moderator_links_used).where(moderator_links_used.c.used < before))
 
 
 class SessionRepo:

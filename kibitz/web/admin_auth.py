@@ -1,5 +1,6 @@
 """Signing in and out of the admin: the login form (with its own pre-session CSRF token), sign out,
-sign out everywhere, setting a password from a mailed link, and the way into a site's queue."""
+sign out everywhere, setting a password from a mailed link, the way into a site's queue, and one's
+own account page (how held and reported comments reach one by mail: kibitz/moderator_mail.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from urllib.parse import urlencode
 from fastapi import Request
 from starlette.responses import Response
 
-from kibitz import errors
+from kibitz import errors, moderator_mail
 from kibitz.signin import MIN_PASSWORD
 from kibitz.web import staff_auth
 from kibitz.web.admin import (
@@ -31,6 +32,11 @@ from kibitz.web.api import client_of, ctx_of
 
 LOGIN_PURPOSE = "admin-login"
 LOGIN_TTL = timedelta(hours=2)
+MAIL_CHOICES = (
+    ("instant", "Instantly", "A mail for each comment held for moderation or reported by readers."),
+    ("digest", "Hourly digest", "At most one mail an hour, listing what still needs a moderator."),
+    ("off", "Never", "No mail; the queue in the admin shows everything."),
+)
 NOTICES = {
     "1": "Done. Sign in to go on.",
     "all": "You are signed out on every device.",
@@ -240,3 +246,26 @@ async def switch(request: Request) -> Response:
     if not who.can(site):
         raise errors.Forbidden("Not allowed") if not who.is_owner else errors.NotFound("No such site")
     return redirect(f"/admin/sites/{site}/{section}")
+
+
+@page
+async def account(request: Request) -> Response:
+    """GET /admin/account — your mail about comments that need a moderator, and your sites."""
+    who = await staff(request)
+    assert who.member is not None  # staff() refuses API keys
+    own = [s.name for s in ctx_of(request).settings.sites if who.member.may_see(s.id)]
+    return render(
+        request, "admin/account.html", who=who, section="account", choices=MAIL_CHOICES,
+        current=who.member.moderation_mail, own_sites=own, saved=query(request, "saved", 2) == "1",
+    )  # fmt: skip
+
+
+@page
+async def save_account(request: Request) -> Response:
+    """POST /admin/account — ``moderation_mail`` = instant, digest or off (audited)."""
+    who, form = await posted(request)
+    assert who.member is not None
+    ctx = ctx_of(request)
+    value = form.one("moderation_mail", limit=10)
+    await moderator_mail.set_preference(ctx.db, ctx.clock, who.member.email, value, who.actor)
+    return redirect("/admin/account?saved=1")

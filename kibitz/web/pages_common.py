@@ -124,7 +124,7 @@ def _same_site(ctx: Context, request: Request) -> bool:
     return own is not None and hmac.compare_digest(origin.strip().lower().encode(), own.lower().encode())
 
 
-def _form_ok(ctx: Context, request: Request, form: dict[str, list[str]], link_token: str) -> bool:
+def form_ok(ctx: Context, request: Request, form: dict[str, list[str]], link_token: str) -> bool:
     if not _same_site(ctx, request):
         return False
     sent = form.get(FORM_TOKEN, [])
@@ -151,7 +151,7 @@ async def refusal(
             site = (await subs.holder(token)).site
     except errors.KibitzError as exc:
         return problem(ctx, exc, posted=True)
-    return None if _form_ok(ctx, request, form, token) else refused(chrome(ctx, site))
+    return None if form_ok(ctx, request, form, token) else refused(chrome(ctx, site))
 
 
 def refused(look: Chrome) -> Response:
