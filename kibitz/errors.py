@@ -2,7 +2,8 @@
 
     KibitzError
     ├── InvalidInput            422 invalid_input (field errors)
-    │   └── IdempotencyKeyReused 422 idempotency_key_reused
+    │   ├── IdempotencyKeyReused 422 idempotency_key_reused
+    │   └── WebhookTargetRefused 422 webhook_target_refused
     ├── MalformedRequest        400 malformed_request
     │   └── InvalidIdempotencyKey 400 invalid_idempotency_key
     ├── Unauthorized            401 unauthorized
@@ -69,6 +70,10 @@ class InvalidInput(KibitzError):
 
 class IdempotencyKeyReused(InvalidInput):
     code, status, title = "idempotency_key_reused", 422, "This Idempotency-Key was used with another body"
+
+
+class WebhookTargetRefused(InvalidInput):
+    code, status, title = "webhook_target_refused", 422, "Webhooks may only call public http(s) addresses"
 
 
 class MalformedRequest(KibitzError):

@@ -1,7 +1,8 @@
-"""The one guard for every HTTP request the server makes on its own (page titles; webhooks and feeds later).
+"""The one guard for every HTTP request the server makes on its own (page titles, webhooks).
 
-A URL that a reader or a publisher's page hands us must never become a way into the server's own
-network (server-side request forgery). So :func:`fetch`:
+A URL that a reader, a publisher's page or a site's owner hands us must never become a way into the
+server's own network (server-side request forgery). So :func:`fetch` (GET) and :func:`send` (a POST
+that follows no redirect, for webhooks):
 
 - takes only ``http``/``https`` URLs without a user name or password, and, when the caller names the
   origins it expects, only URLs (and redirects) on those origins;
@@ -10,11 +11,11 @@ network (server-side request forgery). So :func:`fetch`:
   so a name that resolves to a public and a private address is refused too;
 - connects to the address it checked (the IP is pinned; TLS still verifies the host name), so a DNS
   answer that changes between the check and the connection (DNS rebinding) gains nothing;
-- follows a few redirects, each checked like the first URL;
+- follows a few redirects, each checked like the first URL (``send`` returns a 3xx as it is);
 - is bounded: one timeout for the whole fetch, redirects included, a cap on header bytes, and a body
   read up to ``max_bytes`` and then cut off (``Response.truncated``), never an error;
-- speaks HTTP/1.1 itself with h11 over asyncio streams: no cookies, no credentials, no proxies from
-  the environment, no content encodings.
+- speaks HTTP/1.1 itself with h11 over asyncio streams (outbound_wire.py): no cookies, no
+  credentials, no proxies from the environment, no content encodings.
 """
 
 from __future__ import annotations
@@ -23,72 +24,41 @@ import asyncio
 import ipaddress
 import socket
 import ssl
-from collections.abc import Collection
-from dataclasses import dataclass
+from collections.abc import Awaitable, Collection
+from typing import TypeVar
 from urllib.parse import quote, urljoin, urlsplit
 
-import h11
-
 from kibitz.origins import DEFAULT_PORTS, MAX_URL, origin_of, split_http_url
+from kibitz.outbound_wire import (
+    REDIRECTS,
+    Network,
+    OutboundError,
+    OutboundPolicy,
+    Outgoing,
+    Response,
+    Target,
+    close,
+    exchange,
+)
 
+__all__ = [
+    "REDIRECTS",
+    "Network",
+    "OutboundError",
+    "OutboundPolicy",
+    "Response",
+    "address_allowed",
+    "check_target",
+    "fetch",
+    "send",
+]
+
+_T = TypeVar("_T")
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-REDIRECTS = frozenset({301, 302, 303, 307, 308})
-_READ_SIZE = 64 * 1024
-_CLOSE_SECONDS = 1.0
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 # Characters left as they are in a request target; everything else (spaces, controls, non-ASCII) is
 # percent-encoded, and "%" stays so that escapes already in the URL survive.
 _TARGET_SAFE = "/%:@!$&'()*+,;=-._~?"
-
-
-class OutboundError(Exception):
-    """A fetch that was refused or failed; ``reason`` is a stable short code (see the module)."""
-
-    def __init__(self, reason: str, detail: str = "") -> None:
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
-        self.detail = detail
-
-
-@dataclass(frozen=True)
-class OutboundPolicy:
-    allow_private: bool = False
-    # Non-public networks that may still be reached (the `outbound_allow` setting).
-    allow_networks: tuple[Network, ...] = ()
-    timeout: float = 5.0
-    max_bytes: int = 512 * 1024
-    max_header_bytes: int = 16 * 1024
-    max_redirects: int = 3
-    user_agent: str = "Kibitz (+page titles)"
-
-
-@dataclass(frozen=True)
-class Response:
-    url: str
-    status: int
-    headers: tuple[tuple[str, str], ...]
-    body: bytes
-    truncated: bool
-
-    def header(self, name: str) -> str | None:
-        """The first header of that name (case-insensitive), or None."""
-        wanted = name.lower()
-        return next((value for key, value in self.headers if key == wanted), None)
-
-    @property
-    def content_type(self) -> str:
-        """The media type, lower-case and without parameters; "" when there is none."""
-        return (self.header("content-type") or "").split(";", 1)[0].strip().lower()
-
-    @property
-    def charset(self) -> str | None:
-        for param in (self.header("content-type") or "").split(";")[1:]:
-            key, _, value = param.partition("=")
-            if key.strip().lower() == "charset":
-                return value.strip().strip("\"'").strip() or None
-        return None
 
 
 def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
@@ -123,18 +93,7 @@ def address_allowed(
     return judged.is_global and not judged.is_reserved
 
 
-@dataclass(frozen=True)
-class _Target:
-    url: str  # normalised, without fragment
-    origin: str
-    scheme: str
-    host: str  # as for DNS and TLS: IDNA-encoded, IPv6 without brackets
-    port: int
-    host_header: str
-    path: str  # request target: path and query
-
-
-def _parse(url: str) -> _Target:
+def _parse(url: str) -> Target:
     if len(url) > MAX_URL:
         raise OutboundError("bad_url", f"longer than {MAX_URL} characters")
     try:
@@ -152,17 +111,17 @@ def _parse(url: str) -> _Target:
         path += "?" + quote(parts.query, safe=_TARGET_SAFE)
     if not path.startswith("/"):
         path = "/" + path
-    return _Target(
+    return Target(
         url=origin + path, origin=origin, scheme=scheme, host=host, port=port, host_header=netloc, path=path
     )
 
 
-def _check_origin(target: _Target, allowed: frozenset[str] | None, reason: str) -> None:
+def _check_origin(target: Target, allowed: frozenset[str] | None, reason: str) -> None:
     if allowed is not None and target.origin not in allowed:
         raise OutboundError(reason, f"{target.origin} is not an allowed origin")
 
 
-async def _resolve(target: _Target, policy: OutboundPolicy) -> list[str]:
+async def _resolve(target: Target, policy: OutboundPolicy) -> list[str]:
     """Every address of the host, all checked; IP literals are used as they are."""
     try:
         literal: IPAddress | None = ipaddress.ip_address(target.host)
@@ -188,14 +147,15 @@ async def _resolve(target: _Target, policy: OutboundPolicy) -> list[str]:
                 found.append(ip)
         if not found:
             raise OutboundError("resolve_failed", f"{target.host}: no addresses")
+    private_ok = policy.allow_private or target.host.lower() in policy.allow_hosts
     for ip in found:
-        if not address_allowed(ip, allow_private=policy.allow_private, allow_networks=policy.allow_networks):
+        if not address_allowed(ip, allow_private=private_ok, allow_networks=policy.allow_networks):
             raise OutboundError("blocked_address", f"{target.host} resolves to {ip}")
     return [str(ip) for ip in found]
 
 
 async def _connect(
-    target: _Target, addresses: list[str], ssl_context: ssl.SSLContext | None
+    target: Target, addresses: list[str], ssl_context: ssl.SSLContext | None
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     """Open a connection to one of the checked addresses, in order; never resolves the name again."""
     context: ssl.SSLContext | None = None
@@ -214,124 +174,11 @@ async def _connect(
     raise OutboundError("connect_failed", "; ".join(failures))
 
 
-async def _close(writer: asyncio.StreamWriter, *, abort: bool) -> None:
-    """Close the connection: politely after a complete answer, at once (no TLS goodbye to wait for
-    while the peer is still sending) after a cut-off body or an error."""
-    if abort:
-        writer.transport.abort()
-    else:
-        writer.close()
-    try:
-        async with asyncio.timeout(_CLOSE_SECONDS):
-            await writer.wait_closed()
-    except OSError:  # TimeoutError included
-        writer.transport.abort()
-
-
-async def _next_event(conn: h11.Connection, reader: asyncio.StreamReader) -> object:
-    while True:
-        try:
-            event = conn.next_event()
-        except h11.RemoteProtocolError as exc:
-            if exc.error_status_hint == 431:
-                raise OutboundError("too_large", "response headers too large") from None
-            raise OutboundError("bad_response", str(exc)) from None
-        if event is not h11.NEED_DATA:
-            return event
-        try:
-            data = await reader.read(_READ_SIZE)
-        except OSError as exc:
-            raise OutboundError("connect_failed", f"while reading: {exc}") from None
-        conn.receive_data(data)
-
-
-async def _exchange(
-    target: _Target,
-    reader: asyncio.StreamReader,
-    writer: asyncio.StreamWriter,
-    *,
-    policy: OutboundPolicy,
-    accept: str,
-    accept_types: frozenset[str] | None,
-) -> Response:
-    """Send one GET and read its answer (the body only when it is not a redirect)."""
-    conn = h11.Connection(h11.CLIENT, max_incomplete_event_size=policy.max_header_bytes)
-    request = h11.Request(
-        method="GET",
-        target=target.path,
-        headers=[
-            ("Host", target.host_header),
-            ("User-Agent", policy.user_agent),
-            ("Accept", accept),
-            ("Accept-Encoding", "identity"),
-            ("Connection", "close"),
-        ],
-    )
-    try:
-        writer.write((conn.send(request) or b"") + (conn.send(h11.EndOfMessage()) or b""))
-    except h11.LocalProtocolError as exc:
-        raise OutboundError("bad_url", str(exc)) from None
-    try:
-        await writer.drain()
-    except OSError as exc:
-        raise OutboundError("connect_failed", f"while sending: {exc}") from None
-
-    header_bytes = 0
-    while True:
-        event = await _next_event(conn, reader)
-        if not isinstance(event, h11.InformationalResponse | h11.Response):
-            raise OutboundError("bad_response", f"unexpected {type(event).__name__}")
-        # (a status line counts too, or endless "100 Continue" heads would cost nothing)
-        header_bytes += 32 + sum(len(name) + len(value) + 4 for name, value in event.headers)
-        if header_bytes > policy.max_header_bytes:  # a whole head may arrive in one read
-            raise OutboundError("too_large", "response headers too large")
-        if isinstance(event, h11.Response):
-            return await _read_rest(conn, reader, event, target, policy, accept_types)
-
-
-async def _read_rest(
-    conn: h11.Connection,
-    reader: asyncio.StreamReader,
-    event: h11.Response,
-    target: _Target,
-    policy: OutboundPolicy,
-    accept_types: frozenset[str] | None,
-) -> Response:
-    headers = tuple(
-        (name.decode("latin-1").lower(), value.decode("latin-1")) for name, value in event.headers
-    )
-    head = Response(url=target.url, status=event.status_code, headers=headers, body=b"", truncated=False)
-    if _is_redirect(head):
-        return head
-    if accept_types is not None and 200 <= event.status_code < 300 and head.content_type not in accept_types:
-        raise OutboundError("not_html", f"content type {head.content_type or 'missing'!r}")
-
-    body = bytearray()
-    truncated = False
-    while True:
-        part = await _next_event(conn, reader)
-        if isinstance(part, h11.Data):
-            body += part.data
-            if len(body) > policy.max_bytes:
-                del body[policy.max_bytes :]
-                truncated = True
-                break
-        else:  # EndOfMessage or ConnectionClosed
-            break
-    return Response(
-        url=target.url, status=head.status, headers=headers, body=bytes(body), truncated=truncated
-    )
-
-
-def _is_redirect(response: Response) -> bool:
-    return response.status in REDIRECTS and response.header("location") is not None
-
-
 async def _fetch(
     url: str,
     policy: OutboundPolicy,
     allowed: frozenset[str] | None,
-    accept: str,
+    outgoing: Outgoing,
     accept_types: frozenset[str] | None,
     ssl_context: ssl.SSLContext | None,
 ) -> Response:
@@ -343,15 +190,15 @@ async def _fetch(
         reader, writer = await _connect(target, addresses, ssl_context)
         complete = False
         try:
-            response = await _exchange(
-                target, reader, writer, policy=policy, accept=accept, accept_types=accept_types
+            response = await exchange(
+                target, reader, writer, policy=policy, outgoing=outgoing, accept_types=accept_types
             )
             # A redirect's body is left unread: no polite goodbye then either.
-            complete = not response.truncated and not _is_redirect(response)
+            complete = not response.truncated and not response.is_redirect
         finally:
-            await _close(writer, abort=not complete)
+            await close(writer, abort=not complete)
         location = response.header("location")
-        if location is None or not _is_redirect(response):
+        if location is None or not response.is_redirect or not outgoing.follow_redirects:
             return response
         hops += 1
         if hops > policy.max_redirects:
@@ -384,8 +231,36 @@ async def fetch(
     if allowed_origins is not None:
         allowed = frozenset(o for o in map(origin_of, allowed_origins) if o is not None)
     wanted = None if accept_types is None else frozenset(t.strip().lower() for t in accept_types)
+    outgoing = Outgoing(headers=(("Accept", accept),))
+    return await _bounded(policy, _fetch(url, policy, allowed, outgoing, wanted, ssl_context))
+
+
+async def send(
+    url: str,
+    *,
+    body: bytes,
+    headers: Collection[tuple[str, str]],
+    policy: OutboundPolicy,
+    method: str = "POST",
+    ssl_context: ssl.SSLContext | None = None,
+) -> Response:
+    """Send ``body`` to ``url`` through the guard (see the module); raises :class:`OutboundError`.
+
+    No redirect is followed: a 3xx comes back like any other status, for the caller to judge, and
+    its body is not read. The answer's body is kept up to ``policy.max_bytes``."""
+    outgoing = Outgoing(method=method, headers=tuple(headers), body=body, follow_redirects=False)
+    return await _bounded(policy, _fetch(url, policy, None, outgoing, None, ssl_context))
+
+
+async def check_target(url: str, *, policy: OutboundPolicy) -> None:
+    """Whether a request to ``url`` would pass the guard now (its form and every address its host
+    resolves to), without connecting; raises :class:`OutboundError`. A later request checks again."""
+    await _bounded(policy, _resolve(_parse(url), policy))
+
+
+async def _bounded(policy: OutboundPolicy, work: Awaitable[_T]) -> _T:
     try:
         async with asyncio.timeout(policy.timeout):
-            return await _fetch(url, policy, allowed, accept, wanted, ssl_context)
+            return await work
     except TimeoutError:
         raise OutboundError("timeout", f"no complete answer within {policy.timeout:g} s") from None

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
@@ -23,6 +24,7 @@ from tests.test_subscriptions import (
     rows,
     subscribe,
 )
+from tests.test_webhooks import fake_resolver, key, log, register, settled, staff_cookie, until
 
 pytestmark = pytest.mark.anyio
 
@@ -138,7 +140,17 @@ async def test_t41_unsubscribed_before_a_comment_enqueues_nothing(api: Api) -> N
     assert await notifications(api) == []
 
 
-async def test_t42_no_public_route_retriggers_notifications(api: Api) -> None:
+# Routes whose path says "send" that send no notification: resending a webhook delivery hands the same
+# signed body to the site's own receiver again (tests/test_webhooks.py). Staff only, and no mail.
+WEBHOOK_RESEND = {
+    ("POST", "/api/v1/admin/sites/{site}/webhooks/{id}/deliveries/{delivery}/resend"),
+    ("POST", "/admin/sites/{site}/webhooks/{id}/deliveries/{delivery}/resend"),
+}
+
+
+async def test_t42_no_public_route_retriggers_notifications(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
     routes = {
         (method, route.path)
         for route in api.app.routes
@@ -146,7 +158,24 @@ async def test_t42_no_public_route_retriggers_notifications(api: Api) -> None:
         for method in route.methods or ()
         if method not in ("GET", "HEAD")
     }
-    assert not any(re.search(r"notif|resend|send|mail|trigger", path) for _, path in routes), routes
+    # A new route that looks like it sends something must be classified here, not slip through.
+    assert {r for r in routes if re.search(r"notif|resend|send|mail|trigger", r[1])} == WEBHOOK_RESEND
+    for _, path in WEBHOOK_RESEND:  # not public: refused without a staff session or API key
+        target = path.format(site="a", id="1", delivery="1")
+        if path.startswith("/api/"):
+            r = await api.client.post(target, json={})
+            assert r.status_code == 401, (path, r.status_code)
+        else:  # the desk sends the browser to sign in first
+            r = await api.client.post(target, data={"csrf": "x"})
+            assert (r.status_code, r.headers["location"].split("?")[0]) == (303, "/admin/login")
+
+    # A webhook whose deliveries fail (its name turns to loopback after registration: refused, nothing
+    # leaves the machine), so each one can be resent below.
+    answers = {"hooks.kibitz.test": ["93.184.216.34"]}
+    monkeypatch.setattr(asyncio.get_running_loop(), "getaddrinfo", fake_resolver(answers))
+    keyed = await key(api)
+    hook, _ = await register(api, "https://hooks.kibitz.test/in", keyed, ["comment.created"])
+    answers["hooks.kibitz.test"] = ["127.0.0.1"]
 
     await follow(api, "cid@news.example")
     r = await api.post(
@@ -164,6 +193,25 @@ async def test_t42_no_public_route_retriggers_notifications(api: Api) -> None:
     assert replay.status_code == 201
     assert replay.json()["comment"]["id"] == bob
     assert len(await notifications(api)) == 1
+
+    # Resending the comment's webhook delivery, from the API and from the desk, mails nobody again.
+    owner, csrf = await staff_cookie(api, "owner@example.org", "owner", [])
+    mails = await rows(api)
+    await until(settled(api, hook, keyed, 1), "the refused delivery")
+    [delivery] = await log(api, hook, keyed)
+    resend = f"/api/v1/admin/sites/a/webhooks/{hook}/deliveries/{delivery['id']}/resend"
+    again = await api.client.post(resend, json={}, headers=keyed)
+    assert (again.status_code, again.json()["delivery"]["status"]) == (202, "pending")
+    await until(settled(api, hook, keyed, 1), "the delivery resent from the API")
+    form = {**owner, "Content-Type": "application/x-www-form-urlencoded"}
+    desk = await api.client.post(resend.removeprefix("/api/v1"), content=f"csrf={csrf}", headers=form)
+    assert desk.status_code == 303
+    await until(settled(api, hook, keyed, 1), "the delivery resent from the desk")
+    [last] = await log(api, hook, keyed)
+    assert (last["id"], last["status"], last["attempts"]) == (delivery["id"], "failed", 1)
+    audit = await api.client.get("/api/v1/admin/audit", params={"target": f"webhook:{hook}"}, headers=owner)
+    assert [e["action"] for e in audit.json()["items"]][:2] == ["webhook.resend"] * 2
+    assert await rows(api) == mails
 
 
 async def test_t43_header_tricks_are_refused_or_flattened(api: Api) -> None:
