@@ -764,7 +764,8 @@ def compare(args: argparse.Namespace, tool: str) -> Compare:
                 home.mkdir()
                 port = free_port()
                 server = TreeServer(
-                    write_config(home, f"sqlite:///{home / 'kibitz.db'}", port),
+                    # The code before knows no spam settings (and refuses keys it does not know).
+                    write_config(home, f"sqlite:///{home / 'kibitz.db'}", port, spam_settings=key == "after"),
                     workers=WORKERS,
                     port=port,
                     source=source,

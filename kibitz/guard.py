@@ -1,5 +1,6 @@
 """Abuse checks that hold across workers: per-address rate limits counted in the database, and the
-screening of a new comment (bans, word lists, links, repeats, trust) that decides its status."""
+screening of a new comment (bans, word lists, links, repeats, trust, and the spam score of
+kibitz/spam) that decides its status."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from kibitz import errors
 from kibitz.config import ModerationMode
 from kibitz.models import Ban, BanKind, CommentStatus
 from kibitz.security import TokenError, Tokens
+from kibitz.spam import engine as spam
 from kibitz.wordlists import fold, folded_views
 
 if TYPE_CHECKING:
@@ -52,6 +54,11 @@ FORM_TTL = timedelta(hours=24)
 MIN_FILL = timedelta(seconds=2)  # nobody reads an article and writes a comment faster
 _LINK = re.compile(r"(?:\bhttps?://|(?<![/\w.])www\.)", re.IGNORECASE)
 REPEAT_WINDOW = timedelta(minutes=10)
+# Posted without a form token (an API client, or a script): not a reason on its own, but it adds this
+# much to evidence about the text itself of at least EVIDENCE_FOR_NO_FORM.
+NO_FORM = "no_form_token"
+NO_FORM_WEIGHT = 0.1
+EVIDENCE_FOR_NO_FORM = 0.2
 # Each rejection outweighs this many approvals when deciding whether an author is still trusted.
 REJECTION_WEIGHT = 3
 
@@ -82,6 +89,7 @@ class Poster:
     name: str
     address: str  # the client's address (never stored)
     address_hash: str
+    url: str = ""  # the web address the author gave
 
 
 def count_links(text: str) -> int:
@@ -133,9 +141,12 @@ async def automation_signals(
 ) -> list[str]:
     """Signs of a script rather than a person: the hidden field filled in, or a form token that is
     forged, for another site, used again, or sent back faster than anyone types. A post without a
-    token (an API client) is judged by the other rules alone."""
+    token (an API client) is only marked NO_FORM, which screen() counts as weak evidence."""
     reasons = ["honeypot"] if honeypot.strip() else []
-    if form is not None:
+    if form is None:
+        marks = [NO_FORM]
+    else:
+        marks = []
         try:
             site_id, issued_ms, nonce = tokens.verify(FORM_TOKEN, form, now=now).split(":")
             issued = datetime.fromtimestamp(int(issued_ms) / 1000, UTC)
@@ -150,7 +161,7 @@ async def automation_signals(
                 reasons.append("form_replayed")
     if reasons:
         log.warning("anti-automation trigger on site %s: %s", site, ", ".join(reasons))
-    return reasons
+    return reasons + marks
 
 
 async def screen(
@@ -164,13 +175,18 @@ async def screen(
 ) -> Screened:
     """Decide what a new comment becomes (DESIGN.md §3b): a plain ban refuses it; a shadow ban or
     a blocked word files it as spam while its poster is told otherwise; suspect words, too many
-    links, a repeat, moderation mode or low trust hold it for a moderator."""
+    links, a repeat (or a near-copy) of the author's own, moderation mode or low trust hold it for a
+    moderator; and the spam score (kibitz/spam: classifier, links, look-alike and invisible
+    characters, contact details, near-duplicate bursts) holds it at spam_hold and files it as spam
+    at spam_reject. The reasons of the score are kept with every comment, held or not."""
     bans = ban_hits(await tx.bans.matching(site.id, ban_keys(poster), now), poster)
     if any(not ban.shadow for ban in bans):
         raise errors.Banned()
     if bans:
         return Screened(CommentStatus.SPAM, ("shadow_ban",), 1.0, shadow=True)
-    if "honeypot" in signals:
+    no_form = NO_FORM in signals
+    signals = [signal for signal in signals if signal != NO_FORM]
+    if "honeypot" in signals or "akismet" in signals:  # Akismet's "spam" is decisive (QUALITY T35)
         return Screened(CommentStatus.SPAM, tuple(signals), 1.0)
     blocked_words, suspect_words = policies.words(site.blocked_words), policies.words(site.suspect_words)
     # Folded once for both lists (folding 10,000 characters is the costly part).
@@ -188,8 +204,13 @@ async def screen(
     if links > site.hold_links:
         reasons.append(f"links:{links}")
         score += min(0.5, 0.1 * (links - site.hold_links))
+    who = spam.Poster(poster.email, poster.reader_id, poster.name, poster.address_hash, poster.url)
+    found = await spam.engine_of(policies).assess(tx, site.id, site.hold_links, who, text, now)
     if await tx.comments.recent_repeat(site.id, poster.email, poster.reader_id, text, now - REPEAT_WINDOW):
         reasons.append("repeat")
+        score += 0.3
+    elif found.near_repeat:
+        reasons.append("near_repeat")
         score += 0.3
     approved, rejected = await tx.trust.get(site.id, trust_key(poster.email, poster.reader_id))
     level = approved - REJECTION_WEIGHT * rejected
@@ -199,9 +220,15 @@ async def screen(
         reasons.append("new_author" if not rejected else "low_trust")
     elif rejected and level < site.trust_after:
         reasons.append("low_trust")
-    score = min(score, 1.0)
+    evidence = list(found.evidence)
+    if no_form and sum(weight for _, weight in evidence) >= EVIDENCE_FOR_NO_FORM:
+        evidence.append((NO_FORM, NO_FORM_WEIGHT))
+    if found.burst is not None:
+        evidence.append(found.burst)
+    score = round(min(score + sum(weight for _, weight in evidence), 1.0), 3)
+    scored = tuple(code for code, _ in evidence)
     if score >= site.spam_reject:
-        return Screened(CommentStatus.SPAM, (*reasons, "spam_score"), score)
+        return Screened(CommentStatus.SPAM, (*reasons, *scored, "spam_score"), score)
     if reasons or score >= site.spam_hold:
-        return Screened(CommentStatus.PENDING, tuple(reasons) or ("spam_score",), score)
-    return Screened(CommentStatus.APPROVED, (), score)
+        return Screened(CommentStatus.PENDING, (*reasons, *scored) or ("spam_score",), score)
+    return Screened(CommentStatus.APPROVED, scored, score)

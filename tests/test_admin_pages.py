@@ -4,6 +4,7 @@ session's CSRF token or by GET (T20), and what an approval does for readers; bot
 
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -580,3 +581,95 @@ async def test_signing_in_rotates_the_session_and_a_planted_cookie_never_becomes
         assert rotated not in (None, held)
         assert await ctx.staff.session(held) is None
         assert await ctx.staff.session(rotated or "") is not None
+
+
+# -- the words for each reason a comment was held ------------------------------------------------------
+
+# Where the screening of a post makes its reason codes, and the lists guard.py gathers them in.
+REASON_SOURCES = ("guard.py", "spam/signals.py", "spam/engine.py", "akismet.py")
+GATHERED_IN = {"reasons", "marks"}
+
+
+def _reason_code(node: ast.AST, names: dict[str, str]) -> str | None:
+    """A code written as a string, a module constant, or an f-string "kind:{detail}" (as "kind:")."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.Name):
+        return names.get(node.id)
+    if isinstance(node, ast.JoinedStr) and node.values:
+        first = node.values[0]
+        if isinstance(first, ast.Constant) and isinstance(first.value, str) and first.value.endswith(":"):
+            return first.value
+    return None
+
+
+def _codes_under(node: ast.AST, names: dict[str, str]) -> set[str]:
+    return {code for sub in ast.walk(node) if (code := _reason_code(sub, names))}
+
+
+def _gathering(node: ast.AST) -> bool:
+    return isinstance(node, ast.Name) and node.id in GATHERED_IN
+
+
+def emitted_reason_codes() -> set[str]:
+    """Every reason code the screening can store, read off its source: the (code, weight) evidence of
+    the spam score, what guard.py appends to or assigns its reason lists, the codes it gives
+    Screened(...), and Akismet's SIGNAL_* constants. "kind:" stands for a code with a detail."""
+    import kibitz
+
+    codes: set[str] = set()
+    for source in REASON_SOURCES:
+        tree = ast.parse((Path(kibitz.__file__).parent / source).read_text(encoding="utf-8"))
+        names = {
+            target.id: node.value.value
+            for node in tree.body
+            if isinstance(node, ast.Assign)
+            and isinstance(node.value, ast.Constant)
+            and isinstance(node.value.value, str)
+            for target in node.targets
+            if isinstance(target, ast.Name)
+        }
+        if source == "akismet.py":
+            codes |= {value for name, value in names.items() if name.startswith("SIGNAL_")}
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Tuple) and len(node.elts) == 2:  # (code, weight)
+                code = _reason_code(node.elts[0], names)
+                if code and _reason_code(node.elts[1], names) is None:
+                    codes.add(code)
+            elif isinstance(node, ast.Call):
+                func = node.func
+                if isinstance(func, ast.Name) and func.id == "Screened" and len(node.args) > 1:
+                    codes |= _codes_under(node.args[1], names)
+                elif isinstance(func, ast.Attribute) and func.attr == "append" and _gathering(func.value):
+                    codes |= _codes_under(node.args[0], names)
+            elif isinstance(node, ast.Assign | ast.AugAssign):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                if any(_gathering(target) for target in targets):
+                    codes |= _codes_under(node.value, names)
+    return codes
+
+
+def test_every_reason_the_screening_can_give_has_words_in_the_queue() -> None:
+    from kibitz.web.admin import reason_text
+
+    codes = emitted_reason_codes()
+    # The reading of the source finds what it should (it would pass vacuously if it found nothing).
+    assert {
+        "honeypot", "form_token", "too_fast", "form_replayed", "no_form_token", "repeat", "near_repeat",
+        "classifier", "shortener", "tld:", "link_only", "link_density", "spam_domain:", "name_link",
+        "lookalike", "invisible", "styled", "contact", "near_duplicates:", "links:", "blocked_word:",
+        "suspect_word:", "akismet", "akismet_unavailable", "shadow_ban", "moderation_all", "spam_score",
+    } <= codes, codes  # fmt: skip
+    for code in sorted(codes):
+        if code.endswith(":"):  # worded with its detail
+            words = reason_text(f"{code}Detail-7")
+            assert "Detail-7" in words, (code, words)
+            assert code not in words, (code, words)
+        else:
+            assert reason_text(code) != code, f"reason code {code!r} has no words in kibitz/web/admin.py"
+    assert reason_text("akismet") == "Akismet says spam"
+    assert reason_text("akismet_unavailable") == "Akismet did not answer; held to be safe"
+    assert reason_text("near_duplicates:4") == "near-copies from other authors in the last hour: 4"
+    assert reason_text("tld:xyz") == "a link to a .xyz address (a domain ending often used for spam)"
+    assert reason_text("something_new") == "something_new"  # an unknown code shows as it is

@@ -60,19 +60,43 @@ MESSAGES = {
 }
 
 
+# Every reason code the screening of a post can give (kibitz/guard.py, kibitz/spam/signals.py,
+# kibitz/spam/engine.py, kibitz/akismet.py; docs/moderation.md), in the words the queue shows.
+# tests/test_admin_pages.py reads the codes off those files and fails on one without words here.
 REASONS = {
     "honeypot": "filled in the hidden field (a script)",
     "form_token": "no valid form token",
     "too_fast": "posted too fast after the form appeared",
     "form_replayed": "the same form sent twice",
+    "no_form_token": "sent without the widget's form (weak evidence on its own)",
     "shadow_ban": "shadow-banned author",
     "repeat": "repeats a recent comment",
+    "near_repeat": "nearly repeats the author's own recent comment",
     "moderation_all": "every comment waits",
     "new_author": "a new author",
     "low_trust": "the author had comments rejected",
     "spam_score": "spam score",
+    "classifier": "its words read like spam (the spam filter)",
+    "shortener": "a link through a URL shortener",
+    "link_only": "little but a link",
+    "link_density": "mostly links",
+    "name_link": "the author's name reads like an advert, with a web address",
+    "lookalike": "letters of another script that look like Latin ones",
+    "invisible": "invisible characters inside words",
+    "styled": "letters in styled Unicode (bold, script, fullwidth)",
+    "contact": "asks readers to write on a messenger",
+    "akismet": "Akismet says spam",
+    "akismet_unavailable": "Akismet did not answer; held to be safe",
 }
-REASONS_WITH = {"blocked_word": "blocked word “{}”", "suspect_word": "suspect word “{}”", "links": "{} links"}
+# Codes with a detail after a colon ("links:5"): the detail goes in the words.
+REASONS_WITH = {
+    "blocked_word": "blocked word “{}”",
+    "suspect_word": "suspect word “{}”",
+    "links": "{} links",
+    "tld": "a link to a .{} address (a domain ending often used for spam)",
+    "spam_domain": "links to {}, marked as spam on this site before",
+    "near_duplicates": "near-copies from other authors in the last hour: {}",
+}
 
 
 def reason_text(code: str) -> str:

@@ -269,8 +269,9 @@ async def spam_check(request: Request, site: SiteId, body: SpamCheckIn) -> Respo
     _, config = await _site(request, site)
     ctx = ctx_of(request)
     addr, _ = client_of(ctx, request)
+    author = body.author
     verdict = await ctx.moderation.spam_check(
-        config, body.page, body.text, body.author.name, body.author.email, addr
+        config, body.page, body.text, author.name, author.email, addr, author.url
     )
     status = {"approved": "approve", "pending": "pending"}.get(verdict.status.value, "spam")
     return ok({"verdict": status, "score": round(verdict.spam_score, 3), "reasons": list(verdict.reasons)})
