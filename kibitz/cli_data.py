@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 import click
 
 from kibitz import errors
-from kibitz.config import ConfigError, Settings, config_file_source, load_settings, setting_source
+from kibitz.config import ConfigError, Settings, load_settings
+from kibitz.config_layers import config_file_source, setting_source
 
 if TYPE_CHECKING:
     from kibitz.context import Context

@@ -7,7 +7,8 @@ import ipaddress
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from kibitz.config import ENV_PREFIX, Settings, load_settings, setting_source
+from kibitz.config import ENV_PREFIX, Settings, load_settings
+from kibitz.config_layers import setting_source
 
 DEMO_SITE = "demo"
 SITE_NAME = "The Daily Kibitz"
