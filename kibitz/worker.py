@@ -1,5 +1,6 @@
 """The outbox worker: claims due mail with a lease, sends it outside any transaction, marks the outcome;
-and runs periodic jobs (the daily digest) once across every worker and instance.
+and runs periodic jobs (the daily digest, the moderators' hourly digest) once across every worker and
+instance.
 
 Delivery is at least once: a crash after the SMTP server's 250 and before the row is marked sent
 resends only the rows in flight (at most ``concurrency``), with the same Message-ID.
@@ -18,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from kibitz.config import Settings
+from kibitz.leased import LeasedLoop, backoff
 from kibitz.mailer import Mailer, MailError, PermanentMailError, SmtpMailer, build_message, classify
 from kibitz.metrics import Metrics
 from kibitz.store.db import Database
@@ -25,14 +27,14 @@ from kibitz.store.outbox import OutboxRow
 
 if TYPE_CHECKING:
     from kibitz.context import Context
+    from kibitz.store.tx import Tx
+
+__all__ = ["Job", "Worker", "backoff", "default_jobs", "serve_worker", "start_worker"]
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 
 MAX_ATTEMPTS = 8
-FIRST_DELAY = timedelta(seconds=60)
-MAX_DELAY = timedelta(hours=6)
-IDLE_SECONDS = 1.0
 # How often a worker asks whether a periodic job is due (at most; a shorter period asks more often).
 JOB_CHECK = timedelta(seconds=30)
 TITLES_EVERY = timedelta(seconds=15)  # how often due article pages are read for their titles
@@ -48,14 +50,9 @@ class Job:
     fn: Callable[[], Awaitable[None]]
 
 
-def backoff(attempts: int, rng: random.Random | None = None) -> timedelta:
-    """The wait after the ``attempts``-th failed try: 1 min, 2, 4, ... capped at 6 h, ±20 % jitter."""
-    base = min(MAX_DELAY, FIRST_DELAY * (1 << min(max(0, attempts - 1), 30)))
-    factor: float = (rng or random).uniform(0.8, 1.2)
-    return base * factor
+class Worker(LeasedLoop):
+    what = "outbox rows"
 
-
-class Worker:
     def __init__(
         self,
         db: Database,
@@ -70,17 +67,15 @@ class Worker:
         rng: random.Random | None = None,
         metrics: Metrics | None = None,
     ) -> None:
-        self.db = db
+        super().__init__(db, batch)
         self.mailer = mailer
         self.settings = settings
         self.clock = clock
-        self.batch = batch
         self.lease = lease
         self.jobs = [job if isinstance(job, Job) else Job(*job) for job in jobs]
         self.concurrency = concurrency
         self.rng = rng or random.Random()
         self.metrics = metrics
-        self._claimed: set[int] = set()  # claimed and not marked yet: released on shutdown
         self._job_checked: dict[str, datetime] = {}
 
     async def run_once(self) -> int:
@@ -185,50 +180,37 @@ class Worker:
             ran += 1
         return ran
 
-    async def run_forever(self, stop: asyncio.Event) -> None:
-        """Deliver and run jobs until ``stop`` is set: again at once after a full batch, else every
-        second. Rows claimed and not finished when cancelled go back to pending."""
-        try:
-            while not stop.is_set():
-                claimed = 0
-                try:
-                    claimed = await self.run_once()
-                    await self.run_jobs()
-                except Exception:  # the database is away, say: try again after a pause
-                    log.exception("outbox worker round failed")
-                if claimed < self.batch:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(stop.wait(), IDLE_SECONDS)
-        finally:
-            await self.release()
+    async def between_rounds(self) -> None:
+        await self.run_jobs()
 
-    async def release(self) -> None:
-        """Give back the rows this worker claimed and has not finished."""
-        claimed, self._claimed = list(self._claimed), set()
-        if not claimed:
-            return
-        try:
-            async with self.db.write() as tx:
-                await tx.outbox.release(claimed)
-            log.info("released %d claimed outbox rows", len(claimed))
-        except Exception:  # their leases expire on their own
-            log.exception("could not release %d claimed outbox rows", len(claimed))
+    async def give_back(self, tx: Tx, ids: list[int]) -> None:
+        await tx.outbox.release(ids)
 
 
 def default_jobs(ctx: Context) -> list[Job]:
     """The periodic jobs every worker offers to run (each runs on one of them per period)."""
     from kibitz.digest import send_digests
+    from kibitz.moderator_mail import DIGEST_EVERY, send_moderator_digests
 
     async def digests() -> None:
         count = await send_digests(ctx.db, ctx.tokens, ctx.settings, ctx.clock)
         log.info("daily digests: %d queued", count)
+
+    async def moderator_digests() -> None:
+        count = await send_moderator_digests(ctx.db, ctx.tokens, ctx.settings, ctx.clock)
+        if count:
+            log.info("moderator digests: %d queued", count)
 
     async def page_titles() -> None:
         learned = await ctx.titles.run_due()
         if learned:
             log.info("page titles: %d learned", learned)
 
-    return [Job("daily-digest", timedelta(days=1), digests), Job("page-titles", TITLES_EVERY, page_titles)]
+    return [
+        Job("daily-digest", timedelta(days=1), digests),
+        Job("moderator-digest", DIGEST_EVERY, moderator_digests),
+        Job("page-titles", TITLES_EVERY, page_titles),
+    ]
 
 
 def start_worker(ctx: Context) -> Callable[[], Awaitable[None]]:
@@ -256,10 +238,12 @@ def start_worker(ctx: Context) -> Callable[[], Awaitable[None]]:
 async def serve_worker(settings: Settings) -> None:
     """`kibitz worker`: deliver until SIGTERM or SIGINT."""
     from kibitz.context import close_context, open_context
+    from kibitz.webhook_worker import start_webhook_worker
 
     ctx = await open_context(settings)
     try:
         stop_worker = start_worker(ctx)
+        stop_webhooks = start_webhook_worker(ctx)
         stopping = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -267,6 +251,7 @@ async def serve_worker(settings: Settings) -> None:
         log.info("outbox worker started (SMTP %s:%s)", settings.smtp.host, settings.smtp.port)
         await stopping.wait()
         await stop_worker()
+        await stop_webhooks()
         log.info("outbox worker stopped")
     finally:
         await close_context(ctx)
