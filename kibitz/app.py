@@ -106,6 +106,9 @@ def create_app(settings: Settings, *, clock: Clock = utcnow, migrate: bool = Tru
             from kibitz.worker import start_worker
 
             stop_worker = start_worker(ctx)
+        from kibitz.webhook_worker import start_webhook_worker
+
+        stop_webhooks = start_webhook_worker(ctx)  # webhooks go out whether or not mail does
         stop_metrics = None
         sockets = os.environ.get(METRICS_SOCKETS_ENV)
         if settings.metrics_listen and sockets:  # `kibitz serve` gathers them (web/ops.py)
@@ -120,6 +123,7 @@ def create_app(settings: Settings, *, clock: Clock = utcnow, migrate: bool = Tru
             unwatch()
             if stop_worker is not None:
                 await stop_worker()
+            await stop_webhooks()
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task

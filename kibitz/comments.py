@@ -7,11 +7,11 @@ import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import IntegrityError
 
-from kibitz import consent, errors, guard, inputs, markup, notify, titles, tree
+from kibitz import akismet, consent, errors, guard, inputs, markup, moderator_mail, notify, titles, tree
 from kibitz.avatar import avatar_key
 from kibitz.config import ModerationMode, SiteConfig
 from kibitz.events import EventKind, Events, ThreadEvent
@@ -32,6 +32,10 @@ from kibitz.store.comments import NewComment
 from kibitz.store.db import Database
 from kibitz.store.tx import Tx
 from kibitz.subscriptions import Links
+
+if TYPE_CHECKING:
+    from kibitz.akismet import Akismet, Checked
+    from kibitz.webhooks import Webhooks
 
 Clock = Callable[[], datetime]
 EDIT_TOKEN = "edit"  # noqa: S105 - a token purpose, not a secret
@@ -60,6 +64,8 @@ class PostRequest:
     digest: str = "instant"  # instant | daily
     honeypot: str = ""  # the widget's hidden field: a person leaves it empty
     form_token: str | None = None  # from GET .../form when the widget drew its form
+    user_agent: str = ""  # for Akismet, when the site turned it on
+    referrer: str = ""
 
 
 @dataclass(frozen=True)
@@ -93,6 +99,9 @@ def empty_thread(site: str, page: str) -> Thread:
 
 class Comments:
     """The discussion engine. Each method is one transaction; events go out after commit."""
+
+    webhooks: Webhooks | None = None  # set by the Context: a post's webhook deliveries
+    akismet: Akismet | None = None  # set by the Context: asked first, for sites that turned it on
 
     def __init__(
         self,
@@ -148,6 +157,8 @@ class Comments:
             url=author_url,
             avatar_key=avatar_key(self.avatar_secret, site.id, reader_id),
         )
+        # Outside the transaction: a slow answer holds no lock (and holds the post, if none comes).
+        checked = await self._akismet(req, url, text, name, email, author_url)
         now = self.clock()
         try:
             async with self.db.write() as tx:
@@ -173,10 +184,12 @@ class Comments:
                 if thread.moderation:
                     site = replace(site, moderation=ModerationMode(thread.moderation))
                 address_hash = self.policies.address_hash(req.client_addr)
-                poster = guard.Poster(email, reader_id, name, req.client_addr, address_hash)
+                poster = guard.Poster(email, reader_id, name, req.client_addr, address_hash, author_url)
                 signals = await guard.automation_signals(
                     tx, self.tokens, site.id, req.honeypot, req.form_token, now
                 )
+                if checked is not None and checked.signal:
+                    signals.append(checked.signal)
                 screened = await guard.screen(tx, site, self.policies, poster, text, now, signals)
                 # Only the rare post that brings a title or url the thread lacks writes them.
                 await tx.threads.fill_missing(
@@ -201,6 +214,8 @@ class Comments:
                         reasons=screened.reasons,
                     )
                 )
+                if checked is not None:
+                    await akismet.remember(tx, comment, checked, now)
                 if comment.visible:
                     await tx.comments.add_visible_descendants(comment.ancestor_ids, 1)
                     thread = await tx.threads.bump(
@@ -209,6 +224,10 @@ class Comments:
                     await tx.trust.add(site.id, guard.trust_key(email, reader_id), approved=1, now=now)
                 if comment.status is not CommentStatus.SPAM:
                     await self._notify(tx, req, thread, comment, parent, now)
+                if comment.status is CommentStatus.PENDING and self.links is not None:
+                    await moderator_mail.on_held(tx, self.links, comment, now)  # the site's moderators
+                if self.webhooks is not None:
+                    await self.webhooks.posted(tx, thread, comment, now)
                 posted = Posted(
                     comment,
                     self.edit_token(site, comment),
@@ -244,6 +263,19 @@ class Comments:
         if comment.visible:
             await self.events.dispatch(ThreadEvent.of(EventKind.COMMENT_CREATED, thread, comment.id))
         return posted
+
+    async def _akismet(
+        self, req: PostRequest, url: str | None, text: str, name: str, email: str | None, link: str | None
+    ) -> Checked | None:
+        """Akismet's verdict, for a site that turned it on (None otherwise)."""
+        if self.akismet is None or not self.akismet.enabled(req.site):
+            return None
+        params = akismet.comment_params(
+            req.site, client_addr=req.client_addr, user_agent=req.user_agent, referrer=req.referrer,
+            permalink=url, reply=req.parent_id is not None, name=name, email=email, url=link,
+            text=text, now=self.clock(),
+        )  # fmt: skip
+        return await self.akismet.check(req.site, params)
 
     async def _notify(
         self,

@@ -10,7 +10,6 @@ import json
 import math
 import os
 import re
-import tomllib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import timedelta
@@ -124,6 +123,8 @@ class SiteConfig:
     spam_reject: float = 0.9
     authors: AuthorPolicy = field(default_factory=lambda: AuthorPolicy.GUESTS)
     votes_per_address: int = 3
+    # Akismet (akismet.py): off unless a key is set; then its verdict is one more spam signal.
+    akismet_key: str = field(default="", repr=False)
 
     def allows_origin(self, origin: str) -> bool:
         """Whether a request's ``Origin`` header names one of this site's origins."""
@@ -167,6 +168,13 @@ class Settings:
     # Private or loopback networks the server may still fetch from (outbound.py): an intranet
     # publisher's pages, a test's own server. Everything else non-public is refused.
     outbound_allow: tuple[Network, ...] = ()
+    # Webhook targets allowed although not public: host names (lower-case) and networks, as text.
+    webhook_allow: tuple[str, ...] = ()
+    webhook_timeout: float = 5.0  # seconds a webhook's receiver has to answer
+    # Where the sites that set an akismet_key send comments (a test's fake server, say), and how
+    # long a post waits for the verdict before it is held for a moderator instead.
+    akismet_url: str = "https://rest.akismet.com/1.1"
+    akismet_timeout: float = 2.0
 
     @property
     def metrics_address(self) -> tuple[str, int] | None:
@@ -208,106 +216,18 @@ def load_settings(
     environ = os.environ if env is None else env
     if config_path is None and environ.get("KIBITZ_CONFIG"):
         config_path = Path(environ["KIBITZ_CONFIG"])  # how `serve --workers N` hands its file on
-    path, raw = _read_file(config_path, base)
-    layer, sources, env_strings = _env_layer(environ)
-    _apply(raw, layer, "")
+    from kibitz.config_layers import apply, env_layer, read_file  # they need this module's names
+
+    path, raw = read_file(config_path, base)
+    layer, sources, env_strings = env_layer(environ)
+    apply(raw, layer, "")
     if overrides:
         # A value set here no longer comes from the environment, nor needs coercing from a string.
-        for written in _apply(raw, overrides, ""):
+        for written in apply(raw, overrides, ""):
             for key in [k for k in sources if _covers(written, k)]:
                 del sources[key]
             env_strings.difference_update([k for k in env_strings if _covers(written, k)])
     return _build(raw, _Reader(sources, env_strings), base, path)
-
-
-def _read_file(config_path: Path | None, cwd: Path) -> tuple[Path | None, dict[str, object]]:
-    if config_path is None:
-        path = cwd / CONFIG_FILE
-        if not path.is_file():
-            return None, {}
-    else:
-        path = cwd / config_path  # an absolute config_path stays as it is
-        if not path.exists():
-            raise ConfigError("config", f"{path}: no such file")
-    try:
-        with path.open("rb") as stream:
-            return path, tomllib.load(stream)
-    except OSError as exc:
-        raise ConfigError("config", f"{path}: cannot be read: {exc.strerror or exc}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError("config", f"{path}: not valid TOML: {exc}") from None
-
-
-def _env_layer(env: Mapping[str, str]) -> tuple[dict[str, object], dict[str, str], set[str]]:
-    """The environment as a TOML-shaped table, which variable set each key, and the keys still strings."""
-    whole: dict[str, object] = {}
-    nested: dict[str, dict[str, object]] = {}
-    sources: dict[str, str] = {}
-    strings: set[str] = set()
-    for var in sorted(env):
-        if not var.startswith(ENV_PREFIX):
-            continue
-        name = var[len(ENV_PREFIX) :].lower()
-        if name in ("config", "metrics_sockets") or name.startswith("test_"):
-            # The file's path (read above), where `kibitz serve` has its workers answer its
-            # metrics listener (web/ops.py), and the test suite's switches: not settings.
-            continue
-        parts = name.split("__")
-        key = ".".join(parts)
-        if key not in _TOP_KEYS and not (key.startswith("smtp.") and key[5:] in _SMTP_KEYS):
-            raise ConfigError(var, "unknown setting" + _env_hint(parts))
-        if key in sources:
-            raise ConfigError(var, f"is set twice (also as {sources[key]})")
-        sources[key] = var
-        value: object = env[var]
-        if key in _JSON_KEYS:
-            value = _env_json(var, key, env[var])
-        else:
-            strings.add(key)
-        if len(parts) == 1:
-            whole[key] = value
-        else:
-            nested.setdefault(parts[0], {})[parts[1]] = value
-    for table, values in nested.items():
-        # KIBITZ_SMTP__HOST wins over a "host" inside KIBITZ_SMTP, whatever the order of the variables.
-        base = whole.get(table)
-        whole[table] = {**base, **values} if isinstance(base, dict) else values
-    return whole, sources, strings
-
-
-def _env_hint(parts: list[str]) -> str:
-    if parts[0] == "sites" and len(parts) > 1:
-        return " (sites are set as a whole: KIBITZ_SITES holds a JSON array of site tables)"
-    known = [f"{ENV_PREFIX}{key.upper()}" for key in _TOP_KEYS]
-    known += [f"{ENV_PREFIX}SMTP__{key.upper()}" for key in _SMTP_KEYS]
-    close = difflib.get_close_matches(ENV_PREFIX + "__".join(parts).upper(), known, n=1, cutoff=0.75)
-    return f" (did you mean {close[0]}?)" if close else ""
-
-
-def _env_json(var: str, key: str, text: str) -> object:
-    wanted = _JSON_KEYS[key]
-    what = "a JSON object" if wanted is dict else "a JSON array of tables"
-    try:
-        value: object = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(key, f"must be {what}: {exc} (from {var})") from None
-    if not isinstance(value, wanted):
-        raise ConfigError(key, f"must be {what}, not {_kind(value)} (from {var})")
-    return value
-
-
-def _apply(raw: dict[str, object], layer: Mapping[str, object], prefix: str) -> list[str]:
-    """Merge ``layer`` into ``raw``: tables key by key, anything else replaced; returns the keys written."""
-    written: list[str] = []
-    for name, value in layer.items():
-        key = f"{prefix}{name}"
-        current = raw.get(name)
-        if isinstance(current, dict) and isinstance(value, Mapping):
-            written += _apply(current, value, key + ".")
-        else:
-            raw[name] = value
-            written.append(key)
-    return written
 
 
 def _covers(written: str, key: str) -> bool:
@@ -434,7 +354,20 @@ def _build(raw: Mapping[str, object], r: _Reader, cwd: Path, config_path: Path |
         config_path=config_path,
         metrics_listen=_listen(r, top.get("metrics_listen", ""), "metrics_listen"),
         outbound_allow=_networks(r, top.get("outbound_allow", []), "outbound_allow"),
+        webhook_allow=_hosts_or_networks(r, top.get("webhook_allow", []), "webhook_allow"),
+        webhook_timeout=_seconds(r, top.get("webhook_timeout", 5.0), "webhook_timeout", 30.0),
+        akismet_url=_http_url(r, top.get("akismet_url", "https://rest.akismet.com/1.1"), "akismet_url"),
+        akismet_timeout=_seconds(r, top.get("akismet_timeout", 2.0), "akismet_timeout", 10.0),
     )
+
+
+def _http_url(r: _Reader, value: object, key: str) -> str:
+    text = r.string(value, key).strip()
+    try:
+        urls.split_http_url(text)
+    except ValueError as exc:
+        r.fail(key, f"{exc}, not {_show(text)}")
+    return text.rstrip("/")
 
 
 def split_listen(value: str) -> tuple[str, int]:
@@ -488,6 +421,37 @@ def _networks(r: _Reader, value: object, key: str) -> tuple[Network, ...]:
         except ValueError:
             r.fail(f"{key}[{index}]", f"must be an IP network like '10.0.0.0/8', not {_show(text)}")
     return tuple(networks)
+
+
+def _hosts_or_networks(r: _Reader, value: object, key: str) -> tuple[str, ...]:
+    """Host names (lower-case, IDNA) and networks (canonical), e.g. ``hooks.internal``, ``10.0.0.0/8``."""
+    found: list[str] = []
+    for index, text in enumerate(r.strings(value, key)):
+        entry = text.strip().lower().rstrip(".")
+        try:
+            found.append(str(ip_network(entry, strict=False)))
+            continue
+        except ValueError:
+            pass
+        try:
+            name = entry.encode("idna").decode("ascii")
+        except UnicodeError:
+            name = ""
+        if not re.fullmatch(
+            r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*", name
+        ):
+            r.fail(
+                f"{key}[{index}]", f"must be a host name or a network like '10.0.0.0/8', not {_show(text)}"
+            )
+        found.append(name)
+    return tuple(dict.fromkeys(found))
+
+
+def _seconds(r: _Reader, value: object, key: str, most: float) -> float:
+    number = r.number(value, key)
+    if not 0 < number <= most:
+        r.fail(key, f"must be more than 0 and at most {most:g} seconds, not {number:g}")
+    return number
 
 
 def _smtp(r: _Reader, value: object) -> SmtpConfig:
@@ -566,43 +530,3 @@ def _show(value: object) -> str:
 def parse_duration_setting(value: object, key: str, *, optional: bool = False) -> timedelta | None:
     """A duration given outside the file (the admin's site settings), checked as the file's are."""
     return _duration(_Reader({}, ()), value, key, optional=optional)
-
-
-# -- discovery: where a setting came from, in words for the command line's messages ---------------------
-
-
-def config_file_source(
-    config_path: Path | None, found: Path | None, env: Mapping[str, str] | None = None
-) -> str:
-    """How the file the settings were read from (``found``) was chosen, given the ``--config`` path."""
-    if found is None:
-        return (
-            f"no configuration file was read (no --config, KIBITZ_CONFIG is not set and there is no "
-            f"{CONFIG_FILE} in the working directory)"
-        )
-    environ = os.environ if env is None else env
-    if config_path is not None:
-        how = "--config"
-    elif environ.get("KIBITZ_CONFIG"):
-        how = "KIBITZ_CONFIG"
-    else:
-        how = f"{CONFIG_FILE} in the working directory"
-    return f"settings read from {found} ({how})"
-
-
-def setting_source(key: str, found: Path | None, env: Mapping[str, str] | None = None) -> str | None:
-    """Where a top-level setting (or, for ``smtp``, any key of its table) was set: the name of its
-    KIBITZ_* variable, else the path of the file ``found`` when the file sets it; None for the default."""
-    environ = os.environ if env is None else env
-    for var in sorted(environ):
-        name = var[len(ENV_PREFIX) :].lower() if var.startswith(ENV_PREFIX) else ""
-        if name == key or name.startswith(key + "__"):
-            return var
-    if found is not None:
-        try:
-            with found.open("rb") as stream:
-                if key in tomllib.load(stream):
-                    return str(found)
-        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
-            return None
-    return None

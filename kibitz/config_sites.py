@@ -90,6 +90,7 @@ def _site(r: _Reader, value: object, key: str, base_origin: str) -> SiteConfig:
         spam_reject=_fraction(r, table.get("spam_reject", 0.9), f"{key}.spam_reject"),
         authors=r.choice(AuthorPolicy, table.get("authors", "guests"), f"{key}.authors"),
         votes_per_address=_bounded(r, table.get("votes_per_address", 3), f"{key}.votes_per_address", 1, 1000),
+        akismet_key=r.string(table.get("akismet_key", ""), f"{key}.akismet_key").strip(),
     )
 
 

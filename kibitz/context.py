@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from kibitz.akismet import Akismet
 from kibitz.bans import Bans
 from kibitz.broker import LocalBroker, make_broker
 from kibitz.comments import Comments
@@ -27,6 +28,7 @@ from kibitz.subscriptions import links_for
 from kibitz.titles import Titles
 from kibitz.votes import Votes
 from kibitz.web.shapes import Shaper
+from kibitz.webhooks import Webhooks
 
 if TYPE_CHECKING:
     from kibitz.web.cached import ReadCache
@@ -57,11 +59,13 @@ class Context:
     bans: Bans = field(init=False)
     votes: Votes = field(init=False)
     titles: Titles = field(init=False)
+    webhooks: Webhooks = field(init=False)
+    akismet: Akismet = field(init=False)
 
     def __post_init__(self) -> None:
         self.policies = self.comments.policies
         self.bans = Bans(self.db, self.policies, self.clock)
-        self.votes = Votes(self.db, self.events, self.clock, self.policies)
+        self.votes = Votes(self.db, self.events, self.clock, self.policies, self.comments.links)
         self.moderation = Moderation(
             self.db,
             self.events,
@@ -74,6 +78,11 @@ class Context:
         self.staff = Staff(self.db, self.tokens, self.clock, self.settings.base_url)
         policy = OutboundPolicy(allow_networks=self.settings.outbound_allow)
         self.titles = Titles(self.db, self.settings.site, self.clock, policy)
+        # Events become webhook deliveries in the transaction of the change (webhooks.py).
+        self.webhooks = Webhooks(self.db, self.settings, self.clock, self.shaper)
+        self.comments.webhooks = self.moderation.webhooks = self.votes.webhooks = self.webhooks
+        # Asked about each post of the sites that set an akismet_key; its reports go with webhooks.
+        self.akismet = self.comments.akismet = Akismet(self.settings)
 
     @cached_property
     def reads(self) -> ReadCache:

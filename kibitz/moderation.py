@@ -7,22 +7,26 @@ version and event, exactly as a reader's own write does.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from kibitz import errors, guard, inputs, markup, notify
+from kibitz import akismet, errors, guard, inputs, markup, notify
 from kibitz.config import ModerationMode, SiteConfig
 from kibitz.events import EventKind, Events, ThreadEvent
 from kibitz.models import AuditEntry, Comment, CommentStatus, QueueItem, Thread
 from kibitz.policy import Policies, as_dict
 from kibitz.security import Tokens
+from kibitz.spam import engine as spam
 from kibitz.store.audit import AuditFilter
 from kibitz.store.db import Database
 from kibitz.store.moderation import QUEUE_STATUSES, DayCounts, QueueFilter, decode_cursor, encode_cursor
 from kibitz.store.tx import Tx
 from kibitz.subscriptions import Links
+
+if TYPE_CHECKING:
+    from kibitz.webhooks import Webhooks
 
 Clock = Callable[[], datetime]
 ACTIONS = ("approve", "reject", "spam", "restore", "pin", "unpin", "feature", "unfeature")
@@ -49,6 +53,8 @@ class Stats:
 
 
 class Moderation:
+    webhooks: Webhooks | None = None  # set by the Context: the acts' webhook deliveries
+
     def __init__(
         self,
         db: Database,
@@ -134,14 +140,17 @@ class Moderation:
         return Stats(filled, pending, oldest, flagged, busiest)
 
     async def spam_check(
-        self, site: SiteConfig, page: str, text: str, name: str, email: str | None, addr: str
-    ) -> guard.Screened:
-        """What posting this now would become (the moderators' spam check); writes nothing."""
+        self, site: SiteConfig, page: str, text: str, name: str, email: str | None, addr: str,
+        url: str | None = None,
+    ) -> guard.Screened:  # fmt: skip
+        """What posting this now would become (the moderators' spam check); writes nothing. The
+        author's ``url`` is screened as a post's is (a name that is an advert, a spam domain)."""
         text = inputs.text(text)
         key = inputs.page_key(page)
         poster = guard.Poster(
-            inputs.email(email), "", inputs.author_name(name), addr, self.policies.address_hash(addr)
-        )
+            inputs.email(email), "", inputs.author_name(name), addr, self.policies.address_hash(addr),
+            inputs.web_url(url),
+        )  # fmt: skip
         async with self.db.read() as tx:
             effective = await self.policies.effective(tx, site)
             thread = await tx.threads.get(site.id, key)
@@ -155,14 +164,18 @@ class Moderation:
     # -- acts ---------------------------------------------------------------------------------------
 
     async def act(
-        self, site: SiteConfig, comment_id: int, action: str, actor: str, reason: str = ""
-    ) -> QueueItem:
-        """One moderator's act on one comment of ``site``; NotFound when it is not there."""
+        self, site: SiteConfig, comment_id: int, action: str, actor: str, reason: str = "",
+        *, check: Callable[[Tx], Awaitable[dict[str, Any]]] | None = None,
+    ) -> QueueItem:  # fmt: skip
+        """One moderator's act on one comment of ``site``; NotFound when it is not there. ``check``
+        runs first in the act's transaction (it may refuse by raising) and gives more detail for the
+        audit entry: a moderation mail's link (moderator_links.py) spends itself there."""
         if action not in ACTIONS:
             raise errors.InvalidInput.field("action", "must be one of " + ", ".join(ACTIONS))
         reason = " ".join(reason.split())[:500]
         async with self.db.write() as tx:
-            event = await self._act(tx, site, comment_id, action, actor, reason)
+            extra = await check(tx) if check is not None else {}
+            event = await self._act(tx, site, comment_id, action, actor, reason, extra)
             item = await tx.moderation.item(comment_id)
         if event is not None:
             await self.events.dispatch(event)
@@ -195,11 +208,12 @@ class Moderation:
         return comment
 
     async def _act(
-        self, tx: Tx, site: SiteConfig, comment_id: int, action: str, actor: str, reason: str
-    ) -> ThreadEvent | None:
+        self, tx: Tx, site: SiteConfig, comment_id: int, action: str, actor: str, reason: str,
+        extra: dict[str, Any] | None = None,
+    ) -> ThreadEvent | None:  # fmt: skip
         comment = await self._comment(tx, site, comment_id)
         now = self.clock()
-        detail: dict[str, Any] = {"reason": reason} if reason else {}
+        detail: dict[str, Any] = {**(extra or {}), **({"reason": reason} if reason else {})}
         event: ThreadEvent | None = None
         if action in MARKS:
             column, value = MARKS[action]
@@ -216,7 +230,15 @@ class Moderation:
                 event = await self._set_status(tx, comment, target, now)
                 detail["from"] = comment.status.value
                 await self._trust(tx, comment, comment.status, target, now)
+                if self.webhooks is not None:
+                    await self.webhooks.moderated(tx, site.id, comment.id, action, reason, now)
             await tx.moderation.resolve_flags(comment.id)
+            if action in spam.LABELS:  # the site's classifier learns the desk's verdict
+                label = spam.LABELS[action]
+                # ... and Akismet hears of a decision contrary to its own.
+                learned = await spam.learn(tx, comment, label, now)
+                if learned and await akismet.feedback(tx, comment, label, now) and self.webhooks:
+                    self.webhooks.wakeup.set()
         await tx.audit.record(
             at=now, site=site.id, actor=actor, action=f"comment.{action}", target=f"comment:{comment.id}",
             detail=detail,

@@ -12,6 +12,7 @@ from kibitz.web import (
     admin,
     admin_api,
     admin_auth,
+    admin_hooks,
     admin_queue,
     admin_site,
     api,
@@ -21,10 +22,12 @@ from kibitz.web import (
     feeds,
     live,
     manage_pages,
+    mod_links,
     ops,
     pages,
     schemas,
     subscribe,
+    webhooks_api,
 )
 
 PROBLEM = {"model": schemas.Problem, "content": {"application/problem+json": {}}}
@@ -200,6 +203,7 @@ def register(app: FastAPI) -> None:
         ("/confirm/{token}", pages.confirm_page, pages.confirm),
         ("/unsubscribe/{token}", pages.unsubscribe_page, pages.unsubscribe),
         ("/manage/{token}", manage_pages.manage_page, manage_pages.manage),
+        ("/moderate/{token}", mod_links.action_page, mod_links.act),  # a moderation mail's links
     ):
         r.add_api_route(path, get, methods=["GET"], include_in_schema=False)
         r.add_api_route(path, post, methods=["POST"], include_in_schema=False)
@@ -247,6 +251,18 @@ def _admin_api(app: FastAPI) -> None:
         r.add_api_route(
             path, handler, methods=[method], status_code=status, responses=STAFF, tags=["moderation"]
         )
+    hooks = f"{a}/sites/{{site}}/webhooks"  # web/webhooks_api.py: owners, and `moderate` keys
+    for hook_path, hook_handler, hook_method, hook_status in (
+        (hooks, webhooks_api.list_webhooks, "GET", 200),
+        (hooks, webhooks_api.add_webhook, "POST", 201),
+        (f"{hooks}/{{id}}", webhooks_api.delete_webhook, "DELETE", 204),
+        (f"{hooks}/{{id}}/deliveries", webhooks_api.deliveries, "GET", 200),
+        (f"{hooks}/{{id}}/deliveries/{{delivery}}/resend", webhooks_api.resend, "POST", 202),
+    ):
+        r.add_api_route(
+            hook_path, hook_handler, methods=[hook_method], status_code=hook_status, responses=STAFF,
+            tags=["webhooks"],
+        )  # fmt: skip
 
 
 def _admin_pages(app: FastAPI) -> None:
@@ -262,6 +278,8 @@ def _admin_pages(app: FastAPI) -> None:
         ("/admin", admin_auth.home, "GET"),
         ("/admin/", admin_auth.home, "GET"),
         ("/admin/switch", admin_auth.switch, "GET"),
+        ("/admin/account", admin_auth.account, "GET"),
+        ("/admin/account", admin_auth.save_account, "POST"),
         ("/admin/static/{name}", admin.static, "GET"),
         ("/admin/audit", admin_site.audit, "GET"),
         (f"{s}/queue", admin_queue.queue, "GET"),
@@ -279,6 +297,11 @@ def _admin_pages(app: FastAPI) -> None:
         (f"{s}/settings", admin_site.settings_page, "GET"),
         (f"{s}/settings", admin_site.save_settings, "POST"),
         (f"{s}/dashboard", admin_site.dashboard, "GET"),
+        (f"{s}/webhooks", admin_hooks.webhooks, "GET"),
+        (f"{s}/webhooks", admin_hooks.add, "POST"),
+        (f"{s}/webhooks/{{id}}", admin_hooks.deliveries, "GET"),
+        (f"{s}/webhooks/{{id}}/delete", admin_hooks.delete, "POST"),
+        (f"{s}/webhooks/{{id}}/deliveries/{{delivery}}/resend", admin_hooks.resend, "POST"),
         ("/admin/{rest:path}", admin.not_found, "GET"),
         ("/admin/{rest:path}", admin.not_found, "POST"),
     ):

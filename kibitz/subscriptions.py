@@ -11,6 +11,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from kibitz import errors, guard, inputs
 from kibitz.config import SiteConfig
@@ -23,6 +24,9 @@ from kibitz.store.outbox import NewMail
 from kibitz.store.subscribers import Subscriber, Subscription
 from kibitz.store.tx import Tx
 from kibitz.templating import render_template
+
+if TYPE_CHECKING:
+    from kibitz.webhooks import Webhooks
 
 __all__ = ["Links", "Subscriptions", "links_for", "one_line"]
 
@@ -124,6 +128,8 @@ async def send_manage_link(tx: Tx, links: Links, subscriber: Subscriber, now: da
 class Subscriptions:
     """The reader-facing subscription rules; each method is one transaction."""
 
+    webhooks: Webhooks | None = None  # set where made (web/subscribe.py): confirmations' webhook deliveries
+
     def __init__(self, db: Database, links: Links, clock: Clock) -> None:
         self.db = db
         self.links = links
@@ -212,6 +218,8 @@ class Subscriptions:
                 raise errors.Gone()
             ids = [s.id for s, _ in view.subscriptions]
             await tx.subscribers.activate_pending(subscriber.id, subscriber.confirm_sent or _EPOCH, ids)
+            if self.webhooks is not None:
+                await self.webhooks.confirmed(tx, subscriber.site, view.subscriptions, self.clock())
             return ConfirmView(await _reload(tx, subscriber.id), view.subscriptions)
 
     async def confirm_waiting(self, token: str, what: str) -> ManageView:
@@ -228,12 +236,17 @@ class Subscriptions:
                 ids = [int(what)]
             else:
                 raise errors.MalformedRequest("Say which subscription to confirm")
+            waiting = await tx.subscribers.pending_of(link.subscriber_id, until=now) if self.webhooks else []
             if not await tx.subscribers.activate_pending(link.subscriber_id, now, ids) and ids:
                 subscription = await tx.subscribers.subscription(ids[0])
                 if subscription is None or subscription.subscriber_id != link.subscriber_id:
                     raise errors.NotFound()
             await tx.subscribers.confirm_held(link.subscriber_id, now)
-            return await self._view(tx, link.subscriber_id, fresh=True)
+            view = await self._view(tx, link.subscriber_id, fresh=True)
+            if self.webhooks is not None:
+                chosen = [(s, thread) for s, thread in waiting if ids is None or s.id in ids]
+                await self.webhooks.confirmed(tx, view.subscriber.site, chosen, now)
+            return view
 
     async def _unsubscribe_target(self, tx: Tx, token: str) -> UnsubscribeView:
         subject = self._subject(UNSUBSCRIBE, token)

@@ -5,13 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from kibitz import errors, guard, inputs
+from kibitz import errors, guard, inputs, moderator_mail
 from kibitz.config import SiteConfig
 from kibitz.events import EventKind, Events, ThreadEvent
+from kibitz.links import Links
 from kibitz.models import VoteTally
 from kibitz.policy import Policies
 from kibitz.store.db import Database
+
+if TYPE_CHECKING:
+    from kibitz.webhooks import Webhooks
 
 Clock = Callable[[], datetime]
 
@@ -19,7 +24,12 @@ Clock = Callable[[], datetime]
 class Votes:
     """Each method is one transaction; events go out after commit."""
 
-    def __init__(self, db: Database, events: Events, clock: Clock, policies: Policies) -> None:
+    webhooks: Webhooks | None = None  # set by the Context: reports' webhook deliveries
+
+    def __init__(
+        self, db: Database, events: Events, clock: Clock, policies: Policies, links: Links | None = None
+    ) -> None:
+        self.links = links  # for the moderators' mail about reports; None sends none
         self.db = db
         self.events = events
         self.clock = clock
@@ -83,3 +93,7 @@ class Votes:
             if comment is None or not comment.visible:
                 raise errors.NotFound("No such comment")
             await tx.flags.add(comment_id, reader_id, reason, now)
+            if self.webhooks is not None:
+                await self.webhooks.flagged(tx, comment, reader_id, reason, now)
+            if self.links is not None:
+                await moderator_mail.on_reported(tx, self.links, comment, now)

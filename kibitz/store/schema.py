@@ -330,6 +330,8 @@ staff = Table(
     Column("locked_until", UTCDateTime, nullable=True),
     Column("created", UTCDateTime, nullable=False),
     Column("last_login", UTCDateTime, nullable=True),
+    # How held and reported comments reach this member by mail: instant | digest | off (0008).
+    Column("moderation_mail", String(8), nullable=False, server_default="instant"),
     UniqueConstraint("email", name="uq_staff_email"),
     CheckConstraint("role IN ('owner','moderator')", name="role"),
 )
@@ -353,6 +355,25 @@ staff_sessions = Table(
     Column("last_seen", UTCDateTime, nullable=False),
     Column("user_agent", String(200), nullable=False, server_default=""),
     Index("ix_staff_sessions_staff", "staff_id"),
+)
+
+# Held and reported comments waiting for a staff member's hourly digest (kibitz/moderator_mail.py).
+moderator_digest_items = Table(
+    "moderator_digest_items",
+    metadata,
+    Column("staff_id", Id, ForeignKey("staff.id", ondelete="CASCADE"), primary_key=True),
+    Column("comment_id", Id, ForeignKey("comments.id", ondelete="CASCADE"), primary_key=True),
+    Column("event", String(8), primary_key=True),  # held | reported
+    Column("created", UTCDateTime, nullable=False),
+)
+
+# Moderation mail links used already (their nonce): each works once. Kept past the links' expiry.
+moderator_links_used = Table(
+    "moderator_links_used",
+    metadata,
+    Column("nonce", String(32), primary_key=True),
+    Column("used", UTCDateTime, nullable=False),
+    Index("ix_moderator_links_used_used", "used"),
 )
 
 # Machine credentials: `kbz_...` keys, kept only as hashes; revoking one stops it at once.
@@ -428,4 +449,120 @@ trust = Table(
     Column("approved", Integer, nullable=False, server_default="0"),
     Column("rejected", Integer, nullable=False, server_default="0"),
     Column("updated", UTCDateTime, nullable=False),
+)
+
+# -- webhooks (kibitz/webhooks.py) -------------------------------------------------------------------
+
+# A site's webhook: where its events go. The secret signs every call, so it is kept (shown once).
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("site", String(64), nullable=False),
+    Column("url", String(2048), nullable=False),
+    Column("events", String(500), nullable=False),  # space-separated event types
+    Column("secret", String(100), nullable=False),  # whsec_<base64>
+    Column("created", UTCDateTime, nullable=False),
+    Column("created_by", String(200), nullable=False, server_default=""),
+    Index("ix_webhooks_site", "site"),
+)
+
+# The webhooks' outbox: one row per event and webhook, written in the transaction that caused the
+# event, delivered (and retried) by kibitz/webhook_worker.py; ``event_id`` is the webhook-id header.
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    # NULL for the calls that go to no webhook: reports to Akismet (akismet.py), event "akismet.*".
+    Column("webhook_id", Id, ForeignKey("webhooks.id", ondelete="CASCADE"), nullable=True),
+    Column("event_id", String(64), nullable=False),
+    Column("event", String(32), nullable=False),
+    Column("dedupe_key", String(200), nullable=False),  # one delivery per cause and webhook
+    Column("payload", Text, nullable=False),  # the exact body sent, every time
+    # pending | sending | delivered | failed
+    Column("status", String(16), nullable=False, server_default="pending"),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt", UTCDateTime, nullable=False),
+    Column("locked_until", UTCDateTime, nullable=True),
+    Column("last_code", Integer, nullable=True),  # the receiver's last HTTP status
+    Column("last_error", String(500), nullable=False, server_default=""),
+    Column("last_body", Text, nullable=False, server_default=""),  # at most 1 KB of its last answer
+    Column("last_attempt", UTCDateTime, nullable=True),
+    Column("delivered", UTCDateTime, nullable=True),
+    Column("created", UTCDateTime, nullable=False),
+    UniqueConstraint("webhook_id", "dedupe_key", name="uq_webhook_deliveries_webhook_id_dedupe_key"),
+    Index("ix_webhook_deliveries_due", "status", "next_attempt"),
+    Index("ix_webhook_deliveries_created", "created"),
+)
+
+# -- spam scoring (migration 0008) -----------------------------------------------------------------
+
+# One row per site whose moderators taught the classifier (kibitz/spam): its counts' totals, and a
+# version bumped with every decision (``stamp`` is new each time, so a worker also notices a version
+# number it read in a transaction that was rolled back).
+spam_model = Table(
+    "spam_model",
+    metadata,
+    Column("site", String(64), primary_key=True),
+    Column("version", BigInteger, nullable=False, server_default="0"),
+    Column("stamp", String(16), nullable=False, server_default=""),
+    Column("spam_docs", Integer, nullable=False, server_default="0"),
+    Column("ham_docs", Integer, nullable=False, server_default="0"),
+    Column("spam_total", BigInteger, nullable=False, server_default="0"),
+    Column("ham_total", BigInteger, nullable=False, server_default="0"),
+    Column("updated", UTCDateTime, nullable=False),
+)
+
+# A site's learned counts per hashed feature: how many comments moderators called spam, or not
+# spam, held it; ``version``: the spam_model version that last changed the row (workers read the
+# rows changed since the version they hold).
+spam_features = Table(
+    "spam_features",
+    metadata,
+    Column("site", String(64), primary_key=True),
+    Column("bucket", Integer, primary_key=True, autoincrement=False),
+    Column("spam", Integer, nullable=False, server_default="0"),
+    Column("ham", Integer, nullable=False, server_default="0"),
+    Column("version", BigInteger, nullable=False),
+    Index("ix_spam_features_site_version", "site", "version"),
+)
+
+# Link domains (registrable part) in comments moderators called spam, or not spam.
+spam_domains = Table(
+    "spam_domains",
+    metadata,
+    Column("site", String(64), primary_key=True),
+    Column("domain", String(253), primary_key=True),
+    Column("spam", Integer, nullable=False, server_default="0"),
+    Column("ham", Integer, nullable=False, server_default="0"),
+    Column("version", BigInteger, nullable=False),
+    Index("ix_spam_domains_site_version", "site", "version"),
+)
+
+# What the classifier learned from each decided comment, so that a reversed decision is unlearned
+# exactly (the text may have been edited since): its feature buckets and link domains.
+spam_labels = Table(
+    "spam_labels",
+    metadata,
+    Column("comment_id", Id, ForeignKey("comments.id", ondelete="CASCADE"), primary_key=True),
+    Column("site", String(64), nullable=False),
+    Column("label", String(8), nullable=False),  # spam | ham
+    Column("features", Text, nullable=False, server_default=""),  # comma-separated buckets
+    Column("domains", Text, nullable=False, server_default=""),  # space-separated
+    Column("updated", UTCDateTime, nullable=False),
+    CheckConstraint("label IN ('spam','ham')", name="label"),
+)
+
+
+# What Akismet was asked about a comment (akismet.py), for sites that turned it on: kept KEEP, to report
+# a moderator's contrary decision. ``params`` is the form sent (the poster's address among it), JSON.
+akismet_checks = Table(
+    "akismet_checks",
+    metadata,
+    Column("comment_id", Id, ForeignKey("comments.id", ondelete="CASCADE"), primary_key=True),
+    Column("site", String(64), nullable=False),
+    Column("verdict", String(16), nullable=False),  # spam | ham | unavailable
+    Column("params", Text, nullable=False),
+    Column("created", UTCDateTime, nullable=False),
+    Index("ix_akismet_checks_created", "created"),
 )

@@ -22,10 +22,12 @@ class Tx:
         from kibitz.store.moderation import ModerationRepo
         from kibitz.store.outbox import OutboxRepo
         from kibitz.store.site_settings import SiteSettingsRepo, TrustRepo
+        from kibitz.store.spam import SpamRepo
         from kibitz.store.staff import ApiKeyRepo, SessionRepo, StaffRepo
         from kibitz.store.subscribers import SubscriberRepo
         from kibitz.store.threads import ThreadRepo
         from kibitz.store.votes import FlagRepo, VoteRepo
+        from kibitz.store.webhooks import WebhookRepo
 
         self.conn = conn
         self.dialect = dialect
@@ -47,6 +49,8 @@ class Tx:
         self.staff = StaffRepo(self)
         self.sessions = SessionRepo(self)
         self.api_keys = ApiKeyRepo(self)
+        self.spam = SpamRepo(self)
+        self.webhooks = WebhookRepo(self)
 
     def upsert(self, table: Table) -> Any:
         """An INSERT that understands ON CONFLICT on both engines (same API on each)."""

@@ -165,6 +165,8 @@ async def post_comment(
             digest=body.digest or "instant",
             honeypot=body.hp or "",
             form_token=body.form,
+            user_agent=request.headers.get("user-agent", ""),
+            referrer=request.headers.get("referer", ""),
         )
     )
     # A held comment, a shadow-banned one, or one caught by a blocked word: its poster sees it as

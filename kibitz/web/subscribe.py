@@ -27,7 +27,9 @@ class SubscribeOut(BaseModel):
 
 
 def subscriptions_of(ctx: Context) -> Subscriptions:
-    return Subscriptions(ctx.db, links_for(ctx.tokens, ctx.settings), ctx.clock)
+    subscriptions = Subscriptions(ctx.db, links_for(ctx.tokens, ctx.settings), ctx.clock)
+    subscriptions.webhooks = ctx.webhooks
+    return subscriptions
 
 
 async def subscribe(request: Request, site: SiteId, body: SubscribeIn) -> Response:
