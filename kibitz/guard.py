@@ -59,6 +59,9 @@ REPEAT_WINDOW = timedelta(minutes=10)
 NO_FORM = "no_form_token"
 NO_FORM_WEIGHT = 0.1
 EVIDENCE_FOR_NO_FORM = 0.2
+# A score summed from signals stops just short of 1, so that a threshold of 1 turns that threshold off
+# (a filled honeypot, a blocked word, a shadow ban or Akismet's "spam" decide on their own).
+SUMMED_MAX = 0.99
 # Each rejection outweighs this many approvals when deciding whether an author is still trusted.
 REJECTION_WEIGHT = 3
 
@@ -225,7 +228,7 @@ async def screen(
         evidence.append((NO_FORM, NO_FORM_WEIGHT))
     if found.burst is not None:
         evidence.append(found.burst)
-    score = round(min(score + sum(weight for _, weight in evidence), 1.0), 3)
+    score = round(min(score + sum(weight for _, weight in evidence), SUMMED_MAX), 3)
     scored = tuple(code for code, _ in evidence)
     if score >= site.spam_reject:
         return Screened(CommentStatus.SPAM, (*reasons, *scored, "spam_score"), score)

@@ -6,7 +6,9 @@ from __future__ import annotations
 import re
 import unicodedata
 import xml.etree.ElementTree as ET
+from collections.abc import AsyncIterator
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -14,10 +16,21 @@ import httpx
 import pytest
 
 from kibitz import errors, inputs
-from tests.conftest import ORIGIN_A, Api
+from tests.conftest import ORIGIN_A, ORIGIN_B, Api, FakeClock, make_settings, open_api, site_table
 from tests.test_markup import XSS_CORPUS, assert_safe_html
 
 pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+async def api(tmp_path: Path, database_url: str, clock: FakeClock) -> AsyncIterator[Api]:
+    """The usual two sites, with the spam score deciding nothing (thresholds of 1): hostile markup is
+    this file's subject, and the spam filter rightly holds much of it (tests/test_spam.py)."""
+    calm = {"spam_hold": 1.0, "spam_reject": 1.0}
+    sites = [site_table("a", ORIGIN_A, **calm), site_table("b", ORIGIN_B, **calm)]
+    async for item in open_api(make_settings(tmp_path, database_url, sites=sites), clock):
+        yield item
+
 
 PROBLEM_JSON = "application/problem+json"
 ATOM = "{http://www.w3.org/2005/Atom}"
