@@ -44,6 +44,7 @@ ALPHA = 0.5  # additive smoothing per bucket
 SITE_WEIGHT = 3
 SHRINK = 5  # features of no weight added to every comment: a short text's ratio shrinks
 MIN_TOKENS = 4  # a text of fewer words says too little to judge by its words
+FULL_TOKENS = 10  # below this many words, the classifier's weight shrinks in proportion
 # contribution(): no score up to MARGIN (normalised log-likelihood ratio), then rising linearly
 # through HOLD_WEIGHT (the default spam_hold) at HOLD_AT, to at most CAP.
 MARGIN = 0.7
@@ -186,7 +187,10 @@ def spammy_words(model: Base, site: SiteCounts, words: list[str]) -> int:
 
 def contribution(ratio: float, tokens: int) -> float:
     """What the classifier adds to a comment's spam score: nothing under MARGIN or for a text of
-    fewer than MIN_TOKENS words, HOLD_WEIGHT (the default spam_hold) at HOLD_AT, at most CAP."""
+    fewer than MIN_TOKENS words, HOLD_WEIGHT (the default spam_hold) at HOLD_AT, at most CAP; a
+    text of fewer than FULL_TOKENS words weighs in proportion to its words ("Typed without a mouse.
+    [keyboard-post]" is six words of weak evidence, not a verdict)."""
     if tokens < MIN_TOKENS or ratio <= MARGIN:
         return 0.0
-    return min(CAP, HOLD_WEIGHT * (ratio - MARGIN) / (HOLD_AT - MARGIN))
+    short = min(1.0, tokens / FULL_TOKENS)
+    return min(CAP, HOLD_WEIGHT * (ratio - MARGIN) / (HOLD_AT - MARGIN)) * short

@@ -108,12 +108,19 @@ def test_replies_four_levels_deep_nest_under_their_parents(fresh_demo: Kibitz, p
     start = next(c["id"] for c in api["comments"] if not c["replies"] and not c["deleted"])
     open_thread(page, fresh_demo.url + SHORT)
     chain = [start]
+    # Four different answers: one reader's near-copies within minutes are held as repeats.
+    words = [
+        "Agreed, the costs were",
+        "Not quite: the council said",
+        "Source? I read that it",
+        "Fair point, though",
+    ]
     for level in range(1, 5):
         parent = page.locator(comment(chain[-1]))  # a leaf: its reply button is the only one inside
         parent.locator("[data-action='reply']").click()
         form = parent.locator("form[data-form='reply']")
         form.locator("[name='name']").fill(f"Replier {level}")
-        form.locator("[name='text']").fill(f"Answer number {level} in the chain [reply-{level}]")
+        form.locator("[name='text']").fill(f"{words[level - 1]} otherwise [reply-{level}]")
         form.locator("button[type='submit']").click()
         reply = comment_id_with_text(page, f"[reply-{level}]")
         assert parent_comment_id(page, reply) == chain[-1], f"reply {level} is drawn under its parent"
@@ -234,7 +241,8 @@ HOSTILE = {
     " [e](vbscript:window.__xss=1)",
     "T03": '<a href="https://ok.example" onclick="window.__xss=1">raw</a>'
     " <http://a.example/'onmouseover='window.__xss=1>",
-    "T04": "[https://bank.example](https://evil.example)",
+    # With words around it: a comment of a bare link is held by the spam filter (tests/test_spam.py).
+    "T04": "Log in at [https://bank.example](https://evil.example) to see your statement",
 }
 HOSTILE_NAME = '<img src=x onerror="window.__xss=1">'
 
