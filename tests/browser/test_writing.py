@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from playwright.sync_api import Dialog, Page, Route, expect
+from playwright.sync_api import Dialog, Page, Request, Route, expect
 
 from tests.browser.conftest import (
     EMPTY,
@@ -399,3 +399,43 @@ def test_a_delete_whose_live_event_arrives_before_its_answer_is_counted_once(
     expect_count(page, before)
     assert fresh_demo.count(SHORT) == before
     assert errors == []
+
+
+def test_the_widget_sends_a_form_token_and_a_filled_hidden_field_is_never_published(
+    fresh_demo: Kibitz, page: Page
+) -> None:
+    """QUALITY T33 through the widget: each post carries a fresh form token and the hidden field
+    (empty for a person); a script that fills the hidden field is told "awaiting moderation" and
+    nobody sees its comment."""
+    require_bundle()
+    sent: list[dict[str, Any]] = []
+
+    def record(request: Request) -> None:
+        if request.method == "POST" and request.url.endswith("/comments"):
+            sent.append(request.post_data_json or {})
+
+    page.on("request", record)
+    open_thread(page, fresh_demo.url + SHORT)
+    form = page.locator(MAIN_FORM)
+    form.locator("[name='name']").fill("Tess Token")
+    form.locator("[name='text']").fill("Proper words from a person at a keyboard. [token-post]")
+    hidden = form.locator("[name='hp']")
+    expect(hidden).to_be_attached()
+    expect(hidden).to_be_hidden()  # nobody sees it, and it takes no tab stop
+    assert hidden.get_attribute("tabindex") == "-1"
+    form.locator("button[type='submit']").click()
+    mine = comment_id_with_text(page, "[token-post]")
+    assert mine in {c["id"] for c in fresh_demo.thread(SHORT)["comments"]}
+
+    form.locator("[name='text']").fill("Buy now, the best deals online. [bot-post]")
+    hidden.evaluate("el => { el.value = 'http://spam.example' }")  # what a form-filling script does
+    form.locator("button[type='submit']").click()
+    bot = comment_id_with_text(page, "[bot-post]")
+    expect(page.locator(f"{comment(bot)}[data-pending]")).to_have_count(1)
+    assert bot not in {c["id"] for c in fresh_demo.thread(SHORT)["comments"]}
+
+    tokens = [body["form"] for body in sent]
+    assert len(tokens) == 2
+    assert all(tokens)
+    assert tokens[0] != tokens[1], "a fresh token for each post"
+    assert [body["hp"] for body in sent] == [None, "http://spam.example"]

@@ -25,8 +25,11 @@ function digestSelect(id: string): HTMLSelectElement {
   return select;
 }
 
-/** Adds the digest choice beside a form's "Notify of" (shown while it notifies of something). */
+/** Adds the digest choice beside a form's "Notify of" (shown while it notifies of something), and to a
+ * comment form the field only scripts fill in (hidden from people and from assistive technology). */
 export function enhance(form: HTMLFormElement): void {
+  if (form.elements.namedItem("text") && !form.elements.namedItem("hp"))
+    form.append(h("div", { class: "kb-hp", "aria-hidden": "true" }, h("input", { name: "hp", tabindex: "-1", autocomplete: "off" })));
   const notify = form.elements.namedItem("notify") as HTMLSelectElement | null;
   if (!notify || form.elements.namedItem("digest")) return;
   const select = digestSelect(notify.id.replace(/notify$/, "digest"));
