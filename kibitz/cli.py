@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from kibitz import __version__
+from kibitz.cli_bounces import bounces
 from kibitz.cli_comments import comments, threads
 from kibitz.cli_data import (
     DATA_DATABASE_URL,
@@ -180,5 +181,5 @@ def demo(host: str, port: int, data_dir: Path, origins: tuple[str, ...]) -> None
     run_demo(host, port, data_dir, origins)
 
 
-for command in (comments, threads, worker, outbox, admin, apikey):
+for command in (comments, threads, worker, outbox, admin, apikey, bounces):
     main.add_command(command)

@@ -45,7 +45,10 @@ class PermanentMailError(MailError):
 
 
 class Mailer(Protocol):
-    async def send(self, message: EmailMessage) -> None: ...
+    async def send(self, message: EmailMessage, sender: str | None = None) -> None:
+        """Send ``message`` to its ``To``; ``sender``: the envelope sender (MAIL FROM, where bounces
+        go), else the ``From`` address. Never a header: the receiving server writes ``Return-Path``."""
+        ...
 
 
 def message_id(outbox_id: int, base_url: str) -> str:
@@ -106,18 +109,18 @@ class SmtpMailer:
         self.keep = keep
         self._idle: list[aiosmtplib.SMTP] = []
 
-    async def send(self, message: EmailMessage) -> None:
+    async def send(self, message: EmailMessage, sender: str | None = None) -> None:
         try:
             async with asyncio.timeout(self.config.timeout):
-                await self._send(message)
+                await self._send(message, sender)
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             raise classify(exc) from exc
 
-    async def _send(self, message: EmailMessage) -> None:
+    async def _send(self, message: EmailMessage, sender: str | None) -> None:
         client = self._take()
         if client is not None:
             try:
-                await client.send_message(message)
+                await client.send_message(message, sender=sender)
             except (aiosmtplib.SMTPServerDisconnected, ConnectionError):
                 # The server closed an idle connection in the meantime: once more on a new one.
                 client.close()
@@ -129,7 +132,7 @@ class SmtpMailer:
                 return
         client = await self._connect()
         try:
-            await client.send_message(message)
+            await client.send_message(message, sender=sender)
         except BaseException:
             client.close()
             raise

@@ -18,10 +18,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from kibitz.bounces import Verp
 from kibitz.config import Settings
 from kibitz.leased import LeasedLoop, backoff
 from kibitz.mailer import Mailer, MailError, PermanentMailError, SmtpMailer, build_message, classify
 from kibitz.metrics import Metrics
+from kibitz.security import Tokens
 from kibitz.store.db import Database
 from kibitz.store.outbox import OutboxRow
 
@@ -66,6 +68,7 @@ class Worker(LeasedLoop):
         concurrency: int = 5,
         rng: random.Random | None = None,
         metrics: Metrics | None = None,
+        verp: Verp | None = None,
     ) -> None:
         super().__init__(db, batch)
         self.mailer = mailer
@@ -76,6 +79,8 @@ class Worker(LeasedLoop):
         self.concurrency = concurrency
         self.rng = rng or random.Random()
         self.metrics = metrics
+        # Signed return paths (bounces.py), with bounce_address set; made on first use otherwise.
+        self.verp = verp
         self._job_checked: dict[str, datetime] = {}
 
     async def run_once(self) -> int:
@@ -116,8 +121,12 @@ class Worker(LeasedLoop):
             log.warning("outbox %s failed: bad message: %s", row.id, exc)
             self._count("failed")
             return
+        sender = await self._envelope_sender(row)
         try:
-            await self.mailer.send(message)
+            if sender is None:  # mailers that know no envelope sender keep working
+                await self.mailer.send(message)
+            else:
+                await self.mailer.send(message, sender=sender)
         except Exception as exc:
             error = classify(exc)
             await self._failed(row, error)
@@ -126,6 +135,18 @@ class Worker(LeasedLoop):
             await tx.outbox.mark_sent(row.id, self.clock())
         log.info("outbox %s sent (%s to %s)", row.id, row.kind, row.recipient)
         self._count("sent")
+
+    async def _envelope_sender(self, row: OutboxRow) -> str | None:
+        """The row's signed return path (VERP) when ``bounce_address`` is set; else None, and the
+        envelope sender is the From address."""
+        if not self.settings.bounce_address:
+            return None
+        if self.verp is None:
+            from kibitz.context import load_secret  # the secret every process shares
+
+            secret = await load_secret(self.db, self.settings.secret_key)
+            self.verp = Verp(self.settings.bounce_address, Tokens(secret))
+        return self.verp.address_for(row.id)
 
     def _count(self, outcome: str) -> None:
         if self.metrics is not None:
@@ -217,7 +238,10 @@ def start_worker(ctx: Context) -> Callable[[], Awaitable[None]]:
     """Run a worker for ``ctx`` as a background task; the returned function stops it: the batch in
     flight may finish within the SMTP timeout, then it is cancelled and its claimed rows released."""
     mailer = SmtpMailer(ctx.settings.smtp)
-    worker = Worker(ctx.db, mailer, ctx.settings, ctx.clock, jobs=default_jobs(ctx), metrics=ctx.metrics)
+    verp = Verp(ctx.settings.bounce_address, ctx.tokens) if ctx.settings.bounce_address else None
+    worker = Worker(
+        ctx.db, mailer, ctx.settings, ctx.clock, jobs=default_jobs(ctx), metrics=ctx.metrics, verp=verp
+    )
     stop = asyncio.Event()
     task = asyncio.create_task(worker.run_forever(stop), name="kibitz-outbox-worker")
 

@@ -272,7 +272,7 @@ class FlakyMailer:
         self.down = False
         self.sent: list[str] = []
 
-    async def send(self, message: EmailMessage) -> None:
+    async def send(self, message: EmailMessage, sender: str | None = None) -> None:
         to = str(message["To"])
         if self.down or to in self.flaky:
             self.flaky.discard(to)

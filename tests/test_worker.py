@@ -338,8 +338,8 @@ async def test_hanging_server_times_out_as_transient_while_other_mail_goes(env: 
         class Routing:
             """Mail to hang@ goes through the server that never answers."""
 
-            async def send(self, message: EmailMessage) -> None:
-                await (slow if "hang@" in str(message["To"]) else fast).send(message)
+            async def send(self, message: EmailMessage, sender: str | None = None) -> None:
+                await (slow if "hang@" in str(message["To"]) else fast).send(message, sender)
 
         [stuck] = await env.enqueue(1, recipient="hang@example.org")
         others = await env.enqueue(4, dedupe_key="other")

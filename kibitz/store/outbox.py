@@ -177,7 +177,12 @@ class OutboxRepo:
         return to_row(row) if row else None
 
     async def still_deliverable(self, row: OutboxRow) -> str | None:
-        """None when the mail may go now; otherwise why not (checked at send time, QUALITY T41)."""
+        """None when the mail may go now; otherwise why not (checked at send time, QUALITY T41).
+        A suppressed address (a hard bounce, a complaint: store/suppressions.py) gets no mail at
+        all, not even a confirmation."""
+        suppressed = await self.tx.suppressions.reason(row.site, row.recipient)
+        if suppressed is not None:
+            return f"suppressed: {suppressed}"
         if row.subscriber_id is not None:
             status = (
                 await self.tx.conn.execute(
@@ -186,8 +191,8 @@ class OutboxRepo:
             ).scalar_one_or_none()
             if status is None:
                 return "subscriber gone"
-            # A confirmation goes to an address not confirmed yet, by its nature.
-            if row.kind != "confirm" and status != "confirmed":
+            # A confirmation goes to an address not confirmed yet, by its nature; never to one that bounced.
+            if status == "bounced" or (row.kind != "confirm" and status != "confirmed"):
                 return f"subscriber {status}"
         if row.subscription_id is not None:
             active = (

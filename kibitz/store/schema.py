@@ -242,6 +242,8 @@ subscribers = Table(
     Column("confirm_sent", UTCDateTime, nullable=True),
     # Every manage link issued at or before this moment (ms since the epoch) is void (migration 0006).
     Column("manage_links_revoked", BigInteger, nullable=True),
+    # The preference centre's pause: no newsletter mail before this moment (migration 0012).
+    Column("paused_until", UTCDateTime, nullable=True),
     UniqueConstraint("site", "email", name="uq_subscribers_site_email"),
 )
 
@@ -260,6 +262,9 @@ subscriptions = Table(
     # address confirms a mail that listed it (subscriptions.py). ``requested``: when last asked for.
     Column("pending", Boolean, nullable=False, server_default="0"),
     Column("requested", UTCDateTime, nullable=True),
+    # Which of the site's newsletter lists ([[sites.lists]] id); "" for comment mail, and for the
+    # site's first list (subscriptions made before lists existed).
+    Column("list", String(64), nullable=False, server_default=""),
     UniqueConstraint("subscriber_id", "topic", "thread_id", name="uq_subscriptions_subscriber_topic_thread"),
     Index("ix_subscriptions_thread", "thread_id", "topic"),
 )
@@ -565,4 +570,35 @@ akismet_checks = Table(
     Column("params", Text, nullable=False),
     Column("created", UTCDateTime, nullable=False),
     Index("ix_akismet_checks_created", "created"),
+)
+
+
+# Addresses never to be mailed again, for one site or (``site`` "") for every site: a hard bounce, a
+# complaint, an unsubscribe from everything, an erasure. Checked when each mail is sent.
+suppressions = Table(
+    "suppressions",
+    metadata,
+    Column("site", String(64), primary_key=True),
+    Column("email", String(320), primary_key=True),
+    Column("reason", String(16), nullable=False),  # hard_bounce | complaint | unsubscribed | erased
+    Column("detail", String(500), nullable=False, server_default=""),
+    Column("created", UTCDateTime, nullable=False),
+    Index("ix_suppressions_email", "email"),
+)
+
+# Every bounce and complaint received (DSN, ARF, a provider's webhook): soft bounces are counted here
+# before an address is suppressed; campaign statistics count them per outbox row.
+bounces = Table(
+    "bounces",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("site", String(64), nullable=False, server_default=""),
+    Column("email", String(320), nullable=False),
+    Column("kind", String(16), nullable=False),  # hard | soft | complaint
+    Column("source", String(16), nullable=False),  # smtp | webhook
+    Column("outbox_id", Id, nullable=True),  # the message it answers, when its VERP address says so
+    Column("detail", String(500), nullable=False, server_default=""),
+    Column("created", UTCDateTime, nullable=False),
+    Index("ix_bounces_email_created", "email", "created"),
+    Index("ix_bounces_outbox_id", "outbox_id"),
 )

@@ -25,6 +25,7 @@ class Tx:
         from kibitz.store.spam import SpamRepo
         from kibitz.store.staff import ApiKeyRepo, SessionRepo, StaffRepo
         from kibitz.store.subscribers import SubscriberRepo
+        from kibitz.store.suppressions import BounceRepo, SuppressionRepo
         from kibitz.store.threads import ThreadRepo
         from kibitz.store.votes import FlagRepo, VoteRepo
         from kibitz.store.webhooks import WebhookRepo
@@ -51,6 +52,8 @@ class Tx:
         self.api_keys = ApiKeyRepo(self)
         self.spam = SpamRepo(self)
         self.webhooks = WebhookRepo(self)
+        self.suppressions = SuppressionRepo(self)
+        self.bounces = BounceRepo(self)
 
     def upsert(self, table: Table) -> Any:
         """An INSERT that understands ON CONFLICT on both engines (same API on each)."""

@@ -21,6 +21,9 @@ from kibitz.web.problems import PROBLEM_JSON, SECURITY_HEADERS, problem_body, pr
 
 log = logging.getLogger(__name__)
 MAX_BODY = 64 * 1024
+# Machines' routes outside /api/v1/admin/ (a mail provider's webhook): like the staff API, no Origin
+# rule, no CORS grant, never cached; each with a body limit of its own.
+MACHINE_BODY = {"/api/v1/bounces": 1024 * 1024}
 # Request heads (docs/api.md): one header's name and value, all headers together, path and query.
 MAX_HEADER = 8 * 1024
 MAX_HEADERS = 32 * 1024
@@ -70,7 +73,8 @@ class Edge:
         headers = Headers(scope=scope)
         # Staff routes are for the admin's own pages and for machines with API keys: no CORS grant,
         # no Origin rule (a session needs its CSRF token), never cached (DESIGN.md §3b).
-        staff = path.startswith(("/api/v1/admin/", "/admin/")) or path == "/admin"
+        staff = path.startswith(("/api/v1/admin/", "/admin/")) or path == "/admin" or path in MACHINE_BODY
+        limit = MACHINE_BODY.get(path, MAX_BODY)
         api = path.startswith("/api/") and not staff
         origin = headers.get("origin")
         norm_origin = origin_of(origin) if origin and origin != "null" else None
@@ -112,9 +116,9 @@ class Edge:
             return
 
         length = headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
+        if length is not None and (not length.isdigit() or int(length) > limit):
             await refuse(
-                errors.PayloadTooLarge(f"Bodies are limited to {MAX_BODY // 1024} KiB")
+                errors.PayloadTooLarge(f"Bodies are limited to {limit // 1024} KiB")
                 if length.isdigit()
                 else errors.MalformedRequest("Bad Content-Length")
             )
@@ -146,9 +150,9 @@ class Edge:
                     return
                 chunk = message.get("body", b"")
                 size += len(chunk)
-                if size > MAX_BODY:
+                if size > limit:
                     await refuse(
-                        errors.PayloadTooLarge(f"Bodies are limited to {MAX_BODY // 1024} KiB"),
+                        errors.PayloadTooLarge(f"Bodies are limited to {limit // 1024} KiB"),
                         {"Connection": "close"},
                     )
                     return
