@@ -104,6 +104,16 @@ class RateLimits:
 
 
 @dataclass(frozen=True)
+class NewsletterList:
+    """One of a site's newsletter lists ([[sites.lists]]): ``id`` is its slug in the API and forms."""
+
+    id: str
+    name: str
+    welcome: bool = True  # mail a welcome when a subscription to it is confirmed
+    description: str = ""
+
+
+@dataclass(frozen=True)
 class SiteConfig:
     id: str
     name: str
@@ -125,6 +135,12 @@ class SiteConfig:
     votes_per_address: int = 3
     # Akismet (akismet.py): off unless a key is set; then its verdict is one more spam signal.
     akismet_key: str = field(default="", repr=False)
+    # Newsletter lists, the first being the default; none given: one, "news", named after the site.
+    lists: tuple[NewsletterList, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.lists:
+            object.__setattr__(self, "lists", (NewsletterList("news", f"{self.name} newsletter"),))
 
     def allows_origin(self, origin: str) -> bool:
         """Whether a request's ``Origin`` header names one of this site's origins."""
@@ -175,6 +191,12 @@ class Settings:
     # long a post waits for the verdict before it is held for a moderator instead.
     akismet_url: str = "https://rest.akismet.com/1.1"
     akismet_timeout: float = 2.0
+    # Bounces (bounces.py): VERP return paths under this address ("" = off), where `kibitz bounces`
+    # listens, the provider webhook's bearer secret ("" = no webhook), soft bounces before suppression.
+    bounce_address: str = ""
+    bounces_listen: str = "127.0.0.1:2525"
+    bounce_webhook_secret: str = field(default="", repr=False)
+    soft_bounce_limit: int = 3
 
     @property
     def metrics_address(self) -> tuple[str, int] | None:
@@ -326,9 +348,7 @@ def _build(raw: Mapping[str, object], r: _Reader, cwd: Path, config_path: Path |
     except ValueError as exc:
         r.fail("base_url", f"{exc}, not {_show(base_url)}")
     data_dir = _data_dir(r, top.get("data_dir", "."), cwd)
-    secret_key = r.string(top.get("secret_key", ""), "secret_key")
-    if secret_key and len(secret_key) < MIN_SECRET_KEY_LENGTH:
-        r.fail("secret_key", f"must be at least {MIN_SECRET_KEY_LENGTH} characters, or empty")
+    secret_key = _secret(r, top.get("secret_key", ""), "secret_key")
     database_url = r.string(top.get("database_url", DEFAULT_DATABASE_URL), "database_url").strip()
     try:
         _async_database_url(database_url, data_dir)
@@ -358,7 +378,27 @@ def _build(raw: Mapping[str, object], r: _Reader, cwd: Path, config_path: Path |
         webhook_timeout=_seconds(r, top.get("webhook_timeout", 5.0), "webhook_timeout", 30.0),
         akismet_url=_http_url(r, top.get("akismet_url", "https://rest.akismet.com/1.1"), "akismet_url"),
         akismet_timeout=_seconds(r, top.get("akismet_timeout", 2.0), "akismet_timeout", 10.0),
+        bounce_address=_bounce_address(r, top.get("bounce_address", "")),
+        bounces_listen=_listen(r, top.get("bounces_listen", "127.0.0.1:2525"), "bounces_listen", empty=False),
+        bounce_webhook_secret=_secret(r, top.get("bounce_webhook_secret", ""), "bounce_webhook_secret"),
+        soft_bounce_limit=_bounded(r, top.get("soft_bounce_limit", 3), "soft_bounce_limit", 1, 100),
     )
+
+
+def _bounce_address(r: _Reader, value: object) -> str:
+    """A bare address whose local part leaves room for ``+<outbox id>-<signature>`` (at most 64)."""
+    text = r.string(value, "bounce_address").strip()
+    if text and (not _EMAIL.fullmatch(text) or len(text.rpartition("@")[0]) > 32):
+        like = "an address like 'bounces@news.example.org' (a local part of at most 32 characters)"
+        r.fail("bounce_address", f"must be {like}, or empty, not {_show(text)}")
+    return text
+
+
+def _secret(r: _Reader, value: object, key: str) -> str:
+    text = r.string(value, key)
+    if text and len(text) < MIN_SECRET_KEY_LENGTH:
+        r.fail(key, f"must be at least {MIN_SECRET_KEY_LENGTH} characters, or empty")
+    return text
 
 
 def _http_url(r: _Reader, value: object, key: str) -> str:
@@ -384,16 +424,16 @@ def split_listen(value: str) -> tuple[str, int]:
     return host, int(port_text)
 
 
-def _listen(r: _Reader, value: object, key: str) -> str:
+def _listen(r: _Reader, value: object, key: str, *, empty: bool = True) -> str:
     text = r.string(value, key).strip()
-    if not text:
+    if not text and empty:
         return ""
     try:
         host, port = split_listen(text)
     except ValueError:
+        also = ", or empty" if empty else ""
         r.fail(
-            key,
-            f"must be an address and port like '127.0.0.1:9108' or '[::1]:9108', or empty, not {_show(text)}",
+            key, f"must be an address and port like '127.0.0.1:9108' or '[::1]:9108'{also}, not {_show(text)}"
         )
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 

@@ -19,6 +19,7 @@ from kibitz.config import (
     _SLUG,
     AuthorPolicy,
     ModerationMode,
+    NewsletterList,
     RateLimit,
     RateLimits,
     SiteConfig,
@@ -91,7 +92,48 @@ def _site(r: _Reader, value: object, key: str, base_origin: str) -> SiteConfig:
         authors=r.choice(AuthorPolicy, table.get("authors", "guests"), f"{key}.authors"),
         votes_per_address=_bounded(r, table.get("votes_per_address", 3), f"{key}.votes_per_address", 1, 1000),
         akismet_key=r.string(table.get("akismet_key", ""), f"{key}.akismet_key").strip(),
+        lists=_lists(r, table.get("lists", []), f"{key}.lists", name),
     )
+
+
+_LIST_KEYS = ("id", "name", "welcome", "description")
+MAX_LISTS = 50
+MAX_LIST_NAME = 120
+MAX_LIST_DESCRIPTION = 500
+# Paths under /newsletter/{site}/ that a list id must leave free.
+RESERVED_LIST_IDS = frozenset({"subscribe"})
+
+
+def _lists(r: _Reader, value: object, key: str, site_name: str) -> tuple[NewsletterList, ...]:
+    """The site's [[sites.lists]] tables; none: the one default list (SiteConfig makes it)."""
+    if not isinstance(value, list | tuple):
+        r.fail(key, f"must be a list of list tables ([[sites.lists]]), not {_kind(value)}")
+    if len(value) > MAX_LISTS:
+        r.fail(key, f"must hold at most {MAX_LISTS} lists, not {len(value)}")
+    found: list[NewsletterList] = []
+    for index, item in enumerate(value):
+        where = f"{key}[{index}]"
+        table = r.table(item, where, _LIST_KEYS)
+        if "id" not in table:
+            r.fail(f"{where}.id", "is required")
+        list_id = r.string(table["id"], f"{where}.id")
+        if list_id in RESERVED_LIST_IDS:
+            r.fail(f"{where}.id", f"{list_id!r} is reserved (a path of the sign-up form)")
+        if not _SLUG.fullmatch(list_id):
+            rule = "1-64 characters of a-z, 0-9, '-' and '_', starting with a letter or digit"
+            r.fail(f"{where}.id", f"must be {rule}, not {_show(list_id)}")
+        earlier = next((n for n, seen in enumerate(found) if seen.id == list_id), None)
+        if earlier is not None:
+            r.fail(f"{where}.id", f"duplicate list id {list_id!r} (also {key}[{earlier}])")
+        name = " ".join(r.string(table.get("name", list_id), f"{where}.name").split())
+        if not name or len(name) > MAX_LIST_NAME:
+            r.fail(f"{where}.name", f"must be 1 to {MAX_LIST_NAME} characters")
+        description = " ".join(r.string(table.get("description", ""), f"{where}.description").split())
+        if len(description) > MAX_LIST_DESCRIPTION:
+            r.fail(f"{where}.description", f"must be at most {MAX_LIST_DESCRIPTION} characters")
+        welcome = r.boolean(table.get("welcome", True), f"{where}.welcome")
+        found.append(NewsletterList(list_id, name, welcome, description))
+    return tuple(found)
 
 
 def _words(r: _Reader, value: object, key: str) -> tuple[str, ...]:

@@ -32,7 +32,10 @@ LISTED = 10  # subscriptions named one by one in a confirmation mail; the rest a
 def label(links: Links, site: str, subscription: Subscription, thread: Thread | None) -> str:
     """What a subscription follows, in words only the publisher chose."""
     site_name = links.site_name(site)
-    if subscription.topic == "newsletter" or thread is None:
+    if subscription.topic == "newsletter":
+        found = links.newsletter_list(site, subscription.list_id)
+        return f"the newsletter “{found.name}”" if found is not None else f"the newsletter of {site_name}"
+    if thread is None:
         return f"the newsletter of {site_name}"
     story = f"“{thread.page_title}”" if thread.page_title else f"a story on {site_name}"
     if subscription.topic == "replies":
@@ -51,13 +54,23 @@ async def request_subscription(
     now: datetime,
     *,
     proven: bool = False,
+    list_id: str = "",
 ) -> Subscription:
-    """Record what the address wants to follow. ``proven``: the asker showed they hold the address
-    (a verified session), so it is in force at once; otherwise it waits, pending, for the address to
-    confirm a mail that lists it."""
+    """Record what the address wants to follow (``list_id``: which newsletter list). ``proven``: the
+    asker showed they hold the address (a verified session), so it is in force at once; otherwise it
+    waits, pending, for the address to confirm a mail that lists it."""
     subscriber = await tx.subscribers.get_or_create(site, email, now)
+    lists = links.lists(site)
+    first = bool(lists) and lists[0].id == list_id  # what a subscription from before lists meant
     subscription = await tx.subscribers.subscribe(
-        subscriber.id, topic, thread_id, digest, now, pending=not proven
+        subscriber.id,
+        topic,
+        thread_id,
+        digest,
+        now,
+        pending=not proven,
+        list_id=list_id,
+        adopt_unlisted=first,
     )
     if proven:
         if subscriber.status in ("unconfirmed", "unsubscribed"):

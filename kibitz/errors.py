@@ -3,7 +3,8 @@
     KibitzError
     ├── InvalidInput            422 invalid_input (field errors)
     │   ├── IdempotencyKeyReused 422 idempotency_key_reused
-    │   └── WebhookTargetRefused 422 webhook_target_refused
+    │   ├── WebhookTargetRefused 422 webhook_target_refused
+    │   └── UnknownList         422 unknown_list
     ├── MalformedRequest        400 malformed_request
     │   └── InvalidIdempotencyKey 400 invalid_idempotency_key
     ├── Unauthorized            401 unauthorized
@@ -74,6 +75,10 @@ class IdempotencyKeyReused(InvalidInput):
 
 class WebhookTargetRefused(InvalidInput):
     code, status, title = "webhook_target_refused", 422, "Webhooks may only call public http(s) addresses"
+
+
+class UnknownList(InvalidInput):
+    code, status, title = "unknown_list", 422, "This site has no newsletter list by that id"
 
 
 class MalformedRequest(KibitzError):

@@ -8,10 +8,10 @@ derived from the address.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from kibitz.config import Settings
+from kibitz.config import NewsletterList, Settings
 from kibitz.models import Thread
 from kibitz.security import Tokens
 
@@ -36,6 +36,8 @@ class Links:
     tokens: Tokens
     base_url: str
     site_names: dict[str, str]
+    # Each site's newsletter lists as configured, the first being the default.
+    site_lists: dict[str, tuple[NewsletterList, ...]] = field(default_factory=dict)
 
     def _url(self, kind: str, subject: str, now: datetime) -> str:
         token = self.tokens.issue(kind, subject, now=now, ttl=TTL[kind])
@@ -62,6 +64,22 @@ class Links:
     def site_name(self, site: str) -> str:
         return self.site_names.get(site, site)
 
+    def lists(self, site: str) -> tuple[NewsletterList, ...]:
+        return self.site_lists.get(site, ())
+
+    def newsletter_list(self, site: str, list_id: str) -> NewsletterList | None:
+        """The list a newsletter subscription names: "" (stored before lists existed) is the
+        site's first list; None for a list the site no longer has."""
+        lists = self.lists(site)
+        if not list_id:
+            return lists[0] if lists else None
+        return next((item for item in lists if item.id == list_id), None)
+
 
 def links_for(tokens: Tokens, settings: Settings) -> Links:
-    return Links(tokens, settings.base_url, {site.id: site.name for site in settings.sites})
+    return Links(
+        tokens,
+        settings.base_url,
+        {site.id: site.name for site in settings.sites},
+        {site.id: site.lists for site in settings.sites},
+    )

@@ -18,11 +18,13 @@ from kibitz.web import (
     api,
     apidocs,
     assets,
+    bounces,
     embedcheck,
     feeds,
     live,
     manage_pages,
     mod_links,
+    newsletter,
     ops,
     pages,
     schemas,
@@ -183,11 +185,26 @@ def register(app: FastAPI) -> None:
         tags=["subscriptions"],
     )
     r.add_api_route(
+        f"{v1}/sites/{{site}}/lists",
+        newsletter.lists,
+        methods=["GET"],
+        responses={**_ok(newsletter.ListsOut), **_problems(404, 422)},
+        tags=["subscriptions"],
+    )
+    r.add_api_route(
         f"{v1}/sites/{{site}}/embed-check",
         embedcheck.embed_check,
         methods=["GET"],
         responses={**_ok(embedcheck.EmbedCheckOut), **_problems(404, 422)},
         tags=["threads"],
+    )
+    r.add_api_route(
+        f"{v1}/bounces",  # a mail provider's webhook (web/bounces.py): bearer secret, no Origin
+        bounces.receive,
+        methods=["POST"],
+        responses={**_ok(bounces.RecordedOut), **_problems(400, 401, 404, 413, 415, 422, 503)},
+        openapi_extra=bounces.OPENAPI_BODY,
+        tags=["operations"],
     )
     r.add_api_route(
         f"{v1}/avatars/{{digest}}.svg",
@@ -207,6 +224,11 @@ def register(app: FastAPI) -> None:
     ):
         r.add_api_route(path, get, methods=["GET"], include_in_schema=False)
         r.add_api_route(path, post, methods=["POST"], include_in_schema=False)
+    # The newsletter's sign-up page and the form post that works without JavaScript.
+    r.add_api_route("/newsletter/{site}", newsletter.signup_page, methods=["GET"], include_in_schema=False)
+    r.add_api_route(
+        "/newsletter/{site}/subscribe", newsletter.subscribe, methods=["POST"], include_in_schema=False
+    )
     for action, handler in (
         ("delete", manage_pages.delete_own_comment),
         ("edit", manage_pages.edit_own_comment),
@@ -220,6 +242,7 @@ def register(app: FastAPI) -> None:
     r.add_api_route("/count.js", assets.count_js, methods=["GET"], include_in_schema=False)
     r.add_api_route("/live.js", assets.live_js, methods=["GET"], include_in_schema=False)
     r.add_api_route("/actions.js", assets.actions_js, methods=["GET"], include_in_schema=False)
+    r.add_api_route("/newsletter.js", assets.newsletter_js, methods=["GET"], include_in_schema=False)
     # Swagger UI on /openapi.json, from files this server ships (404 with public_docs = false).
     r.add_api_route("/docs", apidocs.page, methods=["GET"], include_in_schema=False)
     r.add_api_route("/docs/assets/{name}", apidocs.file, methods=["GET"], include_in_schema=False)

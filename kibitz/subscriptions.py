@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from kibitz import errors, guard, inputs
+from kibitz import errors, guard, inputs, newsletter
 from kibitz.config import SiteConfig
 from kibitz.consent import request_subscription
 from kibitz.links import CONFIRM, MANAGE, UNSUBSCRIBE, Links, links_for, ms, one_line
@@ -137,14 +137,29 @@ class Subscriptions:
         self.clock = clock
 
     async def subscribe(
-        self, site: SiteConfig, email: str, topic: str, page: str | None, digest: str | None, client: str
+        self,
+        site: SiteConfig,
+        email: str,
+        topic: str,
+        page: str | None,
+        digest: str | None,
+        client: str,
+        *,
+        list_id: str | None = None,
+        honeypot: str = "",
+        form: str | None = None,
     ) -> dict[str, str]:
-        """The same answer whatever the address (new, known, confirmed or unsubscribed)."""
+        """The same answer whatever the address (new, known, confirmed or unsubscribed), and whether
+        or not it looks like a script's (the hidden field ``honeypot`` filled, a ``form`` token that
+        is forged, used again or sent back too fast: then nothing is stored or sent)."""
         address = inputs.email(email, "email")
         if not address:
             raise errors.InvalidInput.field("email", "is required")
         if topic not in TOPICS:
             raise errors.InvalidInput.field("topic", "must be newsletter, thread or replies")
+        if list_id is not None and topic != newsletter.TOPIC:
+            raise errors.InvalidInput.field("list", "is only for the newsletter")
+        chosen = newsletter.choose_list(site, list_id) if topic == newsletter.TOPIC else None
         digest = digest or "instant"
         if digest not in DIGESTS:
             raise errors.InvalidInput.field("digest", "must be instant or daily")
@@ -161,11 +176,16 @@ class Subscriptions:
                 client=client,
                 now=now,
             )
+            signals = await guard.automation_signals(tx, self.tokens, site.id, honeypot, form, now)
+            if any(signal != guard.NO_FORM for signal in signals):
+                return dict(SUBSCRIBE_ANSWER)  # a script's: the same answer, nothing stored or sent
             thread_id = None
             if topic != "newsletter":
                 assert key is not None
                 thread_id = (await tx.threads.get_or_create(site.id, key, "", "", now)).id
-            await request_subscription(tx, self.links, site.id, address, topic, thread_id, digest, now)
+            list_id = chosen.id if chosen is not None else ""
+            args = (tx, self.links, site.id, address, topic, thread_id, digest, now)
+            await request_subscription(*args, list_id=list_id)
         return dict(SUBSCRIBE_ANSWER)
 
     def _subject(self, purpose: str, token: str) -> str:
@@ -220,7 +240,9 @@ class Subscriptions:
             await tx.subscribers.activate_pending(subscriber.id, subscriber.confirm_sent or _EPOCH, ids)
             if self.webhooks is not None:
                 await self.webhooks.confirmed(tx, subscriber.site, view.subscriptions, self.clock())
-            return ConfirmView(await _reload(tx, subscriber.id), view.subscriptions)
+            confirmed = await _reload(tx, subscriber.id)
+            await newsletter.welcome_confirmed(tx, self.links, confirmed, view.subscriptions, self.clock())
+            return ConfirmView(confirmed, view.subscriptions)
 
     async def confirm_waiting(self, token: str, what: str) -> ManageView:
         """Confirm from the manage page what waits for a confirmation: one subscription (by id) or
@@ -236,16 +258,17 @@ class Subscriptions:
                 ids = [int(what)]
             else:
                 raise errors.MalformedRequest("Say which subscription to confirm")
-            waiting = await tx.subscribers.pending_of(link.subscriber_id, until=now) if self.webhooks else []
+            waiting = await tx.subscribers.pending_of(link.subscriber_id, until=now)
             if not await tx.subscribers.activate_pending(link.subscriber_id, now, ids) and ids:
                 subscription = await tx.subscribers.subscription(ids[0])
                 if subscription is None or subscription.subscriber_id != link.subscriber_id:
                     raise errors.NotFound()
             await tx.subscribers.confirm_held(link.subscriber_id, now)
-            view = await self._view(tx, link.subscriber_id, fresh=True)
+            view = await self.view(tx, link.subscriber_id, fresh=True)
+            chosen = [(s, thread) for s, thread in waiting if ids is None or s.id in ids]
             if self.webhooks is not None:
-                chosen = [(s, thread) for s, thread in waiting if ids is None or s.id in ids]
                 await self.webhooks.confirmed(tx, view.subscriber.site, chosen, now)
+            await newsletter.welcome_confirmed(tx, self.links, view.subscriber, chosen, now)
             return view
 
     async def _unsubscribe_target(self, tx: Tx, token: str) -> UnsubscribeView:
@@ -305,7 +328,7 @@ class Subscriptions:
         """The guest's page: their active subscriptions and their comments on the site."""
         async with self.db.read() as tx:
             link = await self._live_link(tx, token)
-            return await self._view(tx, link.subscriber_id, fresh=self._fresh(link))
+            return await self.view(tx, link.subscriber_id, fresh=self._fresh(link))
 
     async def holder(self, token: str, *, destructive: bool = False) -> Subscriber:
         """Whom a manage link speaks for (NotFound/Gone like the page): the credential for changing
@@ -378,9 +401,15 @@ class Subscriptions:
                 await tx.subscribers.deactivate(subscription.id)
             else:
                 raise errors.MalformedRequest("Say which subscription to cancel")
-            return await self._view(tx, subscriber_id, fresh=fresh)
+            return await self.view(tx, subscriber_id, fresh=fresh)
 
-    async def _view(self, tx: Tx, subscriber_id: int, *, fresh: bool = False) -> ManageView:
+    async def live_link(self, tx: Tx, token: str) -> tuple[int, bool]:
+        """Whose live manage link this is and whether it is fresh: for rules built on the manage page."""
+        link = await self._live_link(tx, token)
+        return link.subscriber_id, self._fresh(link)
+
+    async def view(self, tx: Tx, subscriber_id: int, *, fresh: bool = False) -> ManageView:
+        """The manage page's view of a subscriber, in ``tx``."""
         subscriber = await tx.subscribers.get(subscriber_id)
         if subscriber is None:
             raise errors.NotFound()

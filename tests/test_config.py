@@ -16,6 +16,7 @@ import pytest
 from kibitz.config import (
     ConfigError,
     ModerationMode,
+    NewsletterList,
     RateLimit,
     RateLimits,
     Settings,
@@ -579,3 +580,69 @@ def test_secrets_stay_out_of_the_repr(tmp_path: Path) -> None:
     assert settings.secret_key == "s3cret-s3cret-s3cret"
     for secret in ("s3cret", "hunter2", "pa55word"):
         assert secret not in repr(settings)
+
+
+def test_newsletter_lists_are_read_in_order_and_a_site_without_any_has_one(tmp_path: Path) -> None:
+    write(
+        tmp_path / "kibitz.toml",
+        '[[sites]]\nid = "news"\nname = "Example News"\n\n'
+        '[[sites.lists]]\nid = "daily"\nname = "Daily  briefing"\ndescription = "Every morning."\n\n'
+        '[[sites.lists]]\nid = "offers"\nwelcome = false\n\n'
+        '[[sites]]\nid = "blog"\nname = "The Blog"\n',
+    )
+    news, blog = load_settings(env={}, cwd=tmp_path).sites
+
+    assert news.lists == (
+        NewsletterList("daily", "Daily briefing", True, "Every morning."),
+        NewsletterList("offers", "offers", False, ""),
+    )
+    assert blog.lists == (NewsletterList("news", "The Blog newsletter"),)
+    from_env = load_settings(
+        env={"KIBITZ_SITES": json.dumps([{"id": "a", "lists": [{"id": "weekly", "name": "Weekly"}]}])},
+        cwd=tmp_path,
+    )
+    assert from_env.sites[0].lists == (NewsletterList("weekly", "Weekly"),)
+
+
+@pytest.mark.parametrize(
+    ("lists", "key", "problem"),
+    [
+        ('[[sites.lists]]\nname = "No id"\n', "sites[0].lists[0].id", "is required"),
+        (
+            '[[sites.lists]]\nid = "a"\n[[sites.lists]]\nid = "a"\n',
+            "sites[0].lists[1].id",
+            "duplicate list id 'a' (also sites[0].lists[0])",
+        ),
+        (
+            '[[sites.lists]]\nid = "Daily News"\n',
+            "sites[0].lists[0].id",
+            "must be 1-64 characters of a-z, 0-9, '-' and '_', starting with a letter or digit, "
+            "not 'Daily News'",
+        ),
+        (
+            '[[sites.lists]]\nid = "subscribe"\n',
+            "sites[0].lists[0].id",
+            "'subscribe' is reserved (a path of the sign-up form)",
+        ),
+        (
+            '[[sites.lists]]\nid = "a"\nwelcome = "yes"\n',
+            "sites[0].lists[0].welcome",
+            "must be true or false, not a string",
+        ),
+        ('[[sites.lists]]\nid = "a"\nname = " "\n', "sites[0].lists[0].name", "must be 1 to 120 characters"),
+        (
+            '[[sites.lists]]\nid = "a"\nwelcom = true\n',
+            "sites[0].lists[0].welcom",
+            "unknown key (did you mean 'welcome'?)",
+        ),
+        (
+            'lists = "daily"\n',
+            "sites[0].lists",
+            "must be a list of list tables ([[sites.lists]]), not a string",
+        ),
+    ],
+)
+def test_a_bad_newsletter_list_is_an_error(tmp_path: Path, lists: str, key: str, problem: str) -> None:
+    error = config_error(tmp_path, f'[[sites]]\nid = "news"\n{lists}')
+
+    assert (error.key, error.problem) == (key, problem)

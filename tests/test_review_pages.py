@@ -124,6 +124,8 @@ async def test_cross_site_posts_to_the_manage_page_change_nothing(api: Api) -> N
         (manage, "cancel=all"),
         (manage, "signout=everywhere"),
         (manage, "send=link"),
+        (manage, "lists=save"),  # the preference centre: no list ticked
+        (manage, "pause=resumed"),
         (f"{manage}/comments/{ann}/edit", "text=Defaced"),
         (f"{manage}/comments/{ann}/delete", ""),  # the first press, which only asks
         (f"{manage}/comments/{ann}/delete", "sure=yes"),  # the second, which deletes
@@ -134,7 +136,8 @@ async def test_cross_site_posts_to_the_manage_page_change_nothing(api: Api) -> N
         assert (await post(api, path, body, "", SAME_ORIGIN)).status_code == 403, path
     assert [s.active for s in await rows(api, subscriptions)] == [True]
     assert shown(await api.thread())[ann]["html"].strip() == "<p>Mine to keep</p>"
-    assert [m.kind for m in await rows(api)] == ["confirm"]
+    assert [m.kind for m in await rows(api)] == ["confirm", "welcome"]  # the newsletter's, confirmed above
+    assert (await subscriber(api, "ann@news.example")).paused_until is None
     assert (await api.client.get(manage)).status_code == 200
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,6 +31,7 @@ class Subscriber:
     confirmed: datetime | None
     confirm_nonce: str | None
     confirm_sent: datetime | None
+    paused_until: datetime | None = None  # no newsletter mail before this moment (the preference centre)
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,7 @@ class Subscription:
     created: datetime
     pending: bool = False  # asked for without proof of the address: nothing is sent until confirmed
     requested: datetime | None = None
+    list_id: str = ""  # the newsletter list ("": comment mail, or the site's first list from before lists)
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,7 @@ def to_subscriber(row: Any) -> Subscriber:
         confirmed=row.confirmed,
         confirm_nonce=row.confirm_nonce,
         confirm_sent=row.confirm_sent,
+        paused_until=row.paused_until,
     )
 
 
@@ -77,6 +81,7 @@ def to_subscription(row: Any) -> Subscription:
         created=row.created,
         pending=bool(row.pending),
         requested=row.requested,
+        list_id=row.list,
     )
 
 
@@ -94,6 +99,7 @@ def _subscription_of(row: Any) -> Subscription:
         created=row.sub_created,
         pending=bool(row.sub_pending),
         requested=row.sub_requested,
+        list_id=row.sub_list,
     )
 
 
@@ -181,6 +187,11 @@ class SubscriberRepo:
             values["confirm_nonce"] = None
         await self.tx.conn.execute(update(subscribers).where(s.id == subscriber_id).values(**values))
 
+    async def pause(self, subscriber_id: int, until: datetime | None) -> None:
+        """Hold newsletter mail to this subscriber until ``until`` (None: resume now)."""
+        stmt = update(subscribers).where(s.id == subscriber_id).values(paused_until=until)
+        await self.tx.conn.execute(stmt)
+
     # -- manage links -----------------------------------------------------------------------------
 
     async def manage_links_revoked(self, subscriber_id: int) -> int | None:
@@ -207,16 +218,28 @@ class SubscriberRepo:
         now: datetime,
         *,
         pending: bool,
+        list_id: str = "",
+        adopt_unlisted: bool = False,
     ) -> Subscription:
         """Create the subscription or make it active again with this digest choice; ``pending`` when
         asked for without proof of the address. An unproven request leaves a subscription that is
-        already in force as it is (nobody but the address may change it)."""
+        already in force as it is (nobody but the address may change it). ``list_id``: the
+        newsletter list; ``adopt_unlisted``: a newsletter subscription stored before lists existed
+        (list "") is this one, and takes ``list_id`` (the rules say so for the site's first list)."""
         where = [sub.subscriber_id == subscriber_id, sub.topic == topic]
         where.append(sub.thread_id.is_(None) if thread_id is None else sub.thread_id == thread_id)
-        existing = (await self.tx.conn.execute(select(subscriptions).where(*where))).first()
+        lists = [list_id, ""] if adopt_unlisted and list_id else [list_id]
+        where.append(sub.list.in_(lists))
+        stmt = select(subscriptions).where(*where).order_by(sub.list.desc(), sub.id)
+        existing = (await self.tx.conn.execute(stmt)).first()
         if existing is not None and pending and existing.active and not existing.pending:
+            if existing.list != list_id:  # adopted: it names its list from now on
+                await self.tx.conn.execute(
+                    update(subscriptions).where(sub.id == existing.id).values(list=list_id)
+                )
+                return dataclasses.replace(to_subscription(existing), list_id=list_id)
             return to_subscription(existing)
-        values = {"active": True, "digest": digest, "pending": pending, "requested": now}
+        values = {"active": True, "digest": digest, "pending": pending, "requested": now, "list": list_id}
         if existing is not None:
             await self.tx.conn.execute(update(subscriptions).where(sub.id == existing.id).values(**values))
         elif thread_id is not None:
@@ -233,7 +256,12 @@ class SubscriberRepo:
                     subscriber_id=subscriber_id, topic=topic, thread_id=None, created=now, **values
                 )
             )
-        row = (await self.tx.conn.execute(select(subscriptions).where(*where))).one()
+        found = existing.id if existing is not None else None
+        stmt = select(subscriptions).where(*where).order_by(sub.id)
+        if found is not None:
+            stmt = stmt.where(sub.id == found)
+        row = (await self.tx.conn.execute(stmt)).first()
+        assert row is not None
         return to_subscription(row)
 
     async def pending_of(

@@ -1,5 +1,5 @@
-"""The widget's built scripts (GET /embed.js, /count.js, /live.js, /actions.js), read from kibitz/static
-once and kept in memory."""
+"""The widget's built scripts (GET /embed.js, /count.js, /live.js, /actions.js, /newsletter.js), read
+from kibitz/static once and kept in memory."""
 
 from __future__ import annotations
 
@@ -70,6 +70,11 @@ async def count_js(request: Request) -> Response:
 async def live_js(request: Request) -> Response:
     """GET /live.js — live updates and the comment bubble, loaded by embed.js after its first render."""
     return _serve(request, "live.js")
+
+
+async def newsletter_js(request: Request) -> Response:
+    """GET /newsletter.js — fills the publisher's `<form data-kibitz-newsletter>` sign-up forms."""
+    return _serve(request, "newsletter.js")
 
 
 async def actions_js(request: Request) -> Response:

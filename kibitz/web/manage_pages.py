@@ -6,15 +6,17 @@ form token); deleting, cancelling all and confirming what waits need a link from
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Path, Request
 from starlette.responses import Response
 
-from kibitz import consent, errors, markup
+from kibitz import consent, errors, markup, newsletter
 from kibitz.context import Context
-from kibitz.links import links_for, one_line
+from kibitz.links import Links, links_for, one_line
 from kibitz.models import Comment, Thread
+from kibitz.preferences import INDEFINITELY, RESUME, UNTIL_RESUMED, Preferences, Saved, paused
 from kibitz.subscriptions import FreshLinkNeeded, ManageView
 from kibitz.web.api import client_of, ctx_of
 from kibitz.web.pages import capital
@@ -35,6 +37,7 @@ _COMMENT_ID = re.compile(r"[1-9][0-9]{0,17}")
 # Checked in the handler, so a bad id gets the same HTML 404 page as any other bad link.
 CommentId = Annotated[str, Path(alias="id")]
 SURE = "sure"  # the field of the second press that deletes: sure=yes
+PAUSE_CHOICES = (("week", "For a week"), ("month", "For a month"), (UNTIL_RESUMED, "Until I resume them"))
 
 
 def _action(request: Request, token: str) -> str:
@@ -84,6 +87,7 @@ def _manage(request: Request, token: str, view: ManageView, notice: str = "") ->
         }
         for c, thread in view.comments
     ]
+    until = paused(view, now)
     return page(
         "pages/manage.html",
         chrome(ctx, site_id),
@@ -92,11 +96,48 @@ def _manage(request: Request, token: str, view: ManageView, notice: str = "") ->
         subscriber_status=view.subscriber.status,
         subscriptions=subs,
         comments=own,
+        lists=_lists(links, view),
+        paused=None if until is None else UNTIL_RESUMED if until >= INDEFINITELY else _day(until),
+        pauses=PAUSE_CHOICES,
         notice=notice,
         fresh=view.fresh,
         form=form_token(ctx, token),
         action=_action(request, token),
     )
+
+
+def _lists(links: Links, view: ManageView) -> list[dict[str, Any]]:
+    """The preference centre's checkboxes: every list of the site, ticked when subscribed or waiting."""
+    shown = []
+    for state in newsletter.list_states(links, view.subscriber.site, view.subscriptions):
+        note = "Waiting for your confirmation: nothing is sent until you confirm." if state.waiting else ""
+        shown.append(
+            {
+                "id": state.list.id,
+                "name": state.list.name,
+                "checked": state.subscription is not None,
+                "note": " ".join(part for part in (state.list.description, note) if part),
+            }
+        )
+    return shown
+
+
+def _day(when: datetime) -> str:
+    return f"{when.day} {when:%B %Y}"
+
+
+def _saved(saved: Saved) -> str:
+    """What a change of lists did, in words."""
+    said = []
+    if saved.started:
+        said.append("Subscribed to " + ", ".join(saved.started) + ".")
+    if saved.waiting:
+        said.append(
+            "Check your inbox to confirm " + ", ".join(saved.waiting) + ": nothing is sent until you do."
+        )
+    if saved.stopped:
+        said.append("Unsubscribed from " + ", ".join(saved.stopped) + ".")
+    return " ".join(said) or "Saved: nothing changed."
 
 
 def _short(text: str, limit: int = 200) -> str:
@@ -117,7 +158,9 @@ async def manage_page(request: Request, token: str) -> Response:
 async def manage(request: Request, token: str) -> Response:
     """POST /manage/{token} — cancel one subscription (``cancel=<id>``) or all (``cancel=all``, a
     fresh link only), confirm what waits (``confirm=<id>|all``, a fresh link only), mail a fresh
-    link (``send=link``), or void every manage link so far (``signout=everywhere``)."""
+    link (``send=link``), void every manage link so far (``signout=everywhere``), get exactly the
+    ticked newsletter lists (``lists=save&list=<id>&list=…``), or pause newsletters
+    (``pause=week|month|resumed``, ``pause=resume``)."""
     ctx = ctx_of(request)
     form = await read_form(request)
     if refused := await refusal(request, token, form):
@@ -139,6 +182,13 @@ async def manage(request: Request, token: str) -> Response:
         if len(confirming := form.get("confirm", [])) == 1:
             view = await subs.confirm_waiting(token, confirming[0])
             return _manage(request, token, view, notice="Confirmed.")
+        if form.get("lists") == ["save"]:
+            saved = await Preferences(subs).set_lists(token, form.get("list", []))
+            return _manage(request, token, saved.view, notice=_saved(saved))
+        if len(pausing := form.get("pause", [])) == 1:
+            view = await Preferences(subs).pause(token, pausing[0])
+            resumed = pausing[0] == RESUME
+            return _manage(request, token, view, notice="Resumed." if resumed else "Paused.")
         what = form.get("cancel", [])
         if len(what) != 1:
             raise errors.MalformedRequest()

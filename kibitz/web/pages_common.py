@@ -35,6 +35,7 @@ FORM_TOKEN = "form"  # noqa: S105 - the name of the hidden field every form on t
 FORM_TTL = timedelta(hours=12)
 SAME_SITE = frozenset({"same-origin", "same-site", "none"})
 TITLE_SHOWN = 120  # characters of a publisher's title on a page
+MAX_FIELDS = 60  # fields of a form post
 MESSAGES = {
     400: ("Bad request", "This request could not be read. Open the link from your mail again."),
     404: ("Link not valid", "This link is not valid. Check that the whole link from the mail was opened."),
@@ -185,6 +186,7 @@ async def read_form(request: Request) -> dict[str, list[str]]:
             return {"List-Unsubscribe": [ONE_CLICK]}
         return {}
     try:
-        return parse_qs(body.decode("ascii"), keep_blank_values=True, max_num_fields=10)
+        # Enough for the manage page's newsletter checkboxes (MAX_LISTS), a bound for everything else.
+        return parse_qs(body.decode("ascii"), keep_blank_values=True, max_num_fields=MAX_FIELDS)
     except (UnicodeDecodeError, ValueError):
         return {}

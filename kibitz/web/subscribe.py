@@ -20,6 +20,11 @@ class SubscribeIn(Strict):
     topic: Literal["newsletter", "thread", "replies"]
     page: Annotated[Str, Field(min_length=1, max_length=inputs.MAX_PAGE)] | None = None
     digest: Literal["instant", "daily"] | None = "instant"
+    # Which newsletter list (the site's first when left out); only with topic "newsletter".
+    list: Annotated[Str, Field(min_length=1, max_length=64)] | None = None
+    # Anti-automation, as on comments: the form's hidden field, and its form token (GET .../form).
+    hp: Annotated[Str, Field(max_length=200)] | None = None
+    form: Annotated[Str, Field(max_length=200)] | None = None
 
 
 class SubscribeOut(BaseModel):
@@ -34,10 +39,19 @@ def subscriptions_of(ctx: Context) -> Subscriptions:
 
 async def subscribe(request: Request, site: SiteId, body: SubscribeIn) -> Response:
     """POST /api/v1/sites/{site}/subscriptions — the same 202 whatever the address; a confirmation
-    mail goes out when the address is not confirmed yet (at most one an hour)."""
+    mail goes out when the address is not confirmed yet (at most one an hour). A filled-in ``hp`` or a
+    bad ``form`` token gets the same 202, and nothing is stored or sent."""
     ctx = ctx_of(request)
     config = site_of(ctx, site)
     answer = await subscriptions_of(ctx).subscribe(
-        config, body.email, body.topic, body.page, body.digest, client_of(ctx, request)[1]
+        config,
+        body.email,
+        body.topic,
+        body.page,
+        body.digest,
+        client_of(ctx, request)[1],
+        list_id=body.list,
+        honeypot=body.hp or "",
+        form=body.form,
     )
     return json_response(answer, 202)
