@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,9 +16,11 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from tests.browser.conftest import SCREENSHOTS, WAIT_MS, Kibitz, PageLog, require_bundle, start_kibitz
+from kibitz.demo_mail import list_mails
+from tests.browser.conftest import SCREENSHOTS, SHORT, WAIT_MS, Kibitz, PageLog, require_bundle, start_kibitz
 from tests.browser.test_audit import AXE_JS, axe_script
 from tests.browser.test_cross_origin import PageServer
+from tests.browser.test_follow import mailbox, wait_for_mail
 from tests.browser.test_people_pages import OVERFLOW_JS
 from tests.server import free_port, site, write_config
 
@@ -230,3 +233,31 @@ def test_our_own_sign_up_page_reads_well_and_posts(
     page.get_by_role("button", name="Subscribe").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Check your inbox")
     no_grave_violations(page, "sign-up done", capsys)
+
+
+def test_signing_up_on_the_demo_article_confirms_in_one_click_and_welcomes(
+    fresh_demo: Kibitz, page: Page
+) -> None:
+    """The issue's walk on the demo itself: the sign-up under the article → "check your inbox" → the
+    confirmation mail (read at /demo/mail) → one click to confirm → the list's welcome mail."""
+
+    require_bundle("newsletter.js")
+    address = "signup@reader.example"
+    page.goto(fresh_demo.url + SHORT)
+    form = page.locator("form[data-kibitz-newsletter]")
+    expect(form.locator("[data-kibitz-status]")).to_be_attached()  # drawn by newsletter.js
+    form.get_by_label("Email").fill(address)
+    form.get_by_role("button", name="Subscribe").click()
+    expect(form.locator("[data-kibitz-status]")).to_contain_text("Check your inbox")
+
+    confirmation = wait_for_mail(fresh_demo, address, "confirmation")
+    link = next(url for url in confirmation.links() if "/confirm/" in url)
+    page.goto(link)
+    page.get_by_role("button", name="Confirm").click()
+    expect(page.locator("body")).to_contain_text("confirmed")
+    deadline = time.monotonic() + 20
+    while not any(
+        m.header("To") == address and m.subject.startswith("Welcome") for m in list_mails(mailbox(fresh_demo))
+    ):
+        assert time.monotonic() < deadline, "no welcome mail within 20 s"
+        time.sleep(0.1)  # polling the demo's mailbox, bounded by the deadline
