@@ -106,11 +106,13 @@ READ_MOST_JS = """() => {
 
 
 # Runs in the page: focus the article's last link (the focusable element just before the widget).
+# The last thing a keyboard reader reaches before the widget (a link of the article, or the button of
+# the newsletter sign-up under it), focused without scrolling.
 LAST_LINK_FOCUS_JS = """() => {
   const host = document.querySelector('#kibitz');
-  const links = [...document.querySelectorAll('a[href]')].filter(
-    a => a.compareDocumentPosition(host) & Node.DOCUMENT_POSITION_FOLLOWING);
-  links[links.length - 1].focus({preventScroll: true});
+  const stops = [...document.querySelectorAll('a[href], button, input:not([tabindex="-1"])')].filter(
+    el => el.compareDocumentPosition(host) & Node.DOCUMENT_POSITION_FOLLOWING && el.offsetParent);
+  stops[stops.length - 1].focus({preventScroll: true});
 }"""
 
 
@@ -139,7 +141,7 @@ def test_bubble_appears_after_reading_most_of_the_article_and_stays_closed_after
     close = bubble.locator("button[data-action='bubble-close']")
     assert close.get_attribute("aria-label"), "the × has a name for screen readers"
 
-    # Keyboard: from the article's last link, Tab reaches the bubble; Enter jumps to the main form.
+    # Keyboard: from the last stop before the widget, Tab reaches the bubble; Enter jumps to the main form.
     page.evaluate(LAST_LINK_FOCUS_JS)
     scroll_past_most_of_the_article(page)
     expect(bubble).to_be_visible()
