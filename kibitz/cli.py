@@ -26,6 +26,7 @@ from kibitz.cli_data import (
     sqlite_path,
     where_text,
 )
+from kibitz.cli_newsletter import newsletter
 from kibitz.cli_outbox import outbox, worker
 from kibitz.cli_staff import admin, apikey
 from kibitz.config import Settings
@@ -181,5 +182,5 @@ def demo(host: str, port: int, data_dir: Path, origins: tuple[str, ...]) -> None
     run_demo(host, port, data_dir, origins)
 
 
-for command in (comments, threads, worker, outbox, admin, apikey, bounces):
+for command in (comments, threads, worker, outbox, admin, apikey, bounces, newsletter):
     main.add_command(command)

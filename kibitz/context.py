@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from kibitz.akismet import Akismet
 from kibitz.bans import Bans
 from kibitz.broker import LocalBroker, make_broker
+from kibitz.campaigns import Campaigns
 from kibitz.comments import Comments
 from kibitz.config import Settings
 from kibitz.events import Events, ThreadEvent
@@ -61,6 +62,7 @@ class Context:
     titles: Titles = field(init=False)
     webhooks: Webhooks = field(init=False)
     akismet: Akismet = field(init=False)
+    campaigns: Campaigns = field(init=False)
 
     def __post_init__(self) -> None:
         self.policies = self.comments.policies
@@ -83,6 +85,7 @@ class Context:
         self.comments.webhooks = self.moderation.webhooks = self.votes.webhooks = self.webhooks
         # Asked about each post of the sites that set an akismet_key; its reports go with webhooks.
         self.akismet = self.comments.akismet = Akismet(self.settings)
+        self.campaigns = Campaigns(self.db, self.settings, links_for(self.tokens, self.settings), self.clock)
 
     @cached_property
     def reads(self) -> ReadCache:

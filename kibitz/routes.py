@@ -19,12 +19,14 @@ from kibitz.web import (
     apidocs,
     assets,
     bounces,
+    campaigns_api,
     embedcheck,
     feeds,
     live,
     manage_pages,
     mod_links,
     newsletter,
+    newsletter_archive,
     ops,
     pages,
     schemas,
@@ -229,6 +231,13 @@ def register(app: FastAPI) -> None:
     r.add_api_route(
         "/newsletter/{site}/subscribe", newsletter.subscribe, methods=["POST"], include_in_schema=False
     )
+    # The archive of a list's sent issues (web/newsletter_archive.py); the feed's route comes first.
+    for archive_path, archive_handler in (
+        ("/newsletter/{site}/{list}.atom", newsletter_archive.atom),
+        ("/newsletter/{site}/{list}", newsletter_archive.archive),
+        ("/newsletter/{site}/{list}/{id}", newsletter_archive.issue),
+    ):
+        r.add_api_route(archive_path, archive_handler, methods=["GET"], include_in_schema=False)
     for action, handler in (
         ("delete", manage_pages.delete_own_comment),
         ("edit", manage_pages.edit_own_comment),
@@ -274,6 +283,21 @@ def _admin_api(app: FastAPI) -> None:
         r.add_api_route(
             path, handler, methods=[method], status_code=status, responses=STAFF, tags=["moderation"]
         )
+    c = f"{a}/sites/{{site}}/campaigns"  # web/campaigns_api.py: owners, and `publish` keys
+    for c_path, c_handler, c_method, c_status in (
+        (c, campaigns_api.create, "POST", 201),
+        (c, campaigns_api.list_campaigns, "GET", 200),
+        (f"{c}/{{id}}", campaigns_api.get_campaign, "GET", 200),
+        (f"{c}/{{id}}/test", campaigns_api.send_test, "POST", 202),
+        (f"{c}/{{id}}/send", campaigns_api.send, "POST", 200),
+        (f"{c}/{{id}}/pause", campaigns_api.pause, "POST", 200),
+        (f"{c}/{{id}}/resume", campaigns_api.resume, "POST", 200),
+        (f"{c}/{{id}}/cancel", campaigns_api.cancel, "POST", 200),
+    ):
+        r.add_api_route(
+            c_path, c_handler, methods=[c_method], status_code=c_status,
+            responses={**STAFF, **_problems(409)}, tags=["newsletter"],
+        )  # fmt: skip
     hooks = f"{a}/sites/{{site}}/webhooks"  # web/webhooks_api.py: owners, and `moderate` keys
     for hook_path, hook_handler, hook_method, hook_status in (
         (hooks, webhooks_api.list_webhooks, "GET", 200),

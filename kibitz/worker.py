@@ -40,6 +40,7 @@ MAX_ATTEMPTS = 8
 # How often a worker asks whether a periodic job is due (at most; a shorter period asks more often).
 JOB_CHECK = timedelta(seconds=30)
 TITLES_EVERY = timedelta(seconds=15)  # how often due article pages are read for their titles
+CAMPAIGNS_EVERY = timedelta(seconds=15)  # how often due campaigns start and recipients are enqueued
 STOP_GRACE = 5.0  # seconds beyond the SMTP timeout a stopping worker may take to finish its batch
 
 
@@ -227,8 +228,14 @@ def default_jobs(ctx: Context) -> list[Job]:
         if learned:
             log.info("page titles: %d learned", learned)
 
+    async def campaigns() -> None:
+        queued = await ctx.campaigns.run_due()
+        if queued:
+            log.info("newsletter campaigns: %d mails queued", queued)
+
     return [
         Job("daily-digest", timedelta(days=1), digests),
+        Job("campaigns", CAMPAIGNS_EVERY, campaigns),
         Job("moderator-digest", DIGEST_EVERY, moderator_digests),
         Job("page-titles", TITLES_EVERY, page_titles),
     ]

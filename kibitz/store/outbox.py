@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, or_, select, update
 
-from kibitz.store.schema import comments, outbox, subscribers, subscriptions
+from kibitz.store.schema import campaigns, comments, outbox, subscribers, subscriptions
 
 if TYPE_CHECKING:
     from kibitz.store.tx import Tx
@@ -28,6 +28,7 @@ class NewMail:
     subscriber_id: int | None = None
     subscription_id: int | None = None
     comment_id: int | None = None
+    campaign_id: int | None = None  # a newsletter campaign's mail (campaigns.py)
 
 
 # A pending row due later than the longest back-off was scheduled by a clock that has since gone back:
@@ -57,6 +58,7 @@ class OutboxRow:
     last_error: str
     created: datetime
     sent: datetime | None
+    campaign_id: int | None = None
 
 
 def to_row(row: Any) -> OutboxRow:
@@ -79,6 +81,7 @@ class OutboxRepo:
                 subscriber_id=mail.subscriber_id,
                 subscription_id=mail.subscription_id,
                 comment_id=mail.comment_id,
+                campaign_id=mail.campaign_id,
                 subject=mail.subject,
                 text_body=mail.text_body,
                 html_body=mail.html_body,
@@ -101,9 +104,11 @@ class OutboxRepo:
             # A lease further ahead than one lease was set by a clock that has gone back since.
             and_(o.status == "sending", or_(o.locked_until < now, o.locked_until > now + 2 * lease)),
         )
+        # The mail of a paused campaign waits for its resumption (a cancelled one's is dropped).
+        held = select(campaigns.c.id).where(campaigns.c.status.in_(("paused", "cancelled")))
         ids = (
             select(o.id)
-            .where(due)
+            .where(due, or_(o.campaign_id.is_(None), o.campaign_id.not_in(held)))
             .order_by(o.next_attempt, o.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
@@ -183,6 +188,14 @@ class OutboxRepo:
         suppressed = await self.tx.suppressions.reason(row.site, row.recipient)
         if suppressed is not None:
             return f"suppressed: {suppressed}"
+        if row.campaign_id is not None:
+            state = (
+                await self.tx.conn.execute(
+                    select(campaigns.c.status).where(campaigns.c.id == row.campaign_id)
+                )
+            ).scalar_one_or_none()
+            if state in (None, "cancelled"):
+                return "campaign cancelled"
         if row.subscriber_id is not None:
             status = (
                 await self.tx.conn.execute(

@@ -295,8 +295,12 @@ outbox = Table(
     Column("last_error", Text, nullable=False, server_default=""),
     Column("created", UTCDateTime, nullable=False),
     Column("sent", UTCDateTime, nullable=True),
+    # The newsletter campaign a mail belongs to (migration 0013): the worker holds the rows of a
+    # paused campaign and drops those of a cancelled one.
+    Column("campaign_id", Id, nullable=True),
     UniqueConstraint("dedupe_key", "recipient", name="uq_outbox_dedupe_key_recipient"),
     Index("ix_outbox_due", "status", "next_attempt"),
+    Index("ix_outbox_campaign_id", "campaign_id", "status"),
 )
 
 # Comments waiting for a subscriber's daily digest.
@@ -601,4 +605,31 @@ bounces = Table(
     Column("created", UTCDateTime, nullable=False),
     Index("ix_bounces_email_created", "email", "created"),
     Index("ix_bounces_outbox_id", "outbox_id"),
+)
+
+# A newsletter issue of one list (campaigns.py): written by staff in Markdown, rendered once, sent to
+# the list's subscribers by the worker's periodic job in chunks (``cursor``: the last subscriber
+# enqueued; ``queued``: every recipient has a row in the outbox).
+campaigns = Table(
+    "campaigns",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("site", String(64), nullable=False),
+    Column("list", String(64), nullable=False),
+    Column("subject", String(300), nullable=False),
+    Column("markdown", Text, nullable=False),
+    Column("html", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    # draft | scheduled | sending | paused | sent | cancelled
+    Column("status", String(16), nullable=False, server_default="draft"),
+    Column("send_at", UTCDateTime, nullable=True),
+    Column("created", UTCDateTime, nullable=False),
+    Column("created_by", String(200), nullable=False, server_default=""),
+    Column("started", UTCDateTime, nullable=True),
+    Column("finished", UTCDateTime, nullable=True),
+    Column("total", Integer, nullable=False, server_default="0"),
+    Column("cursor", Id, nullable=False, server_default="0"),
+    Column("queued", Boolean, nullable=False, server_default="0"),
+    Index("ix_campaigns_site_list", "site", "list", "status"),
+    Index("ix_campaigns_status", "status"),
 )

@@ -15,6 +15,7 @@ class Tx:
     def __init__(self, conn: AsyncConnection, *, dialect: str) -> None:
         from kibitz.store.audit import AuditRepo
         from kibitz.store.bans import BanRepo
+        from kibitz.store.campaigns import CampaignRepo
         from kibitz.store.comments import CommentRepo
         from kibitz.store.jobs import JobRepo
         from kibitz.store.limits import IdempotencyRepo, RateRepo
@@ -54,6 +55,7 @@ class Tx:
         self.webhooks = WebhookRepo(self)
         self.suppressions = SuppressionRepo(self)
         self.bounces = BounceRepo(self)
+        self.campaigns = CampaignRepo(self)
 
     def upsert(self, table: Table) -> Any:
         """An INSERT that understands ON CONFLICT on both engines (same API on each)."""

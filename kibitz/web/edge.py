@@ -24,6 +24,9 @@ MAX_BODY = 64 * 1024
 # Machines' routes outside /api/v1/admin/ (a mail provider's webhook): like the staff API, no Origin
 # rule, no CORS grant, never cached; each with a body limit of its own.
 MACHINE_BODY = {"/api/v1/bounces": 1024 * 1024}
+# A newsletter campaign's Markdown may be 200 KB (campaigns.py), more once escaped in JSON.
+_CAMPAIGN_PATH = re.compile(r"^/api/v1/admin/sites/[^/]+/campaigns$")
+CAMPAIGN_BODY = 1024 * 1024
 # Request heads (docs/api.md): one header's name and value, all headers together, path and query.
 MAX_HEADER = 8 * 1024
 MAX_HEADERS = 32 * 1024
@@ -74,7 +77,7 @@ class Edge:
         # Staff routes are for the admin's own pages and for machines with API keys: no CORS grant,
         # no Origin rule (a session needs its CSRF token), never cached (DESIGN.md §3b).
         staff = path.startswith(("/api/v1/admin/", "/admin/")) or path == "/admin" or path in MACHINE_BODY
-        limit = MACHINE_BODY.get(path, MAX_BODY)
+        limit = MACHINE_BODY.get(path, CAMPAIGN_BODY if _CAMPAIGN_PATH.match(path) else MAX_BODY)
         api = path.startswith("/api/") and not staff
         origin = headers.get("origin")
         norm_origin = origin_of(origin) if origin and origin != "null" else None
