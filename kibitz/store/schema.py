@@ -2,64 +2,37 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
-
 from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
     Column,
-    DateTime,
     Float,
     ForeignKey,
     Index,
     Integer,
-    MetaData,
     SmallInteger,
     String,
     Table,
     Text,
-    TypeDecorator,
     UniqueConstraint,
     text,
 )
-from sqlalchemy.engine import Dialect
 
-# One id type for both engines: SQLite only auto-increments a column declared INTEGER PRIMARY KEY.
-Id = BigInteger().with_variant(Integer(), "sqlite")
+from kibitz.store.schema_base import Id as Id
+from kibitz.store.schema_base import UTCDateTime as UTCDateTime
+from kibitz.store.schema_base import metadata as metadata
 
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Timezone-aware UTC in and out, also on SQLite (which stores naive text)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to the store")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        assert isinstance(value, datetime)
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-metadata = MetaData(
-    naming_convention={
-        "ix": "ix_%(column_0_label)s",
-        "uq": "uq_%(table_name)s_%(column_0_name)s",
-        "ck": "ck_%(table_name)s_%(constraint_name)s",
-        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-        "pk": "pk_%(table_name)s",
-    }
-)
+# The tables of later concepts live in modules of their own, on the same metadata (which Alembic
+# checks); every table stays importable from here.
+from kibitz.store.schema_newsletter import bounces as bounces
+from kibitz.store.schema_newsletter import campaigns as campaigns
+from kibitz.store.schema_newsletter import suppressions as suppressions
+from kibitz.store.schema_spam import akismet_checks as akismet_checks
+from kibitz.store.schema_spam import spam_domains as spam_domains
+from kibitz.store.schema_spam import spam_features as spam_features
+from kibitz.store.schema_spam import spam_labels as spam_labels
+from kibitz.store.schema_spam import spam_model as spam_model
 
 meta = Table(
     "meta",
@@ -502,134 +475,4 @@ webhook_deliveries = Table(
     UniqueConstraint("webhook_id", "dedupe_key", name="uq_webhook_deliveries_webhook_id_dedupe_key"),
     Index("ix_webhook_deliveries_due", "status", "next_attempt"),
     Index("ix_webhook_deliveries_created", "created"),
-)
-
-# -- spam scoring (migration 0008) -----------------------------------------------------------------
-
-# One row per site whose moderators taught the classifier (kibitz/spam): its counts' totals, and a
-# version bumped with every decision (``stamp`` is new each time, so a worker also notices a version
-# number it read in a transaction that was rolled back).
-spam_model = Table(
-    "spam_model",
-    metadata,
-    Column("site", String(64), primary_key=True),
-    Column("version", BigInteger, nullable=False, server_default="0"),
-    Column("stamp", String(16), nullable=False, server_default=""),
-    Column("spam_docs", Integer, nullable=False, server_default="0"),
-    Column("ham_docs", Integer, nullable=False, server_default="0"),
-    Column("spam_total", BigInteger, nullable=False, server_default="0"),
-    Column("ham_total", BigInteger, nullable=False, server_default="0"),
-    Column("updated", UTCDateTime, nullable=False),
-)
-
-# A site's learned counts per hashed feature: how many comments moderators called spam, or not
-# spam, held it; ``version``: the spam_model version that last changed the row (workers read the
-# rows changed since the version they hold).
-spam_features = Table(
-    "spam_features",
-    metadata,
-    Column("site", String(64), primary_key=True),
-    Column("bucket", Integer, primary_key=True, autoincrement=False),
-    Column("spam", Integer, nullable=False, server_default="0"),
-    Column("ham", Integer, nullable=False, server_default="0"),
-    Column("version", BigInteger, nullable=False),
-    Index("ix_spam_features_site_version", "site", "version"),
-)
-
-# Link domains (registrable part) in comments moderators called spam, or not spam.
-spam_domains = Table(
-    "spam_domains",
-    metadata,
-    Column("site", String(64), primary_key=True),
-    Column("domain", String(253), primary_key=True),
-    Column("spam", Integer, nullable=False, server_default="0"),
-    Column("ham", Integer, nullable=False, server_default="0"),
-    Column("version", BigInteger, nullable=False),
-    Index("ix_spam_domains_site_version", "site", "version"),
-)
-
-# What the classifier learned from each decided comment, so that a reversed decision is unlearned
-# exactly (the text may have been edited since): its feature buckets and link domains.
-spam_labels = Table(
-    "spam_labels",
-    metadata,
-    Column("comment_id", Id, ForeignKey("comments.id", ondelete="CASCADE"), primary_key=True),
-    Column("site", String(64), nullable=False),
-    Column("label", String(8), nullable=False),  # spam | ham
-    Column("features", Text, nullable=False, server_default=""),  # comma-separated buckets
-    Column("domains", Text, nullable=False, server_default=""),  # space-separated
-    Column("updated", UTCDateTime, nullable=False),
-    CheckConstraint("label IN ('spam','ham')", name="label"),
-)
-
-
-# What Akismet was asked about a comment (akismet.py), for sites that turned it on: kept KEEP, to report
-# a moderator's contrary decision. ``params`` is the form sent (the poster's address among it), JSON.
-akismet_checks = Table(
-    "akismet_checks",
-    metadata,
-    Column("comment_id", Id, ForeignKey("comments.id", ondelete="CASCADE"), primary_key=True),
-    Column("site", String(64), nullable=False),
-    Column("verdict", String(16), nullable=False),  # spam | ham | unavailable
-    Column("params", Text, nullable=False),
-    Column("created", UTCDateTime, nullable=False),
-    Index("ix_akismet_checks_created", "created"),
-)
-
-
-# Addresses never to be mailed again, for one site or (``site`` "") for every site: a hard bounce, a
-# complaint, an unsubscribe from everything, an erasure. Checked when each mail is sent.
-suppressions = Table(
-    "suppressions",
-    metadata,
-    Column("site", String(64), primary_key=True),
-    Column("email", String(320), primary_key=True),
-    Column("reason", String(16), nullable=False),  # hard_bounce | complaint | unsubscribed | erased
-    Column("detail", String(500), nullable=False, server_default=""),
-    Column("created", UTCDateTime, nullable=False),
-    Index("ix_suppressions_email", "email"),
-)
-
-# Every bounce and complaint received (DSN, ARF, a provider's webhook): soft bounces are counted here
-# before an address is suppressed; campaign statistics count them per outbox row.
-bounces = Table(
-    "bounces",
-    metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
-    Column("site", String(64), nullable=False, server_default=""),
-    Column("email", String(320), nullable=False),
-    Column("kind", String(16), nullable=False),  # hard | soft | complaint
-    Column("source", String(16), nullable=False),  # smtp | webhook
-    Column("outbox_id", Id, nullable=True),  # the message it answers, when its VERP address says so
-    Column("detail", String(500), nullable=False, server_default=""),
-    Column("created", UTCDateTime, nullable=False),
-    Index("ix_bounces_email_created", "email", "created"),
-    Index("ix_bounces_outbox_id", "outbox_id"),
-)
-
-# A newsletter issue of one list (campaigns.py): written by staff in Markdown, rendered once, sent to
-# the list's subscribers by the worker's periodic job in chunks (``cursor``: the last subscriber
-# enqueued; ``queued``: every recipient has a row in the outbox).
-campaigns = Table(
-    "campaigns",
-    metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
-    Column("site", String(64), nullable=False),
-    Column("list", String(64), nullable=False),
-    Column("subject", String(300), nullable=False),
-    Column("markdown", Text, nullable=False),
-    Column("html", Text, nullable=False),
-    Column("text", Text, nullable=False),
-    # draft | scheduled | sending | paused | sent | cancelled
-    Column("status", String(16), nullable=False, server_default="draft"),
-    Column("send_at", UTCDateTime, nullable=True),
-    Column("created", UTCDateTime, nullable=False),
-    Column("created_by", String(200), nullable=False, server_default=""),
-    Column("started", UTCDateTime, nullable=True),
-    Column("finished", UTCDateTime, nullable=True),
-    Column("total", Integer, nullable=False, server_default="0"),
-    Column("cursor", Id, nullable=False, server_default="0"),
-    Column("queued", Boolean, nullable=False, server_default="0"),
-    Index("ix_campaigns_site_list", "site", "list", "status"),
-    Index("ix_campaigns_status", "status"),
 )
