@@ -389,7 +389,13 @@ async def test_a_4xx_or_a_redirect_is_given_up_at_once_and_a_429_is_retried(
         for n, text in enumerate(("one", "two", "three"), 1):
             await api.post(text=text)
             await until(functools.partial(_count, rx, n), f"call {n}")  # one at a time: replies in order
+
+        async def recorded() -> bool:  # the 429's retry is booked before the clock moves past it
+            return all(d["attempts"] == 1 for d in await log(api, hook, headers))
+
+        await until(recorded, "every first attempt recorded")
         clock.advance(minutes=2)
+        ctx_of(api).webhooks.wakeup.set()
         await until(settled(api, hook, headers, 3), "every delivery done")
     by_text = {d["payload"]["data"]["comment"]["html"].strip(): d for d in await log(api, hook, headers)}
     lost = by_text["<p>one</p>"]
