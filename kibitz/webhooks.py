@@ -224,11 +224,17 @@ class Webhooks:
         address (nor anything else about who)."""
         if not confirmed or not await tx.webhooks.for_event(site, CONFIRMED):
             return
+        config = self.settings.site(site)
         for subscription, thread in confirmed:
             story = thread is not None and subscription.topic != "newsletter"
+            listed: str | None = None
+            if subscription.topic == "newsletter":  # "" is from before lists: the site's first list
+                first = config.lists[0].id if config is not None and config.lists else None
+                listed = subscription.list_id or first
             data = {
                 "site": site,
                 "topic": subscription.topic,
+                "list": listed,
                 "digest": subscription.digest,
                 "page": thread.page if story and thread else None,
                 "title": thread.page_title if story and thread else None,

@@ -270,7 +270,7 @@ async def test_every_event_is_delivered_once_signed_and_without_personal_data(ho
     assert sorted(f["reports"] for f in flags) == [1, 2]
     [confirmed] = [p["data"] for p in rx.verified if p["type"] == "subscription.confirmed"]
     assert confirmed == {
-        "site": "a", "topic": "thread", "digest": "instant", "page": "/story",
+        "site": "a", "topic": "thread", "list": None, "digest": "instant", "page": "/story",
         "title": "The publisher's title", "url": f"{ORIGIN_A}/story",
     }  # fmt: skip
 
@@ -327,9 +327,9 @@ async def test_a_subscription_confirmed_on_the_manage_page_is_an_event_too(
         assert (await subscribe(api, "eve@example.org", topic="newsletter", page=None)).status_code == 202
         assert (await form_post(api, manage, "confirm=all")).status_code == 200  # the manage page: the rest
         await until(settled(api, hook, headers, 2), "two confirmations")
-    assert [(p["data"]["topic"], p["data"]["page"]) for p in rx.verified] == [
-        ("thread", "/first"),
-        ("newsletter", None),
+    assert [(p["data"]["topic"], p["data"]["list"], p["data"]["page"]) for p in rx.verified] == [
+        ("thread", None, "/first"),
+        ("newsletter", "news", None),  # the site's only list, named by its id
     ]
     assert all("eve" not in call.body.decode() for call in rx.calls)
 
