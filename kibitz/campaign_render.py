@@ -54,8 +54,13 @@ def fill_fields(markdown: str) -> str:
 
 def render(markdown: str) -> Rendered:
     filled = fill_fields(markdown)
-    body = nh3.clean(
-        _md.render(filled),
+    return Rendered(html=sanitise(_md.render(filled)), text=filled.strip())
+
+
+def sanitise(fragment: str) -> str:
+    """An issue's HTML through the allow-list (the Markdown's rendering, a feed digest's template)."""
+    cleaned: str = nh3.clean(
+        fragment,
         tags=TAGS,
         attributes=ATTRIBUTES,
         url_schemes={"http", "https", "mailto"},
@@ -63,7 +68,7 @@ def render(markdown: str) -> Rendered:
         clean_content_tags={"script", "style"},
         filter_style_properties={"text-align"},
     )
-    return Rendered(html=body, text=filled.strip())
+    return cleaned
 
 
 def mail_html(subject: str, body_html: str, list_name: str, site_name: str) -> str:

@@ -104,6 +104,17 @@ class RateLimits:
 
 
 @dataclass(frozen=True)
+class ListFeed:
+    """The publisher's feed a list follows (the ``feed*`` keys of [[sites.lists]]; feed_digests.py)."""
+
+    url: str  # on one of the site's origins
+    every: str = "daily"  # daily | weekly
+    hour: int = 7  # the UTC hour the digest goes out
+    weekday: int = 0  # a weekly digest's day: 0 Monday ... 6 Sunday
+    top_comments: int = 3  # the most-voted comments quoted under each article
+
+
+@dataclass(frozen=True)
 class NewsletterList:
     """One of a site's newsletter lists ([[sites.lists]]): ``id`` is its slug in the API and forms."""
 
@@ -111,6 +122,7 @@ class NewsletterList:
     name: str
     welcome: bool = True  # mail a welcome when a subscription to it is confirmed
     description: str = ""
+    feed: ListFeed | None = None  # a digest of the publisher's new articles
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ the key and what is wrong with it.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import timedelta
 
 from kibitz import origins as urls
@@ -18,6 +19,7 @@ from kibitz.config import (
     _SITE_KEYS,
     _SLUG,
     AuthorPolicy,
+    ListFeed,
     ModerationMode,
     NewsletterList,
     RateLimit,
@@ -92,11 +94,15 @@ def _site(r: _Reader, value: object, key: str, base_origin: str) -> SiteConfig:
         authors=r.choice(AuthorPolicy, table.get("authors", "guests"), f"{key}.authors"),
         votes_per_address=_bounded(r, table.get("votes_per_address", 3), f"{key}.votes_per_address", 1, 1000),
         akismet_key=r.string(table.get("akismet_key", ""), f"{key}.akismet_key").strip(),
-        lists=_lists(r, table.get("lists", []), f"{key}.lists", name),
+        lists=_lists(r, table.get("lists", []), f"{key}.lists", name, tuple(origins)),
     )
 
 
-_LIST_KEYS = ("id", "name", "welcome", "description")
+_FEED_KEYS = ("feed", "feed_every", "feed_hour", "feed_day", "feed_top_comments")
+_LIST_KEYS = ("id", "name", "welcome", "description", *_FEED_KEYS)
+FEED_PERIODS = ("daily", "weekly")
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+MAX_TOP_COMMENTS = 5
 MAX_LISTS = 50
 MAX_LIST_NAME = 120
 MAX_LIST_DESCRIPTION = 500
@@ -104,7 +110,9 @@ MAX_LIST_DESCRIPTION = 500
 RESERVED_LIST_IDS = frozenset({"subscribe"})
 
 
-def _lists(r: _Reader, value: object, key: str, site_name: str) -> tuple[NewsletterList, ...]:
+def _lists(
+    r: _Reader, value: object, key: str, site_name: str, origins: tuple[str, ...]
+) -> tuple[NewsletterList, ...]:
     """The site's [[sites.lists]] tables; none: the one default list (SiteConfig makes it)."""
     if not isinstance(value, list | tuple):
         r.fail(key, f"must be a list of list tables ([[sites.lists]]), not {_kind(value)}")
@@ -132,8 +140,39 @@ def _lists(r: _Reader, value: object, key: str, site_name: str) -> tuple[Newslet
         if len(description) > MAX_LIST_DESCRIPTION:
             r.fail(f"{where}.description", f"must be at most {MAX_LIST_DESCRIPTION} characters")
         welcome = r.boolean(table.get("welcome", True), f"{where}.welcome")
-        found.append(NewsletterList(list_id, name, welcome, description))
+        feed = _feed(r, table, where, origins)
+        found.append(NewsletterList(list_id, name, welcome, description, feed))
     return tuple(found)
+
+
+def _feed(r: _Reader, table: Mapping[str, object], where: str, origins: tuple[str, ...]) -> ListFeed | None:
+    """The list's feed digest, or None without ``feed``. The feed must be on one of the site's own
+    origins: the server fetches it, and a publisher's list follows the publisher's feed."""
+    url = r.string(table.get("feed", ""), f"{where}.feed").strip()
+    if not url:
+        return None
+    try:
+        origin, _ = urls.split_http_url(url, allow_query=True)
+    except ValueError as exc:
+        r.fail(f"{where}.feed", f"{exc}, not {_show(url)}")
+    if origin not in origins:
+        listed = ", ".join(origins)
+        r.fail(f"{where}.feed", f"must be on one of the site's origins ({listed}), not {_show(url)}")
+    every = r.string(table.get("feed_every", "daily"), f"{where}.feed_every").strip().lower()
+    if every not in FEED_PERIODS:
+        r.fail(f"{where}.feed_every", f"must be one of {', '.join(FEED_PERIODS)}, not {_show(every)}")
+    day = r.string(table.get("feed_day", "monday"), f"{where}.feed_day").strip().lower()
+    if day not in WEEKDAYS:
+        r.fail(f"{where}.feed_day", f"must be a day of the week, like 'monday', not {_show(day)}")
+    return ListFeed(
+        url=url,
+        every=every,
+        hour=_bounded(r, table.get("feed_hour", 7), f"{where}.feed_hour", 0, 23),
+        weekday=WEEKDAYS.index(day),
+        top_comments=_bounded(
+            r, table.get("feed_top_comments", 3), f"{where}.feed_top_comments", 0, MAX_TOP_COMMENTS
+        ),
+    )
 
 
 def _words(r: _Reader, value: object, key: str) -> tuple[str, ...]:

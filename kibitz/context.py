@@ -17,6 +17,7 @@ from kibitz.campaigns import Campaigns
 from kibitz.comments import Comments
 from kibitz.config import Settings
 from kibitz.events import Events, ThreadEvent
+from kibitz.feed_digests import FeedDigests
 from kibitz.metrics import Metrics
 from kibitz.migrate import upgrade
 from kibitz.moderation import Moderation
@@ -63,6 +64,7 @@ class Context:
     webhooks: Webhooks = field(init=False)
     akismet: Akismet = field(init=False)
     campaigns: Campaigns = field(init=False)
+    feed_digests: FeedDigests = field(init=False)
 
     def __post_init__(self) -> None:
         self.policies = self.comments.policies
@@ -86,6 +88,8 @@ class Context:
         # Asked about each post of the sites that set an akismet_key; its reports go with webhooks.
         self.akismet = self.comments.akismet = Akismet(self.settings)
         self.campaigns = Campaigns(self.db, self.settings, links_for(self.tokens, self.settings), self.clock)
+        # Lists that follow the publisher's feed: their digests are campaigns too.
+        self.feed_digests = FeedDigests(self.db, self.settings, self.campaigns, self.clock)
 
     @cached_property
     def reads(self) -> ReadCache:

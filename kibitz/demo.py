@@ -193,6 +193,9 @@ async def seed(settings: Settings, *, now: datetime | None = None) -> bool:
             clock.now = started
         async with ctx.db.write() as tx:
             await tx.meta.put_if_absent(SEEDED_AT, started.isoformat())
+        from kibitz.demo_feed import seed_digest  # it reads the articles from here
+
+        await seed_digest(ctx, site, started)
         return True
     finally:
         await close_context(ctx)
@@ -272,7 +275,7 @@ async def ensure_admin(settings: Settings, data_dir: Path) -> tuple[str, str]:
 # -- pages ----------------------------------------------------------------------------------------
 
 
-async def _seeded_at(ctx: Context) -> datetime:
+async def when_seeded(ctx: Context) -> datetime:
     async with ctx.db.read() as tx:
         value = await tx.meta.get(SEEDED_AT)
     return datetime.fromisoformat(value) if value else ctx.clock()
@@ -309,7 +312,7 @@ async def front_page(request: Request) -> Response:
     site = site_of(ctx, DEMO_SITE)
     items = articles()
     counts = await ctx.comments.counts(site, [item.path for item in items])
-    seeded_at = await _seeded_at(ctx)
+    seeded_at = await when_seeded(ctx)
     return _html(
         render_template(
             "demo/front.html",
@@ -333,7 +336,7 @@ async def article_page(request: Request, slug: str) -> Response:
         render_template(
             "demo/article.html",
             **_common(ctx, site),
-            a=_view(item, await _seeded_at(ctx)),
+            a=_view(item, await when_seeded(ctx)),
             thread_html=fragment,
             embed_js=(STATIC / "embed.js").is_file(),
         )
@@ -345,7 +348,9 @@ def build_app(settings: Settings) -> FastAPI:
     app = create_app(settings)
     app.router.add_api_route("/", front_page, methods=["GET"], include_in_schema=False)
     app.router.add_api_route("/articles/{slug}", article_page, methods=["GET"], include_in_schema=False)
-    from kibitz import demo_mail  # it reads DEMO_SITE from here
+    from kibitz import demo_feed, demo_mail  # they read DEMO_SITE from here
+
+    app.router.add_api_route("/feed.xml", demo_feed.feed_xml, methods=["GET"], include_in_schema=False)
 
     app.router.add_api_route("/demo/mail", demo_mail.mail_list_page, methods=["GET"], include_in_schema=False)
     app.router.add_api_route(

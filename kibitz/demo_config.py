@@ -52,7 +52,16 @@ def demo_settings(
         "data_dir": str(data_dir.resolve()),
         "database_url": database_url,
         "base_url": base_url,
-        "sites": [{"id": DEMO_SITE, "name": SITE_NAME, "origins": origins, "edit_window": "15m"}],
+        "sites": [
+            {
+                "id": DEMO_SITE,
+                "name": SITE_NAME,
+                "origins": origins,
+                "edit_window": "15m",
+                # Its newsletter follows its own feed (demo_feed.py): a digest of the new articles.
+                "lists": [{"id": "news", "name": f"{SITE_NAME} newsletter", "feed": f"{base_url}/feed.xml"}],
+            }
+        ],
         # The demo is its own publisher: its article pages, read for their titles, are on this host.
         "outbound_allow": _own_networks(shown),
     }

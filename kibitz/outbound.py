@@ -218,20 +218,22 @@ async def fetch(
     allowed_origins: Collection[str] | None = None,
     accept: str = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1",
     accept_types: Collection[str] | None = None,
+    headers: Collection[tuple[str, str]] = (),
     ssl_context: ssl.SSLContext | None = None,
 ) -> Response:
     """GET ``url`` through the guard (see the module); raises :class:`OutboundError`.
 
     ``allowed_origins`` (``scheme://host[:port]``) limits the URL and every redirect to those origins.
     ``accept_types`` (media types such as ``text/html``) makes a 2xx answer of another type an
-    OutboundError("not_html") before its body is read. Other statuses are returned as they are."""
+    OutboundError("not_html") before its body is read. Other statuses are returned as they are.
+    ``headers`` go with the request too (a conditional GET's ``If-None-Match``, say)."""
     allowed = None
     if isinstance(allowed_origins, str):  # one origin given as a string, not its characters
         allowed_origins = [allowed_origins]
     if allowed_origins is not None:
         allowed = frozenset(o for o in map(origin_of, allowed_origins) if o is not None)
     wanted = None if accept_types is None else frozenset(t.strip().lower() for t in accept_types)
-    outgoing = Outgoing(headers=(("Accept", accept),))
+    outgoing = Outgoing(headers=(("Accept", accept), *headers))
     return await _bounded(policy, _fetch(url, policy, allowed, outgoing, wanted, ssl_context))
 
 

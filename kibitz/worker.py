@@ -1,6 +1,6 @@
 """The outbox worker: claims due mail with a lease, sends it outside any transaction, marks the outcome;
-and runs periodic jobs (the daily digest, the moderators' hourly digest) once across every worker and
-instance.
+and runs periodic jobs (the daily digest, the moderators' hourly digest, campaigns, feed digests) once
+across every worker and instance.
 
 Delivery is at least once: a crash after the SMTP server's 250 and before the row is marked sent
 resends only the rows in flight (at most ``concurrency``), with the same Message-ID.
@@ -212,6 +212,7 @@ class Worker(LeasedLoop):
 def default_jobs(ctx: Context) -> list[Job]:
     """The periodic jobs every worker offers to run (each runs on one of them per period)."""
     from kibitz.digest import send_digests
+    from kibitz.feed_digests import EVERY as FEEDS_EVERY
     from kibitz.moderator_mail import DIGEST_EVERY, send_moderator_digests
 
     async def digests() -> None:
@@ -233,9 +234,15 @@ def default_jobs(ctx: Context) -> list[Job]:
         if queued:
             log.info("newsletter campaigns: %d mails queued", queued)
 
+    async def feed_digests() -> None:
+        made = await ctx.feed_digests.run_due()
+        if made:
+            log.info("feed digests: %d made", made)
+
     return [
         Job("daily-digest", timedelta(days=1), digests),
         Job("campaigns", CAMPAIGNS_EVERY, campaigns),
+        Job("feed-digests", FEEDS_EVERY, feed_digests),
         Job("moderator-digest", DIGEST_EVERY, moderator_digests),
         Job("page-titles", TITLES_EVERY, page_titles),
     ]

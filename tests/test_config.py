@@ -15,6 +15,7 @@ import pytest
 
 from kibitz.config import (
     ConfigError,
+    ListFeed,
     ModerationMode,
     NewsletterList,
     RateLimit,
@@ -604,9 +605,58 @@ def test_newsletter_lists_are_read_in_order_and_a_site_without_any_has_one(tmp_p
     assert from_env.sites[0].lists == (NewsletterList("weekly", "Weekly"),)
 
 
+def test_a_list_may_follow_a_feed_on_its_site(tmp_path: Path) -> None:
+    write(
+        tmp_path / "kibitz.toml",
+        '[[sites]]\nid = "news"\norigins = ["https://news.example"]\n\n'
+        '[[sites.lists]]\nid = "daily"\nfeed = "https://news.example/feed.xml"\n\n'
+        '[[sites.lists]]\nid = "week"\nfeed = "https://news.example/atom?all=1"\nfeed_every = "Weekly"\n'
+        'feed_day = "friday"\nfeed_hour = 18\nfeed_top_comments = 0\n\n'
+        '[[sites.lists]]\nid = "offers"\nfeed = ""\nfeed_every = "weekly"\n',
+    )
+    [news] = load_settings(env={}, cwd=tmp_path).sites
+
+    assert [chosen.feed for chosen in news.lists] == [
+        ListFeed("https://news.example/feed.xml", "daily", 7, 0, 3),
+        ListFeed("https://news.example/atom?all=1", "weekly", 18, 4, 0),
+        None,
+    ]
+
+
 @pytest.mark.parametrize(
     ("lists", "key", "problem"),
     [
+        (
+            '[[sites.lists]]\nid = "a"\nfeed = "https://elsewhere.example/feed.xml"\n',
+            "sites[0].lists[0].feed",
+            "must be on one of the site's origins (http://127.0.0.1:8000), "
+            "not 'https://elsewhere.example/feed.xml'",
+        ),
+        (
+            '[[sites.lists]]\nid = "a"\nfeed = "file:///etc/passwd"\n',
+            "sites[0].lists[0].feed",
+            "must start with http:// or https://, not 'file:///etc/passwd'",
+        ),
+        (
+            '[[sites.lists]]\nid = "a"\nfeed = "http://127.0.0.1:8000/f"\nfeed_every = "hourly"\n',
+            "sites[0].lists[0].feed_every",
+            "must be one of daily, weekly, not 'hourly'",
+        ),
+        (
+            '[[sites.lists]]\nid = "a"\nfeed = "http://127.0.0.1:8000/f"\nfeed_top_comments = 9\n',
+            "sites[0].lists[0].feed_top_comments",
+            "must be between 0 and 5, not 9",
+        ),
+        (
+            '[[sites.lists]]\nid = "a"\nfeed = "http://127.0.0.1:8000/f"\nfeed_hour = 24\n',
+            "sites[0].lists[0].feed_hour",
+            "must be between 0 and 23, not 24",
+        ),
+        (
+            '[[sites.lists]]\nid = "a"\nfeed = "http://127.0.0.1:8000/f"\nfeed_day = "funday"\n',
+            "sites[0].lists[0].feed_day",
+            "must be a day of the week, like 'monday', not 'funday'",
+        ),
         ('[[sites.lists]]\nname = "No id"\n', "sites[0].lists[0].id", "is required"),
         (
             '[[sites.lists]]\nid = "a"\n[[sites.lists]]\nid = "a"\n',

@@ -308,3 +308,51 @@ async def test_the_demo_seeds_held_and_reported_comments_for_the_admin(
     )
     assert all(i.page == moderated.path for i in pending)
     assert [(f.reason, f.count) for f in reported[0].flags] == [("Off-topic", 2), ("Rude", 1)]
+
+
+async def test_the_demo_list_follows_its_own_feed_and_mailed_a_digest_of_the_newest_articles(
+    site: httpx.AsyncClient, demo: Settings, clock: FakeClock
+) -> None:
+    from kibitz import outbound
+    from kibitz.context import close_context, open_context
+    from kibitz.demo_feed import SAMPLE_READER
+    from kibitz.feed_digests import FeedDigests
+    from kibitz.store.schema import campaigns, outbox
+
+    r = await site.get("/feed.xml")
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("application/rss+xml")
+    newest = sorted(articles(), key=lambda item: item.published_ago)
+    assert re.findall(r"<title>([^<]*)</title>", html.unescape(r.text))[1:] == [
+        item.headline for item in newest
+    ]
+
+    async def over_asgi(url: str, **_: Any) -> outbound.Response:
+        """The worker's read of the feed, answered by the demo's app in-process."""
+        answer = await site.get(url)
+        headers = tuple((name.lower(), value) for name, value in answer.headers.items())
+        return outbound.Response(url, answer.status_code, headers, answer.content, truncated=False)
+
+    ctx = await open_context(demo, clock=clock)
+    try:
+        async with ctx.db.read() as tx:
+            [issue] = (await tx.conn.execute(campaigns.select().where(campaigns.c.site == "demo"))).all()
+            mails = (await tx.conn.execute(outbox.select().where(outbox.c.campaign_id == issue.id))).all()
+        # An hour on, the worker reads the feed: nothing it has not seen, and the digest is done.
+        clock.advance(hours=2)
+        digests = FeedDigests(ctx.db, ctx.settings, ctx.campaigns, clock, fetch=over_asgi)
+        assert await digests.run_due() == 0
+        async with ctx.db.read() as tx:
+            assert len((await tx.conn.execute(campaigns.select())).all()) == 1
+            state = await tx.feeds.state("demo", "news")
+        assert state is not None
+        assert (state.checked, state.failures, state.last_error) == (clock(), 0, "")  # read, and well
+    finally:
+        await close_context(ctx)
+    assert issue.subject == "The Daily Kibitz newsletter: 2 new articles"
+    assert (issue.status, issue.created_by) == ("sending", "feed digest")
+    assert [mail.recipient for mail in mails] == [SAMPLE_READER]
+    assert newest[0].headline in mails[0].text_body
+    assert newest[1].headline in mails[0].text_body
+    assert newest[2].headline not in mails[0].text_body  # the list knew it before
+    assert "Inês Carvalho (4 votes)" in mails[0].text_body  # the most-voted comment, quoted

@@ -337,6 +337,8 @@ def test_kibitz_demo_command_shows_the_mail_it_received_across_restarts(tmp_path
         assert text.index("New reply to your comment") < text.index("Confirm your subscription")
         # The seed's held and reported comments mailed the demo's owner too (moderator mail).
         assert "a comment waits for moderation on" in text
+        # And its newsletter's digest of the newest articles from its own feed (demo_feed.py).
+        assert "The Daily Kibitz newsletter: 2 new articles" in text
         names = re.findall(r'href="/demo/mail/([^"]+)"', listed.text)
         pages = [httpx.get(f"{base}/demo/mail/{name}", timeout=5) for name in names]
         assert all(page.status_code == 200 for page in pages)

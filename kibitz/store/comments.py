@@ -233,6 +233,21 @@ class CommentRepo:
         rows = await self.tx.conn.execute(stmt)
         return [(to_comment(row), row.t_page, row.t_title, row.t_url) for row in rows]
 
+    async def top_voted(self, thread_id: int, limit: int) -> list[Comment]:
+        """A thread's most-voted public comments (replies too) that readers voted up, best first."""
+        stmt = (
+            select(comments)
+            .where(
+                c.thread_id == thread_id,
+                c.status == CommentStatus.APPROVED.value,
+                c.deleted == false(),
+                c.score > 0,
+            )
+            .order_by(c.score.desc(), c.up.desc(), c.created, c.id)
+            .limit(limit)
+        )
+        return [to_comment(row) for row in await self.tx.conn.execute(stmt)]
+
     async def recent_repeat(self, site: str, email: str, reader_id: str, text: str, since: datetime) -> bool:
         """Whether this author (by email when given, else reader id) posted this very text since."""
         author = c.author_email == email if email else c.reader_id == reader_id

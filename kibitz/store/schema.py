@@ -27,6 +27,8 @@ from kibitz.store.schema_base import metadata as metadata
 # checks); every table stays importable from here.
 from kibitz.store.schema_newsletter import bounces as bounces
 from kibitz.store.schema_newsletter import campaigns as campaigns
+from kibitz.store.schema_newsletter import feed_articles as feed_articles
+from kibitz.store.schema_newsletter import feed_states as feed_states
 from kibitz.store.schema_newsletter import suppressions as suppressions
 from kibitz.store.schema_spam import akismet_checks as akismet_checks
 from kibitz.store.schema_spam import spam_domains as spam_domains

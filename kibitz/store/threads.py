@@ -145,6 +145,18 @@ class ThreadRepo:
         await self.tx.conn.execute(update(threads).where(t.id == thread_id).values(closed=closed))
         return await self.bump(thread_id, kind=kind)
 
+    async def for_article(self, site: str, pages: Sequence[str], url: str) -> Thread | None:
+        """The thread of an article: its page key is one of ``pages``, or the publisher gave its page
+        ``url``; of several, the one with the most comments."""
+        stmt = (
+            select(threads)
+            .where(t.site == site, or_(t.page.in_(list(pages)), t.page_url == url))
+            .order_by(t.count.desc(), t.id)
+            .limit(1)
+        )
+        row = (await self.tx.conn.execute(stmt)).first()
+        return _thread(row) if row else None
+
     async def counts(self, site: str, pages: Sequence[str]) -> dict[str, int]:
         """Visible comment counts of the pages that have a thread."""
         rows = await self.tx.conn.execute(select(t.page, t.count).where(t.site == site, t.page.in_(pages)))

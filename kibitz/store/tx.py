@@ -17,6 +17,7 @@ class Tx:
         from kibitz.store.bans import BanRepo
         from kibitz.store.campaigns import CampaignRepo
         from kibitz.store.comments import CommentRepo
+        from kibitz.store.feeds import FeedRepo
         from kibitz.store.jobs import JobRepo
         from kibitz.store.limits import IdempotencyRepo, RateRepo
         from kibitz.store.meta import MetaRepo
@@ -56,6 +57,7 @@ class Tx:
         self.suppressions = SuppressionRepo(self)
         self.bounces = BounceRepo(self)
         self.campaigns = CampaignRepo(self)
+        self.feeds = FeedRepo(self)
 
     def upsert(self, table: Table) -> Any:
         """An INSERT that understands ON CONFLICT on both engines (same API on each)."""
