@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 from kibitz import errors, inputs
 from kibitz.bounce_parse import Found, outbox_id_of
 from kibitz.security import Tokens
-from kibitz.store.suppressions import EVERY_SITE
+from kibitz.store.suppressions import EVERY_SITE, Suppression
 
 if TYPE_CHECKING:
     from kibitz.store.db import Database
@@ -224,3 +224,10 @@ async def lift(db: Database, email: str, site: str | None, actor: str, now: date
                 detail={"removed": removed, "subscribers_reopened": reopened},
             )
     return removed
+
+
+async def suppressed_on(db: Database, site: str, contains: str = "", limit: int = 100) -> list[Suppression]:
+    """The addresses not mailed from ``site``: its own suppressions and every site's, newest first;
+    only addresses containing ``contains`` (any case) when given."""
+    async with db.read() as tx:
+        return await tx.suppressions.list(sites=(site, EVERY_SITE), contains=contains or None, limit=limit)

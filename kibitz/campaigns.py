@@ -47,6 +47,23 @@ class Stats:
     failed: int
     bounced: int
     unsubscribed: int
+    dropped: int = 0  # not sent after all: unsubscribed, suppressed or cancelled meanwhile
+    waiting: int = 0  # queued, not sent yet
+
+    @property
+    def done(self) -> int:
+        """The mails that have had their fate: sent, given up or dropped."""
+        return self.sent + self.failed + self.dropped
+
+
+@dataclass(frozen=True)
+class Audience:
+    """One of a site's lists with its subscribers counted."""
+
+    list: NewsletterList
+    confirmed: int  # would get the next issue
+    pending: int  # asked for it, not confirmed yet
+    paused: int  # confirmed, pausing newsletters now
 
 
 class Campaigns:
@@ -68,14 +85,7 @@ class Campaigns:
         actor: str,
     ) -> Campaign:
         """A draft for one of the site's lists; ``send_at`` is used when it is sent."""
-        chosen = self._list(site, list_id)
-        subject = subject.strip()
-        if not 1 <= len(subject) <= MAX_SUBJECT:
-            raise errors.InvalidInput.field("subject", f"must be 1 to {MAX_SUBJECT} characters")
-        if len(markdown.encode()) > MAX_MARKDOWN:
-            raise errors.InvalidInput.field("markdown", f"must be at most {MAX_MARKDOWN} bytes")
-        if send_at is not None and send_at.tzinfo is None:
-            raise errors.InvalidInput.field("send_at", "must carry a time zone")
+        chosen, subject = self._checked(site, list_id, subject, markdown, send_at)
         rendered = render(markdown)
         now = self.clock()
         async with self.db.write() as tx:
@@ -85,6 +95,44 @@ class Campaigns:
             )  # fmt: skip
             await self._audit(tx, campaign, "campaign.create", actor, {"list": chosen.id, "subject": subject})
         return campaign
+
+    async def update(
+        self,
+        site: SiteConfig,
+        campaign_id: int,
+        list_id: str,
+        subject: str,
+        markdown: str,
+        send_at: datetime | None,
+        actor: str,
+    ) -> Campaign:
+        """Rewrite a draft (every field; ``send_at`` None: no time set); Conflict once it is sent."""
+        chosen, subject = self._checked(site, list_id, subject, markdown, send_at)
+        rendered = render(markdown)
+        async with self.db.write() as tx:
+            campaign = await self._of_site(tx, site, campaign_id)
+            changed = await tx.campaigns.update_draft(
+                campaign.id, list_id=chosen.id, subject=subject, markdown=markdown, html=rendered.html,
+                text=rendered.text, send_at=send_at,
+            )  # fmt: skip
+            if not changed:
+                raise errors.Conflict(f"A {campaign.status} campaign cannot be changed")
+            await self._audit(tx, campaign, "campaign.update", actor, {"list": chosen.id, "subject": subject})
+            return await self._of_site(tx, site, campaign_id)
+
+    def _checked(
+        self, site: SiteConfig, list_id: str, subject: str, markdown: str, send_at: datetime | None
+    ) -> tuple[NewsletterList, str]:
+        """The list and the stripped subject of a draft's fields; InvalidInput naming a bad one."""
+        chosen = self._list(site, list_id)
+        subject = subject.strip()
+        if not 1 <= len(subject) <= MAX_SUBJECT:
+            raise errors.InvalidInput.field("subject", f"must be 1 to {MAX_SUBJECT} characters")
+        if len(markdown.encode()) > MAX_MARKDOWN:
+            raise errors.InvalidInput.field("markdown", f"must be at most {MAX_MARKDOWN} bytes")
+        if send_at is not None and send_at.tzinfo is None:
+            raise errors.InvalidInput.field("send_at", "must carry a time zone")
+        return chosen, subject
 
     async def get(self, site: SiteConfig, campaign_id: int) -> Campaign:
         async with self.db.read() as tx:
@@ -105,7 +153,32 @@ class Campaigns:
             failed=counts.get("failed", 0),
             bounced=bounces.get("hard", 0) + bounces.get("soft", 0),
             unsubscribed=unsubscribed,
+            dropped=counts.get("dropped", 0),
+            waiting=counts.get("pending", 0) + counts.get("sending", 0),
         )
+
+    async def preview(self, site: SiteConfig, campaign_id: int) -> str:
+        """The issue's HTML mail as a recipient gets it, its own links leading to the sign-up page."""
+        async with self.db.read() as tx:
+            campaign = await self._of_site(tx, site, campaign_id)
+        html_body, _ = self._bodies(site, campaign)
+        signup = f"{self.settings.base_url.rstrip('/')}/newsletter/{site.id}"
+        return personal(html_body, signup, signup, is_html=True)
+
+    async def audience(self, site: SiteConfig) -> list[Audience]:
+        """Each of the site's lists with its subscribers counted: confirmed, pending, pausing."""
+        async with self.db.read() as tx:
+            counts = await tx.campaigns.audience(site.id, self.clock())
+        lists = self.links.lists(site.id) or site.lists
+        found: dict[str, dict[str, int]] = {item.id: {} for item in lists}
+        for (list_id, state), n in counts.items():
+            name = list_id or lists[0].id  # "": stored before lists, the site's first
+            if name in found:
+                found[name][state] = found[name].get(state, 0) + n
+        return [
+            Audience(item, by.get("confirmed", 0), by.get("pending", 0), by.get("paused", 0))
+            for item, by in ((item, found[item.id]) for item in lists)
+        ]
 
     async def send_test(self, site: SiteConfig, campaign_id: int, address: str, actor: str) -> None:
         """Mail the issue to one address (a staff member's), not to the list; any number of times.

@@ -13,8 +13,10 @@ from kibitz.web import (
     admin_api,
     admin_auth,
     admin_hooks,
+    admin_newsletter,
     admin_queue,
     admin_site,
+    admin_suppressions,
     api,
     apidocs,
     assets,
@@ -288,6 +290,7 @@ def _admin_api(app: FastAPI) -> None:
         (c, campaigns_api.create, "POST", 201),
         (c, campaigns_api.list_campaigns, "GET", 200),
         (f"{c}/{{id}}", campaigns_api.get_campaign, "GET", 200),
+        (f"{c}/{{id}}", campaigns_api.update, "PATCH", 200),
         (f"{c}/{{id}}/test", campaigns_api.send_test, "POST", 202),
         (f"{c}/{{id}}/send", campaigns_api.send, "POST", 200),
         (f"{c}/{{id}}/pause", campaigns_api.pause, "POST", 200),
@@ -315,6 +318,7 @@ def _admin_api(app: FastAPI) -> None:
 def _admin_pages(app: FastAPI) -> None:
     """The moderators' admin UI (HTML, form posts with a CSRF token; web/admin*.py)."""
     s = "/admin/sites/{site}"
+    n = f"{s}/newsletter/campaigns/{{id}}"  # web/admin_newsletter.py: owners only
     for path, handler, method in (
         ("/admin/login", admin_auth.login_page, "GET"),
         ("/admin/login", admin_auth.login, "POST"),
@@ -349,6 +353,21 @@ def _admin_pages(app: FastAPI) -> None:
         (f"{s}/webhooks/{{id}}", admin_hooks.deliveries, "GET"),
         (f"{s}/webhooks/{{id}}/delete", admin_hooks.delete, "POST"),
         (f"{s}/webhooks/{{id}}/deliveries/{{delivery}}/resend", admin_hooks.resend, "POST"),
+        (f"{s}/newsletter", admin_newsletter.overview, "GET"),
+        (f"{s}/newsletter/new", admin_newsletter.new, "GET"),
+        (f"{s}/newsletter/campaigns", admin_newsletter.create, "POST"),
+        (f"{n}", admin_newsletter.campaign_page, "GET"),
+        (f"{n}", admin_newsletter.save, "POST"),
+        (f"{n}/preview", admin_newsletter.preview, "GET"),
+        (f"{n}/progress", admin_newsletter.progress, "GET"),
+        (f"{n}/test", admin_newsletter.send_test, "POST"),
+        (f"{n}/send", admin_newsletter.send, "POST"),
+        (f"{n}/pause", admin_newsletter.pause, "POST"),
+        (f"{n}/resume", admin_newsletter.resume, "POST"),
+        (f"{n}/cancel", admin_newsletter.cancel_page, "GET"),
+        (f"{n}/cancel", admin_newsletter.cancel, "POST"),
+        (f"{s}/newsletter/suppressions", admin_suppressions.suppressions, "GET"),
+        (f"{s}/newsletter/suppressions/lift", admin_suppressions.lift, "POST"),
         ("/admin/{rest:path}", admin.not_found, "GET"),
         ("/admin/{rest:path}", admin.not_found, "POST"),
     ):

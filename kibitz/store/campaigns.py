@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import and_, case, exists, func, or_, select, update
 
 from kibitz.store.schema import campaigns, outbox, subscribers, subscriptions, suppressions
 
@@ -99,6 +99,13 @@ class CampaignRepo:
         )  # fmt: skip
         return to_campaign((await self.tx.conn.execute(stmt)).one())
 
+    async def update_draft(self, campaign_id: int, **values: Any) -> bool:
+        """Change a draft's columns (``list_id`` for its list); False when it is no draft now."""
+        if "list_id" in values:
+            values["list"] = values.pop("list_id")
+        stmt = update(campaigns).where(c.id == campaign_id, c.status == "draft").values(**values)
+        return bool((await self.tx.conn.execute(stmt)).rowcount)
+
     async def get(self, campaign_id: int) -> Campaign | None:
         row = (await self.tx.conn.execute(select(campaigns).where(c.id == campaign_id))).first()
         return to_campaign(row) if row else None
@@ -167,6 +174,28 @@ class CampaignRepo:
         )
         rows = await self.tx.conn.execute(stmt)
         return [Recipient(int(r.id), int(r.subscription_id), r.email) for r in rows]
+
+    async def audience(self, site: str, now: datetime) -> dict[tuple[str, str], int]:
+        """The site's newsletter subscriptions in force or asked for, counted by (list, state): state
+        "pending" (not confirmed yet), "paused" (pausing newsletters now) or "confirmed"."""
+        paused = and_(s.paused_until.is_not(None), s.paused_until > now)
+        state = case(
+            (or_(sub.pending.is_(True), s.status == "unconfirmed"), "pending"),
+            (paused, "paused"),
+            else_="confirmed",
+        ).label("state")
+        stmt = (
+            select(sub.list, state, func.count())
+            .select_from(subscriptions.join(subscribers, s.id == sub.subscriber_id))
+            .where(
+                s.site == site,
+                s.status.in_(("confirmed", "unconfirmed")),
+                sub.topic == "newsletter",
+                sub.active.is_(True),
+            )
+            .group_by(sub.list, state)
+        )
+        return {(str(name), str(kind)): int(n) for name, kind, n in await self.tx.conn.execute(stmt)}
 
     async def advance(self, campaign_id: int, cursor: int, added: int, queued: bool) -> None:
         """Record one chunk enqueued: the last subscriber reached, how many rows it added."""

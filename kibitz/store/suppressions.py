@@ -92,14 +92,26 @@ class SuppressionRepo:
         return await self.reason(site, email) is not None
 
     async def list(
-        self, *, site: str | None = None, email: str | None = None, limit: int = 100
+        self,
+        *,
+        site: str | None = None,
+        email: str | None = None,
+        limit: int = 100,
+        sites: Collection[str] | None = None,
+        contains: str | None = None,
     ) -> builtins.list[Suppression]:
-        """Newest first; of one site's rows (``""``: the every-site ones) or one address, or all."""
+        """Newest first; of one site's rows (``""``: the every-site ones), of ``sites``, of one
+        address, of addresses containing ``contains`` (any case; ``%`` and ``_`` match themselves),
+        or all."""
         stmt = select(suppressions).order_by(s.created.desc(), s.email).limit(limit)
         if site is not None:
             stmt = stmt.where(s.site == site)
+        if sites is not None:
+            stmt = stmt.where(s.site.in_(tuple(sites)))
         if email is not None:
             stmt = stmt.where(s.email == email)
+        if contains:
+            stmt = stmt.where(func.lower(s.email).contains(contains.lower(), autoescape=True))
         return [_suppression(row) for row in await self.tx.conn.execute(stmt)]
 
     async def mark_subscribers_bounced(self, email: str, site: str | None = None) -> int:

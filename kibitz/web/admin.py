@@ -1,6 +1,6 @@
 """The moderators' admin UI (HTML under /admin/): rendering with its headers, form parsing, staff
 sign-in and site checks, HTML error pages, and the allow-listed static files. The pages themselves
-live in admin_auth.py, admin_queue.py and admin_site.py."""
+live in admin_auth.py, admin_queue.py, admin_site.py, admin_hooks.py and admin_newsletter.py."""
 
 from __future__ import annotations
 
@@ -40,7 +40,12 @@ HEADERS = {
     "X-Robots-Tag": "noindex, nofollow",
     "X-Frame-Options": "DENY",
 }
-STATIC = {"admin.css": "text/css", "admin.js": "text/javascript", "htmx.min.js": "text/javascript"}
+STATIC = {
+    "admin.css": "text/css",
+    "admin.js": "text/javascript",
+    "htmx.min.js": "text/javascript",
+    "campaign.js": "text/javascript",
+}
 MAX_FIELDS = 600  # a bulk action posts up to 500 ids
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 MESSAGES = {

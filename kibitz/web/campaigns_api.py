@@ -34,6 +34,15 @@ class CampaignIn(schemas.Strict):
     send_at: Annotated[schemas.Str, Field(max_length=40)] | None = None
 
 
+class CampaignPatch(schemas.Strict):
+    """A draft's fields to change; those left out stay (``send_at`` null clears the time)."""
+
+    list: Annotated[schemas.Str, Field(min_length=1, max_length=64)] | None = None
+    subject: Annotated[schemas.Str, Field(min_length=1, max_length=MAX_SUBJECT)] | None = None
+    markdown: Annotated[schemas.Str, Field(max_length=MAX_MARKDOWN)] | None = None
+    send_at: Annotated[schemas.Str, Field(max_length=40)] | None = None
+
+
 class TestIn(schemas.Strict):
     email: Annotated[schemas.Str, Field(min_length=3, max_length=320)] | None = None
 
@@ -101,6 +110,25 @@ async def list_campaigns(request: Request, site: SiteId) -> Response:
 async def get_campaign(request: Request, site: SiteId, campaign: IdPath) -> Response:
     _, config = await _site(request, site)
     return await _with_stats(request, await ctx_of(request).campaigns.get(config, int(campaign)))
+
+
+async def update(request: Request, site: SiteId, campaign: IdPath, body: CampaignPatch) -> Response:
+    """PATCH /api/v1/admin/sites/{site}/campaigns/{id} — change a draft; 409 once it is sent."""
+    who, config = await _site(request, site)
+    campaigns = ctx_of(request).campaigns
+    found = await campaigns.get(config, int(campaign))
+    given = body.model_fields_set
+    send_at = parse_time(body.send_at, "send_at") if "send_at" in given else found.send_at
+    changed = await campaigns.update(
+        config,
+        found.id,
+        body.list if body.list is not None else found.list_id,
+        body.subject if body.subject is not None else found.subject,
+        body.markdown if body.markdown is not None else found.markdown,
+        send_at,
+        who.actor,
+    )
+    return await _with_stats(request, changed)
 
 
 async def send_test(request: Request, site: SiteId, campaign: IdPath, body: TestIn | None = None) -> Response:

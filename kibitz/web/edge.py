@@ -24,8 +24,11 @@ MAX_BODY = 64 * 1024
 # Machines' routes outside /api/v1/admin/ (a mail provider's webhook): like the staff API, no Origin
 # rule, no CORS grant, never cached; each with a body limit of its own.
 MACHINE_BODY = {"/api/v1/bounces": 1024 * 1024}
-# A newsletter campaign's Markdown may be 200 KB (campaigns.py), more once escaped in JSON.
-_CAMPAIGN_PATH = re.compile(r"^/api/v1/admin/sites/[^/]+/campaigns$")
+# A newsletter campaign's Markdown may be 200 KB (campaigns.py), more once escaped in JSON or in
+# the admin's form (web/admin_newsletter.py): a new campaign, or a draft changed.
+_CAMPAIGN_PATH = re.compile(
+    r"^/(api/v1/admin/sites/[^/]+/campaigns|admin/sites/[^/]+/newsletter/campaigns)(/[0-9]+)?$"
+)
 CAMPAIGN_BODY = 1024 * 1024
 # Request heads (docs/api.md): one header's name and value, all headers together, path and query.
 MAX_HEADER = 8 * 1024
