@@ -145,7 +145,7 @@ class Campaigns:
     async def stats(self, campaign: Campaign) -> Stats:
         async with self.db.read() as tx:
             counts = await tx.campaigns.counts(campaign.id)
-            bounces = await tx.bounces.counts_for(await tx.campaigns.outbox_ids(campaign.id))
+            bounces = await tx.bounces.counts_for_campaign(campaign.id)
             unsubscribed = await tx.campaigns.unsubscribed(campaign.id)
         return Stats(
             campaign,

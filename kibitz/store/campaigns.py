@@ -224,10 +224,6 @@ class CampaignRepo:
         stmt = select(o.status, func.count()).where(o.campaign_id == campaign_id).group_by(o.status)
         return {status: int(n) for status, n in await self.tx.conn.execute(stmt)}
 
-    async def outbox_ids(self, campaign_id: int) -> builtins.list[int]:
-        stmt = select(o.id).where(o.campaign_id == campaign_id)
-        return [int(i) for i in (await self.tx.conn.execute(stmt)).scalars()]
-
     async def unsubscribed(self, campaign_id: int) -> int:
         """Recipients of the campaign who have left the list since (or unsubscribed from everything)."""
         stmt = (
