@@ -1,10 +1,11 @@
-"""`kibitz newsletter list` and `kibitz newsletter send ID`: newsletter campaigns from the command line
-(campaigns.py); registered by kibitz/cli.py. Sending here starts the campaign and writes its outbox
-rows at once, with a progress bar when ``rich`` is there; the worker delivers them as always."""
+"""`kibitz newsletter list|send ID` (campaigns.py) and `kibitz newsletter import|export` (a list's
+subscribers as CSV, subscriber_io.py); registered by kibitz/cli.py. Sending here starts the campaign
+and writes its outbox rows at once, with a progress bar; the worker delivers them as always."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,15 +15,17 @@ from kibitz import errors
 from kibitz.cli_data import data_options, with_context
 
 if TYPE_CHECKING:
+    from kibitz.config import SiteConfig
     from kibitz.context import Context
     from kibitz.store.campaigns import Campaign
+    from kibitz.subscriber_io import Report
 
 ACTOR = "cli"
 
 
 @click.group()
 def newsletter() -> None:
-    """Newsletter campaigns: list them, send one."""
+    """Newsletter campaigns (list them, send one) and a list's subscribers (import, export)."""
 
 
 def campaign_line(campaign: Campaign) -> str:
@@ -92,3 +95,122 @@ def newsletter_send(config_path: Path | None, data_dir: Path | None, campaign_id
 
     campaign = with_context(config_path, data_dir, act)
     click.echo(campaign_line(campaign))
+
+
+def _site(ctx: Context, site_id: str) -> SiteConfig:
+    site = ctx.settings.site(site_id)
+    if site is None:
+        raise errors.NotFound(f"No site {site_id!r} in the configuration")
+    return site
+
+
+def _bar() -> tuple[Callable[[int, int], None], Callable[[], None]]:
+    """A progress callback (records done, records in all) drawing a rich bar on stderr, and its closer."""
+    from rich.console import Console
+    from rich.progress import Progress, TaskID
+
+    progress = Progress(console=Console(stderr=True), transient=False)
+    task: list[TaskID] = []  # made when the first count arrives: the file's length is known then
+
+    def update(done: int, total: int) -> None:
+        if not task:
+            progress.start()
+            task.append(progress.add_task("importing subscribers", total=total))
+        progress.update(task[0], completed=done)
+
+    def stop() -> None:
+        if task:
+            progress.stop()
+
+    return update, stop
+
+
+def report_lines(report: Report) -> list[str]:
+    """What an import did (or would do), as the command prints it."""
+    head = (
+        f"created {report.created}, updated {report.updated}, unchanged {report.unchanged}, "
+        f"skipped {report.skipped_total}"
+    )
+    lines = [head + (" (dry run: nothing was written)" if report.dry_run else "")]
+    if report.confirmations:
+        queued = "that would be queued" if report.dry_run else "queued"
+        lines.append(f"confirmation mails {queued}: {report.confirmations}")
+    if report.ignored_columns:
+        lines.append("ignored columns: " + ", ".join(report.ignored_columns))
+    lines.extend(f"line {line}: {reason}" for line, reason in report.skipped)
+    if report.skipped_total > len(report.skipped):
+        lines.append(f"… and {report.skipped_total - len(report.skipped)} more skipped")
+    return lines
+
+
+@newsletter.command("import")
+@data_options
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.option("--site", "site_id", required=True, help="the site's id")
+@click.option("--list", "list_id", required=True, help="one of the site's newsletter lists")
+@click.option("--dry-run", is_flag=True, help="report what would be done; write nothing")
+@click.option("--source", default="", help="consent_source for rows whose own is empty")
+@click.option("--send-confirmation", is_flag=True, help="mail rows without consent_at a confirmation")
+def newsletter_import(
+    config_path: Path | None,
+    data_dir: Path | None,
+    file: Path,
+    site_id: str,
+    list_id: str,
+    dry_run: bool,
+    source: str,
+    send_confirmation: bool,
+) -> None:
+    """Import subscribers into a list from a UTF-8 CSV file whose first line names the columns: email
+    (required), name, consent_at (ISO date or date-time of the person's consent), consent_source.
+    Rows with consent_at are subscribed at once, with that consent recorded; rows without it wait,
+    pending, for the person to confirm (asked by mail only with --send-confirmation). Suppressed
+    addresses and people who left are skipped; a second run of the same file changes nothing."""
+
+    def lines() -> Iterator[str]:
+        with file.open(encoding="utf-8-sig", newline="") as text:
+            yield from text
+
+    async def act(ctx: Context) -> Report:
+        update, stop = _bar()
+        try:
+            return await ctx.subscriber_io.import_csv(
+                _site(ctx, site_id), list_id, lines, ACTOR, dry_run=dry_run, default_source=source,
+                send_confirmation=send_confirmation, progress=update,
+            )  # fmt: skip
+        finally:
+            stop()
+
+    for line in report_lines(with_context(config_path, data_dir, act)):
+        click.echo(line)
+
+
+@newsletter.command("export")
+@data_options
+@click.option("--site", "site_id", required=True, help="the site's id")
+@click.option("--list", "list_id", default=None, help="one of the site's lists (default: every list)")
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="write the CSV to this file (default: standard output)")  # fmt: skip
+def newsletter_export(
+    config_path: Path | None, data_dir: Path | None, site_id: str, list_id: str | None, output: Path | None
+) -> None:
+    """Write a site's newsletter subscribers as CSV, one line per subscription: email, name, list,
+    status (pending, confirmed, paused, unsubscribed), subscribed_at, confirmed_at, consent_at,
+    consent_source, suppressed (why the address gets no mail, if so). Audited."""
+
+    async def act(ctx: Context) -> int:
+        chunks = await ctx.subscriber_io.export_csv(_site(ctx, site_id), list_id, ACTOR)
+        written = 0
+        with contextlib.ExitStack() as stack:
+            out = stack.enter_context(output.open("w", encoding="utf-8", newline="")) if output else None
+            async for chunk in chunks:
+                if out is not None:
+                    out.write(chunk)
+                else:
+                    click.echo(chunk, nl=False)
+                written += chunk.count("\n")
+        return written - 1
+
+    count = with_context(config_path, data_dir, act)
+    if output is not None:
+        click.echo(f"{count} subscriptions written to {output}", err=True)

@@ -26,6 +26,7 @@ from kibitz.policy import Policies
 from kibitz.security import Tokens
 from kibitz.staff import Staff
 from kibitz.store.db import Database
+from kibitz.subscriber_io import SubscriberIo
 from kibitz.subscriptions import links_for
 from kibitz.titles import Titles
 from kibitz.votes import Votes
@@ -65,6 +66,7 @@ class Context:
     akismet: Akismet = field(init=False)
     campaigns: Campaigns = field(init=False)
     feed_digests: FeedDigests = field(init=False)
+    subscriber_io: SubscriberIo = field(init=False)
 
     def __post_init__(self) -> None:
         self.policies = self.comments.policies
@@ -90,6 +92,7 @@ class Context:
         self.campaigns = Campaigns(self.db, self.settings, links_for(self.tokens, self.settings), self.clock)
         # Lists that follow the publisher's feed: their digests are campaigns too.
         self.feed_digests = FeedDigests(self.db, self.settings, self.campaigns, self.clock)
+        self.subscriber_io = SubscriberIo(self.db, self.campaigns.links, self.clock)
 
     @cached_property
     def reads(self) -> ReadCache:

@@ -6,7 +6,8 @@
     │   ├── WebhookTargetRefused 422 webhook_target_refused
     │   └── UnknownList         422 unknown_list
     ├── MalformedRequest        400 malformed_request
-    │   └── InvalidIdempotencyKey 400 invalid_idempotency_key
+    │   ├── InvalidIdempotencyKey 400 invalid_idempotency_key
+    │   └── InvalidCsv          400 invalid_csv
     ├── Unauthorized            401 unauthorized
     │   ├── InvalidCredentials  401 invalid_credentials
     │   └── TotpRequired        401 totp_required
@@ -87,6 +88,12 @@ class MalformedRequest(KibitzError):
 
 class InvalidIdempotencyKey(MalformedRequest):
     code, status, title = "invalid_idempotency_key", 400, "The Idempotency-Key header is malformed"
+
+
+class InvalidCsv(MalformedRequest):
+    """A subscriber file that cannot be imported as a whole (subscriber_csv.py): nothing is written."""
+
+    code, status, title = "invalid_csv", 400, "The CSV file could not be read"
 
 
 class Unauthorized(KibitzError):

@@ -33,6 +33,7 @@ from kibitz.web import (
     pages,
     schemas,
     subscribe,
+    subscriber_io,
     webhooks_api,
 )
 
@@ -301,6 +302,16 @@ def _admin_api(app: FastAPI) -> None:
             c_path, c_handler, methods=[c_method], status_code=c_status,
             responses={**STAFF, **_problems(409)}, tags=["newsletter"],
         )  # fmt: skip
+    lists = f"{a}/sites/{{site}}/lists/{{list}}"  # web/subscriber_io.py: owners, and `publish` keys
+    r.add_api_route(
+        f"{lists}/import", subscriber_io.import_subscribers, methods=["POST"],
+        responses={**subscriber_io.IMPORT_ANSWER, **STAFF},
+        openapi_extra=subscriber_io.IMPORT_BODY, tags=["newsletter"],
+    )  # fmt: skip
+    r.add_api_route(
+        f"{lists}/export", subscriber_io.export_subscribers, methods=["GET"],
+        responses={**subscriber_io.EXPORT_ANSWER, **STAFF}, tags=["newsletter"],
+    )  # fmt: skip
     hooks = f"{a}/sites/{{site}}/webhooks"  # web/webhooks_api.py: owners, and `moderate` keys
     for hook_path, hook_handler, hook_method, hook_status in (
         (hooks, webhooks_api.list_webhooks, "GET", 200),

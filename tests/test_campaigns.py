@@ -16,13 +16,17 @@ import anyio
 import pytest
 from sqlalchemy import update
 
+from kibitz.bounce_inbox import BounceInbox
+from kibitz.bounces import Verp
 from kibitz.context import Context
 from kibitz.mailer import message_id
 from kibitz.store.audit import AuditFilter
 from kibitz.store.schema import campaigns, outbox
 from kibitz.worker import Worker
+from tests.bounce_samples import postfix_dsn
 from tests.conftest import ORIGIN_A, ORIGIN_B, Api, FakeClock, custom_api, site_table
 from tests.mailserver import MailServer
+from tests.test_bounces import deliver
 from tests.test_mail_flow import body as mail_body
 from tests.test_subscriptions import one_click, rows
 from tests.test_webhooks import key, staff_cookie
@@ -378,3 +382,37 @@ async def test_outbox_rows_of_a_campaign_reference_it(
         assert row.campaign_id == int(campaign)
         assert row.subscription_id is not None
         assert row.subscriber_id is not None
+
+
+async def test_a_bounce_and_a_one_click_unsubscribe_of_campaign_mails_show_in_its_counts(
+    tmp_path: Path, database_url: str, clock: FakeClock, mail_server: MailServer
+) -> None:
+    bounce_address = "bounces@news.example"
+    opts: dict[str, Any] = {"smtp": mail_server.smtp, "sites": sites(), "base_url": BASE}
+    async with custom_api(tmp_path, database_url, clock, bounce_address=bounce_address, **opts) as api:
+        for name in ("ann", "bob", "cid"):
+            await member(api, f"{name}@example.org")
+        publish = await key(api, "a", "publish")
+        campaign = (await create(api, publish))["id"]
+        await act(api, publish, campaign, "send")
+        await until_status(api, publish, campaign, "sent")
+        mails = {str(m["To"]): m for m in await mail_server.wait_for(3)}
+        counts = await state(api, publish, campaign)
+        assert (counts["sent"], counts["bounced"], counts["unsubscribed"]) == (3, 0, 0)
+
+        # Bob's mail bounces: a DSN reaches `kibitz bounces`' endpoint at its signed return path.
+        [return_path] = [sender for sender, to in mail_server.envelopes if to == ["bob@example.org"]]
+        ctx = ctx_of(api)
+        inbox = BounceInbox(ctx.db, ctx.settings, Verp(bounce_address, ctx.tokens), clock)
+        await inbox.start("127.0.0.1", 0)
+        try:
+            dsn = postfix_dsn(return_path, "bob@example.org", str(mails["bob@example.org"]["Message-ID"]))
+            await deliver(inbox.port, return_path, dsn)
+        finally:
+            await inbox.stop()
+        # Ann leaves the list with her mail's one-click link.
+        link = urlsplit(str(mails["ann@example.org"]["List-Unsubscribe"]).strip("<>")).path
+        assert (await one_click(api, link)).status_code == 200
+
+        counts = await state(api, publish, campaign)
+        assert (counts["sent"], counts["failed"], counts["bounced"], counts["unsubscribed"]) == (3, 0, 1, 1)

@@ -219,6 +219,8 @@ subscribers = Table(
     Column("manage_links_revoked", BigInteger, nullable=True),
     # The preference centre's pause: no newsletter mail before this moment (migration 0012).
     Column("paused_until", UTCDateTime, nullable=True),
+    # The name a publisher's subscriber list gave (CSV import, subscriber_io.py; migration 0015).
+    Column("name", String(200), nullable=False, server_default=""),
     UniqueConstraint("site", "email", name="uq_subscribers_site_email"),
 )
 
@@ -240,6 +242,12 @@ subscriptions = Table(
     # Which of the site's newsletter lists ([[sites.lists]] id); "" for comment mail, and for the
     # site's first list (subscriptions made before lists existed).
     Column("list", String(64), nullable=False, server_default=""),
+    # Consent the publisher holds a record of (CSV import, subscriber_io.py; migration 0015): when the
+    # person consented, where (their words, e.g. "print form 2024"), and how it came here
+    # ("import by <who>"). Empty for sign-ups: their proof is the confirmation (subscribers.confirmed).
+    Column("consent_at", UTCDateTime, nullable=True),
+    Column("consent_source", String(200), nullable=False, server_default=""),
+    Column("consent_via", String(200), nullable=False, server_default=""),
     UniqueConstraint("subscriber_id", "topic", "thread_id", name="uq_subscriptions_subscriber_topic_thread"),
     Index("ix_subscriptions_thread", "thread_id", "topic"),
 )

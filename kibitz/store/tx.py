@@ -26,6 +26,7 @@ class Tx:
         from kibitz.store.site_settings import SiteSettingsRepo, TrustRepo
         from kibitz.store.spam import SpamRepo
         from kibitz.store.staff import ApiKeyRepo, SessionRepo, StaffRepo
+        from kibitz.store.subscriber_io import SubscriberIoRepo
         from kibitz.store.subscribers import SubscriberRepo
         from kibitz.store.suppressions import BounceRepo, SuppressionRepo
         from kibitz.store.threads import ThreadRepo
@@ -43,6 +44,7 @@ class Tx:
         self.meta = MetaRepo(self)
         self.outbox = OutboxRepo(self)
         self.subscribers = SubscriberRepo(self)
+        self.subscriber_io = SubscriberIoRepo(self)
         self.jobs = JobRepo(self)
         self.moderation = ModerationRepo(self)
         self.bans = BanRepo(self)
