@@ -21,6 +21,7 @@ from kibitz.config import SiteConfig
 from kibitz.links import Links
 from kibitz.store.db import Database
 from kibitz.store.subscriber_io import Exported, Held, NewSubscription
+from kibitz.store.subscribers import SIGNED_UP
 from kibitz.store.tx import Tx
 from kibitz.subscriber_csv import EXPORT_COLUMNS, Row, Skip, Source, check, consent_source, rows, write_line
 
@@ -28,7 +29,6 @@ Clock = Callable[[], datetime]
 Progress = Callable[[int, int], None]  # (records done, records in the file)
 CHUNK = 1000  # records per transaction
 LISTED_SKIPS = 1000  # skipped records named one by one in a report; the rest are counted
-SIGNED_UP = "sign-up, address confirmed"  # what an export says of consent given by confirming a mail
 
 
 @dataclass
@@ -272,7 +272,7 @@ class SubscriberIo:
         status = export_status(item, now)
         consent_at, source = item.consent_at, item.consent_source
         if consent_at is None and status in ("confirmed", "paused") and item.confirmed is not None:
-            consent_at, source = item.confirmed, SIGNED_UP
+            consent_at, source = item.confirmed, SIGNED_UP  # confirmed before consent was recorded
         suppressed = item.suppressed or ("bounced" if item.subscriber_status == "bounced" else "")
         return [
             item.email, item.name, found.id if found else item.list_id, status, _iso(item.subscribed),

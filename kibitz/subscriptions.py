@@ -237,7 +237,10 @@ class Subscriptions:
             if not await tx.subscribers.confirm(subscriber.id, nonce, self.clock()):
                 raise errors.Gone()
             ids = [s.id for s, _ in view.subscriptions]
-            await tx.subscribers.activate_pending(subscriber.id, subscriber.confirm_sent or _EPOCH, ids)
+            await tx.subscribers.activate_pending(
+                subscriber.id, subscriber.confirm_sent or _EPOCH, ids, consented=self.clock(),
+                via="confirmation link",
+            )  # fmt: skip
             if self.webhooks is not None:
                 await self.webhooks.confirmed(tx, subscriber.site, view.subscriptions, self.clock())
             confirmed = await _reload(tx, subscriber.id)
@@ -259,7 +262,10 @@ class Subscriptions:
             else:
                 raise errors.MalformedRequest("Say which subscription to confirm")
             waiting = await tx.subscribers.pending_of(link.subscriber_id, until=now)
-            if not await tx.subscribers.activate_pending(link.subscriber_id, now, ids) and ids:
+            put = await tx.subscribers.activate_pending(
+                link.subscriber_id, now, ids, consented=now, via="manage page"
+            )
+            if not put and ids:
                 subscription = await tx.subscribers.subscription(ids[0])
                 if subscription is None or subscription.subscriber_id != link.subscriber_id:
                     raise errors.NotFound()

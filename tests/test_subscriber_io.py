@@ -19,12 +19,14 @@ from sqlalchemy import select
 from kibitz.cli import main
 from kibitz.store.audit import AuditFilter
 from kibitz.store.schema import outbox, subscribers, subscriptions
+from kibitz.store.subscribers import SIGNED_UP
 from tests.conftest import ORIGIN_A, ORIGIN_B, Api, FakeClock, custom_api, site_table
 from tests.mailserver import MailServer
 from tests.server import write_config
 from tests.test_campaigns import ctx_of, member
 from tests.test_input_xss import assert_problem
 from tests.test_mail_flow import body as mail_body
+from tests.test_subscriptions import confirm_address
 from tests.test_webhooks import key, staff_cookie
 
 pytestmark = pytest.mark.anyio
@@ -200,6 +202,14 @@ async def test_import_records_consent_asks_the_rest_by_mail_and_skips_who_left(
             "source": "website 2023",
         }  # fmt: skip
         assert len(actions) == 3
+
+        # Confirming by the mail's link is consent too, and is recorded as such, with when.
+        clock.advance(hours=2)
+        await confirm_address(api, "fay@example.org")
+        fay = (await people(api))["fay@example.org"]
+        assert (fay["status"], fay["pending"]) == ("confirmed", False)
+        assert fay["consent_at"] == clock()
+        assert (fay["consent_source"], fay["consent_via"]) == (SIGNED_UP, "confirmation link")
 
 
 async def test_a_dry_run_reports_what_the_import_does_and_writes_nothing(

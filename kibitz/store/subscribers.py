@@ -21,6 +21,10 @@ s = subscribers.c
 sub = subscriptions.c
 
 
+# What consent given by confirming an address is recorded as (and what an export says of it).
+SIGNED_UP = "sign-up, address confirmed"
+
+
 @dataclass(frozen=True)
 class Subscriber:
     id: int
@@ -271,20 +275,31 @@ class SubscriberRepo:
         return await self.subscriptions_of(subscriber_id, pending=True, until=until)
 
     async def activate_pending(
-        self, subscriber_id: int, until: datetime, ids: Sequence[int] | None = None
-    ) -> int:
+        self, subscriber_id: int, until: datetime, ids: Sequence[int] | None = None, *,
+        consented: datetime, via: str,
+    ) -> int:  # fmt: skip
         """Put in force the pending subscriptions asked for by ``until`` (only ``ids`` when given):
-        the ones a confirmation mail or page listed. How many."""
-        stmt = update(subscriptions).where(
+        the ones a confirmation mail or page listed. How many. The person's consent is recorded on
+        each (``consented``, by confirming ``via`` a mail's link or the manage page), unless one is
+        on record already (an import's)."""
+        which = select(sub.id).where(
             sub.subscriber_id == subscriber_id,
             sub.pending == true(),
             sub.active == true(),
             sub.requested <= until,
         )
         if ids is not None:
-            stmt = stmt.where(sub.id.in_(ids))
-        result = await self.tx.conn.execute(stmt.values(pending=False))
-        return int(result.rowcount or 0)
+            which = which.where(sub.id.in_(ids))
+        chosen = [int(i) for i in (await self.tx.conn.execute(which)).scalars()]
+        if not chosen:
+            return 0
+        await self.tx.conn.execute(update(subscriptions).where(sub.id.in_(chosen)).values(pending=False))
+        await self.tx.conn.execute(
+            update(subscriptions)
+            .where(sub.id.in_(chosen), sub.consent_at.is_(None))
+            .values(consent_at=consented, consent_source=SIGNED_UP, consent_via=via)
+        )
+        return len(chosen)
 
     async def subscription(self, subscription_id: int) -> Subscription | None:
         row = (await self.tx.conn.execute(select(subscriptions).where(sub.id == subscription_id))).first()
