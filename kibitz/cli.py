@@ -26,6 +26,7 @@ from kibitz.cli_data import (
     sqlite_path,
     where_text,
 )
+from kibitz.cli_import import export_comments, import_comments
 from kibitz.cli_newsletter import newsletter
 from kibitz.cli_outbox import outbox, worker
 from kibitz.cli_staff import admin, apikey
@@ -183,4 +184,6 @@ def demo(host: str, port: int, data_dir: Path, origins: tuple[str, ...]) -> None
 
 
 for command in (comments, threads, worker, outbox, admin, apikey, bounces, newsletter):
+    main.add_command(command)
+for command in (import_comments, export_comments):
     main.add_command(command)

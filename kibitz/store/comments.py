@@ -94,6 +94,11 @@ class NewComment:
     client_hash: str = ""
     spam_score: float = 0.0
     reasons: tuple[str, ...] = ()
+    # What an import brings along (kibitz/imports/): a tombstone, the source's vote tallies, an edit.
+    deleted: bool = False
+    up: int = 0
+    down: int = 0
+    edited: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -185,6 +190,11 @@ class CommentRepo:
             "client_hash": new.client_hash,
             "spam_score": new.spam_score,
             "reasons": ",".join(new.reasons),
+            "deleted": new.deleted,
+            "up": new.up,
+            "down": new.down,
+            "score": new.up - new.down,
+            "edited": new.edited,
         }
         result = await self.tx.conn.execute(comments.insert().values(**values).returning(*comments.c))
         return to_comment(result.one())
@@ -218,6 +228,12 @@ class CommentRepo:
         if not root_ids:
             return []
         stmt = select(comments).where(c.root_id.in_(root_ids)).order_by(c.created, c.id)
+        return [to_comment(row) for row in await self.tx.conn.execute(stmt)]
+
+    async def of_thread(self, thread_id: int, after_id: int, limit: int) -> list[Comment]:
+        """Every comment of a thread (any status, tombstones too) in the order they were stored,
+        after ``after_id``: a parent always before its replies (exports walk them)."""
+        stmt = select(comments).where(c.thread_id == thread_id, c.id > after_id).order_by(c.id).limit(limit)
         return [to_comment(row) for row in await self.tx.conn.execute(stmt)]
 
     async def recent(self, site: str, page: str | None, limit: int) -> list[tuple[Comment, str, str, str]]:

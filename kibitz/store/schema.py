@@ -25,6 +25,8 @@ from kibitz.store.schema_base import metadata as metadata
 
 # The tables of later concepts live in modules of their own, on the same metadata (which Alembic
 # checks); every table stays importable from here.
+from kibitz.store.schema_imports import import_ids as import_ids
+from kibitz.store.schema_imports import import_runs as import_runs
 from kibitz.store.schema_newsletter import bounces as bounces
 from kibitz.store.schema_newsletter import campaigns as campaigns
 from kibitz.store.schema_newsletter import feed_articles as feed_articles

@@ -138,6 +138,11 @@ class ThreadRepo:
             )
         )
 
+    async def of_site(self, site: str, after_id: int, limit: int) -> list[Thread]:
+        """A site's threads in the order they were made, after ``after_id`` (exports walk them)."""
+        stmt = select(threads).where(t.site == site, t.id > after_id).order_by(t.id).limit(limit)
+        return [_thread(row) for row in await self.tx.conn.execute(stmt)]
+
     async def set_moderation(self, thread_id: int, mode: str | None) -> None:
         await self.tx.conn.execute(update(threads).where(t.id == thread_id).values(moderation=mode))
 

@@ -18,6 +18,7 @@ class Tx:
         from kibitz.store.campaigns import CampaignRepo
         from kibitz.store.comments import CommentRepo
         from kibitz.store.feeds import FeedRepo
+        from kibitz.store.imports import ImportRepo
         from kibitz.store.jobs import JobRepo
         from kibitz.store.limits import IdempotencyRepo, RateRepo
         from kibitz.store.meta import MetaRepo
@@ -60,6 +61,7 @@ class Tx:
         self.bounces = BounceRepo(self)
         self.campaigns = CampaignRepo(self)
         self.feeds = FeedRepo(self)
+        self.imports = ImportRepo(self)
 
     def upsert(self, table: Table) -> Any:
         """An INSERT that understands ON CONFLICT on both engines (same API on each)."""

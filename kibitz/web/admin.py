@@ -92,6 +92,8 @@ REASONS = {
     "contact": "asks readers to write on a messenger",
     "akismet": "Akismet says spam",
     "akismet_unavailable": "Akismet did not answer; held to be safe",
+    # Not a screening: every imported comment carries it (kibitz/imports/writer.py).
+    "import": "imported, with the status it had in the other system",
 }
 # Codes with a detail after a colon ("links:5"): the detail goes in the words.
 REASONS_WITH = {

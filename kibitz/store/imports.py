@@ -1,0 +1,155 @@
+"""Imports: the source id -> thread or comment map that makes a second run create nothing, the
+changes an import makes to comments it made before, and the log of runs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import and_, select, update
+
+from kibitz.store.schema import comments, import_ids, import_runs
+
+if TYPE_CHECKING:
+    from kibitz.store.tx import Tx
+
+m = import_ids.c
+
+
+@dataclass(frozen=True)
+class Known:
+    """A source record imported before: what it became and its fingerprint then."""
+
+    target_id: int
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class ImportRun:
+    id: int
+    site: str
+    source: str
+    file_name: str
+    actor: str
+    dry_run: bool
+    started: datetime
+    finished: datetime
+    report: str  # JSON
+
+
+@dataclass(frozen=True)
+class CommentChange:
+    """What a later run of an import sets on a comment whose source record changed."""
+
+    status: str
+    deleted: bool
+    text: str
+    html: str
+    renderer_version: int
+    author_name: str
+    author_email: str
+    author_url: str
+    up: int
+    down: int
+    edited: datetime | None
+
+
+class ImportRepo:
+    def __init__(self, tx: Tx) -> None:
+        self.tx = tx
+
+    async def known(self, site: str, source: str, kind: str, source_ids: Iterable[str]) -> dict[str, Known]:
+        """The records among ``source_ids`` that an earlier run imported."""
+        wanted = sorted(set(source_ids))
+        found: dict[str, Known] = {}
+        for start in range(0, len(wanted), 500):  # well below SQLite's limit on bound parameters
+            rows = await self.tx.conn.execute(
+                select(m.source_id, m.target_id, m.fingerprint).where(
+                    m.site == site,
+                    m.source == source,
+                    m.kind == kind,
+                    m.source_id.in_(wanted[start : start + 500]),
+                )
+            )
+            found.update({r.source_id: Known(int(r.target_id), r.fingerprint) for r in rows})
+        return found
+
+    async def remember(
+        self,
+        site: str,
+        source: str,
+        kind: str,
+        source_id: str,
+        target_id: int,
+        fingerprint: str,
+        now: datetime,
+    ) -> None:
+        await self.tx.conn.execute(
+            import_ids.insert().values(
+                site=site, source=source, kind=kind, source_id=source_id, target_id=target_id,
+                fingerprint=fingerprint, created=now,
+            )
+        )  # fmt: skip
+
+    async def refingerprint(
+        self, site: str, source: str, kind: str, source_id: str, fingerprint: str, now: datetime
+    ) -> None:
+        key = and_(m.site == site, m.source == source, m.kind == kind, m.source_id == source_id)
+        await self.tx.conn.execute(update(import_ids).where(key).values(fingerprint=fingerprint, updated=now))
+
+    async def change_comment(self, comment_id: int, change: CommentChange) -> None:
+        """Set what changed in the source on a comment an earlier run imported."""
+        c = comments.c
+        await self.tx.conn.execute(
+            update(comments)
+            .where(c.id == comment_id)
+            .values(
+                status=change.status, deleted=change.deleted, text=change.text, html=change.html,
+                renderer_version=change.renderer_version, author_name=change.author_name,
+                author_email=change.author_email, author_url=change.author_url,
+                up=change.up, down=change.down, score=change.up - change.down, edited=change.edited,
+            )
+        )  # fmt: skip
+
+    async def source_ids(
+        self, site: str, source: str, kind: str, target_ids: Sequence[int]
+    ) -> dict[int, str]:
+        """The source ids under which ``source`` imported these threads or comments (for exports)."""
+        found: dict[int, str] = {}
+        wanted = list(target_ids)
+        for start in range(0, len(wanted), 500):
+            rows = await self.tx.conn.execute(
+                select(m.target_id, m.source_id).where(
+                    m.site == site,
+                    m.source == source,
+                    m.kind == kind,
+                    m.target_id.in_(wanted[start : start + 500]),
+                )
+            )
+            found.update({int(r.target_id): str(r.source_id) for r in rows})
+        return found
+
+    async def log_run(self, run: ImportRun) -> int:
+        values: dict[str, Any] = {
+            "site": run.site, "source": run.source, "file_name": run.file_name[:500],
+            "actor": run.actor[:200],
+            "dry_run": run.dry_run, "started": run.started, "finished": run.finished, "report": run.report,
+        }  # fmt: skip
+        result = await self.tx.conn.execute(import_runs.insert().values(**values).returning(import_runs.c.id))
+        return int(result.scalar_one())
+
+    async def runs(self, site: str, limit: int = 50) -> list[ImportRun]:
+        """The latest import runs of a site, newest first."""
+        r = import_runs.c
+        rows = await self.tx.conn.execute(
+            select(import_runs).where(r.site == site).order_by(r.started.desc(), r.id.desc()).limit(limit)
+        )
+        return [
+            ImportRun(
+                int(row.id), row.site, row.source, row.file_name, row.actor, bool(row.dry_run),
+                row.started, row.finished, row.report,
+            )
+            for row in rows
+        ]  # fmt: skip
