@@ -56,7 +56,7 @@ class Desk:
     async def post(self, path: str, data: dict[str, str], who: dict[str, str] | None = None) -> Any:
         return await self.api.client.post(path, data=data, headers=who or self.owner)
 
-    async def write(self, status: int = 303, **fields: str) -> Any:
+    async def write(self, fields: dict[str, str], status: int = 303) -> Any:
         data = {
             "csrf": self.csrf,
             "list": "daily",
@@ -69,7 +69,7 @@ class Desk:
         return r
 
     async def new_campaign(self, **fields: str) -> str:
-        r = await self.write(**fields)
+        r = await self.write(fields)
         found = re.fullmatch(
             r"/admin/sites/a/newsletter/campaigns/(\d+)\?done=created", r.headers["location"]
         )
@@ -360,7 +360,7 @@ async def test_bad_input_gets_a_page_that_says_what_is_wrong_and_keeps_what_was_
         ({"send_at": "2026-12-01T09:30+02:00"}, "send_at: must be a date and time"),
         ({"markdown": "x" * (200 * 1024 + 1)}, "markdown: must be at most 204800 bytes"),
     ):
-        r = await desk.write(422, **{"markdown": "Kept *text*", **fields})
+        r = await desk.write({"markdown": "Kept *text*", **fields}, 422)
         assert r.headers["content-type"].startswith("text/html")
         assert f"Not done: {words}" in r.text, fields
         if "markdown" not in fields:
