@@ -60,7 +60,7 @@ class Counting:
 
 class BoundController(Controller):
     def _trigger_server(self) -> None:
-        assert isinstance(self.server, asyncio.Server)
+        assert self.server is not None  # an asyncio.Server, or uvloop's own kind (bench/newsletter.py)
         self.port = self.server.sockets[0].getsockname()[1]
         super()._trigger_server()  # type: ignore[no-untyped-call]
 

@@ -305,11 +305,11 @@ class Campaigns:
         names = (chosen.id, "") if chosen.id == first else (chosen.id,)
         people = await tx.campaigns.recipients(campaign.site, names, campaign.cursor, now, CHUNK)
         html_body, text_body = self._bodies(site, campaign)
-        added = 0
+        mails = []
         for person in people:
             unsubscribe = self.links.unsubscribe(person.subscription_id, now)
             manage = self.links.manage(person.subscriber_id, now)
-            added += await tx.outbox.enqueue(
+            mails.append(
                 NewMail(
                     site=campaign.site, kind="newsletter", dedupe_key=dedupe_key(campaign.id),
                     recipient=person.email, subject=one_line(campaign.subject),
@@ -317,9 +317,9 @@ class Campaigns:
                     html_body=personal(html_body, unsubscribe, manage, is_html=True),
                     list_unsubscribe=unsubscribe, subscriber_id=person.subscriber_id,
                     subscription_id=person.subscription_id, campaign_id=campaign.id,
-                ),
-                now,
+                )
             )  # fmt: skip
+        added = await tx.outbox.enqueue_many(mails, now)
         cursor = people[-1].subscriber_id if people else campaign.cursor
         await tx.campaigns.advance(campaign.id, cursor, added, len(people) < CHUNK)
         return added

@@ -67,10 +67,18 @@ def load(config_path: Path | None, data_dir: Path | None = None) -> Settings:
         sys.exit(2)
 
 
-def run(make: Callable[[], Awaitable[T]]) -> T:
-    """Run a coroutine to its end; a Kibitz error becomes ``error: …`` and exit status 1."""
+def run(make: Callable[[], Awaitable[T]], *, fast_loop: bool = False) -> T:
+    """Run a coroutine to its end; a Kibitz error becomes ``error: …`` and exit status 1.
+    ``fast_loop``: on uvloop when it is installed (as `kibitz serve` runs, through uvicorn)."""
+    factory: Callable[[], asyncio.AbstractEventLoop] | None = None
+    if fast_loop:
+        with contextlib.suppress(ImportError):
+            import uvloop
+
+            factory = uvloop.new_event_loop
     try:
-        return asyncio.run(make())  # type: ignore[arg-type]
+        with asyncio.Runner(loop_factory=factory) as runner:
+            return runner.run(make())  # type: ignore[arg-type]
     except errors.KibitzError as exc:
         click.echo(f"error: {exc.detail}", err=True)
         sys.exit(1)

@@ -1,9 +1,11 @@
-"""`kibitz newsletter list|send ID` (campaigns.py) and `kibitz newsletter import|export` (a list's
-subscribers as CSV, subscriber_io.py); registered by kibitz/cli.py. Sending here starts the campaign
-and writes its outbox rows at once, with a progress bar; the worker delivers them as always."""
+"""`kibitz newsletter list|send ID [--follow]` (campaigns.py) and `kibitz newsletter import|export` (a
+list's subscribers as CSV, subscriber_io.py); registered by kibitz/cli.py. Sending here starts the
+campaign and writes its outbox rows at once, with a progress bar; the worker delivers them as always,
+and ``--follow`` keeps a second bar until every mail is sent, failed or dropped."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -52,30 +54,53 @@ def newsletter_list(config_path: Path | None, data_dir: Path | None) -> None:
         click.echo(campaign_line(campaign))
 
 
-def _reporter() -> tuple[Callable[[int, int], None], Callable[[], None]]:
-    """A progress callback and its closer: a rich progress bar when rich is installed, else lines."""
+def _reporter(what: str) -> tuple[Callable[[int, int, int | None], None], Callable[[], None]]:
+    """A progress callback ``(campaign id, done, total or None)`` and its closer: a rich progress bar
+    when rich is installed, else lines."""
     try:
         from rich.progress import Progress
     except ImportError:  # pragma: no cover - rich is a dependency, but optional here
 
-        def line(campaign_id: int, done: int) -> None:
-            click.echo(f"campaign {campaign_id}: {done} mails queued")
+        def line(campaign_id: int, done: int, total: int | None) -> None:
+            click.echo(f"campaign {campaign_id}: {done}{f' of {total}' if total else ''} mails {what}")
 
         return line, lambda: None
     progress = Progress(transient=False)
     progress.start()
-    task = progress.add_task("queueing mails", total=None)
+    task = progress.add_task(f"mails {what}", total=None)
 
-    def update(campaign_id: int, done: int) -> None:
-        progress.update(task, completed=done, description=f"campaign {campaign_id}: queueing mails")
+    def update(campaign_id: int, done: int, total: int | None) -> None:
+        progress.update(
+            task, completed=done, total=total, description=f"campaign {campaign_id}: mails {what}"
+        )
 
     return update, progress.stop
+
+
+FOLLOW_EVERY = 0.5  # seconds between two looks at the campaign's counts
+
+
+async def _follow(ctx: Context, campaign_id: int, update: Callable[[int, int, int | None], None]) -> None:
+    """Until none of the campaign's mail waits (pending or being sent): report how much is done."""
+    while True:
+        async with ctx.db.read() as tx:
+            campaign = await tx.campaigns.get(campaign_id)
+            counts = await tx.campaigns.counts(campaign_id)
+        waiting = counts.get("pending", 0) + counts.get("sending", 0)
+        done = sum(counts.values()) - waiting
+        update(campaign_id, done, campaign.total if campaign is not None else None)
+        if campaign is None or (waiting == 0 and (campaign.queued or campaign.status == "cancelled")):
+            return
+        await asyncio.sleep(FOLLOW_EVERY)
 
 
 @newsletter.command("send")
 @data_options
 @click.argument("campaign_id", type=int)
-def newsletter_send(config_path: Path | None, data_dir: Path | None, campaign_id: int) -> None:
+@click.option(
+    "--follow", is_flag=True, help="Then show the delivery until every mail is sent, failed or dropped."
+)
+def newsletter_send(config_path: Path | None, data_dir: Path | None, campaign_id: int, follow: bool) -> None:
     """Send a draft campaign now (or schedule it, when its send_at is ahead) and queue its mail."""
 
     async def act(ctx: Context) -> Campaign:
@@ -86,11 +111,17 @@ def newsletter_send(config_path: Path | None, data_dir: Path | None, campaign_id
             raise errors.NotFound(f"No campaign {campaign_id}")
         campaign = await ctx.campaigns.send(site, campaign_id, ACTOR)
         if campaign.status == "sending":
-            update, stop = _reporter()
+            update, stop = _reporter("queued")
             try:
-                await ctx.campaigns.enqueue_all(campaign_id, update)
+                await ctx.campaigns.enqueue_all(campaign_id, lambda cid, done: update(cid, done, None))
             finally:
                 stop()
+            if follow:
+                update, stop = _reporter("delivered")
+                try:
+                    await _follow(ctx, campaign_id, update)
+                finally:
+                    stop()
         return await ctx.campaigns.get(site, campaign_id)
 
     campaign = with_context(config_path, data_dir, act)

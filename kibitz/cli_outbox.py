@@ -28,7 +28,7 @@ def worker(config_path: Path | None, data_dir: Path | None) -> None:
     settings = checked(config_path, data_dir)
     from kibitz.worker import serve_worker
 
-    run(lambda: serve_worker(settings))
+    run(lambda: serve_worker(settings), fast_loop=True)
 
 
 @click.group()

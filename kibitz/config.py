@@ -209,6 +209,10 @@ class Settings:
     bounces_listen: str = "127.0.0.1:2525"
     bounce_webhook_secret: str = field(default="", repr=False)
     soft_bounce_limit: int = 3
+    # The outbox worker's pace (worker.py, send_limits.py), per worker process: mails a second
+    # (0 = as fast as it goes) and sends in flight to one recipient domain at once (0 = no limit).
+    mail_rate: float = 0.0
+    mail_domain_concurrency: int = 5
 
     @property
     def metrics_address(self) -> tuple[str, int] | None:
@@ -394,7 +398,21 @@ def _build(raw: Mapping[str, object], r: _Reader, cwd: Path, config_path: Path |
         bounces_listen=_listen(r, top.get("bounces_listen", "127.0.0.1:2525"), "bounces_listen", empty=False),
         bounce_webhook_secret=_secret(r, top.get("bounce_webhook_secret", ""), "bounce_webhook_secret"),
         soft_bounce_limit=_bounded(r, top.get("soft_bounce_limit", 3), "soft_bounce_limit", 1, 100),
+        mail_rate=_mail_rate(r, top.get("mail_rate", 0)),
+        mail_domain_concurrency=_bounded(
+            r, top.get("mail_domain_concurrency", 5), "mail_domain_concurrency", 0, 1000
+        ),
     )
+
+
+def _mail_rate(r: _Reader, value: object) -> float:
+    number = r.number(value, "mail_rate")
+    if not 0 <= number <= MAX_MAIL_RATE:
+        r.fail("mail_rate", f"must be between 0 (no limit) and {MAX_MAIL_RATE} a second, not {number:g}")
+    return number
+
+
+MAX_MAIL_RATE = 100_000
 
 
 def _bounce_address(r: _Reader, value: object) -> str:

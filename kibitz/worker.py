@@ -3,27 +3,35 @@ and runs periodic jobs (the daily digest, the moderators' hourly digest, campaig
 across every worker and instance.
 
 Delivery is at least once: a crash after the SMTP server's 250 and before the row is marked sent
-resends only the rows in flight (at most ``concurrency``), with the same Message-ID.
+resends only the rows in flight (at most ``Worker.in_flight``), with the same Message-ID.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import email
+import email.policy
 import logging
+import math
 import random
 import signal
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email.message import EmailMessage
 from typing import TYPE_CHECKING
 
 from kibitz.bounces import Verp
 from kibitz.config import Settings
-from kibitz.leased import LeasedLoop, backoff
-from kibitz.mailer import Mailer, MailError, PermanentMailError, SmtpMailer, build_message, classify
+from kibitz.leased import IDLE_SECONDS, LeasedLoop, backoff
+from kibitz.mail_wire import envelope_address, mail_bytes
+from kibitz.mailer import Mailer, MailError, PermanentMailError, SmtpMailer, WireMailer, classify
 from kibitz.metrics import Metrics
+from kibitz.outcomes import Outcomes, Retry
 from kibitz.security import Tokens
+from kibitz.send_limits import DomainGates, Sleep, Ticker, TokenBucket
 from kibitz.store.db import Database
 from kibitz.store.outbox import OutboxRow
 
@@ -31,7 +39,7 @@ if TYPE_CHECKING:
     from kibitz.context import Context
     from kibitz.store.tx import Tx
 
-__all__ = ["Job", "Worker", "backoff", "default_jobs", "serve_worker", "start_worker"]
+__all__ = ["Job", "Worker", "backoff", "default_jobs", "in_flight_bound", "serve_worker", "start_worker"]
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -41,6 +49,10 @@ MAX_ATTEMPTS = 8
 JOB_CHECK = timedelta(seconds=30)
 TITLES_EVERY = timedelta(seconds=15)  # how often due article pages are read for their titles
 CAMPAIGNS_EVERY = timedelta(seconds=15)  # how often due campaigns start and recipients are enqueued
+BATCH = 500  # rows claimed at once
+SEND_SLOTS = 20  # sends at once per worker process, each on its own pooled SMTP connection
+# A claimed row is sent only while its lease has at least this long to run.
+LEASE_MARGIN = timedelta(seconds=30)
 STOP_GRACE = 5.0  # seconds beyond the SMTP timeout a stopping worker may take to finish its batch
 
 
@@ -53,26 +65,39 @@ class Job:
     fn: Callable[[], Awaitable[None]]
 
 
+def in_flight_bound(concurrency: int = SEND_SLOTS) -> int:
+    """The sends under way plus the outcomes that may wait for their commit (2 × concurrency)."""
+    return 3 * max(1, concurrency)
+
+
 class Worker(LeasedLoop):
+    """Delivers the outbox: ``concurrency`` sends at once (each on a pooled SMTP connection), at most
+    ``settings.mail_domain_concurrency`` of them to one recipient domain and ``settings.mail_rate``
+    a second; outcomes are recorded in batches (outcomes.py)."""
+
     what = "outbox rows"
 
     def __init__(
         self,
         db: Database,
-        mailer: Mailer,
+        mailer: Mailer | WireMailer,
         settings: Settings,
         clock: Clock,
         *,
-        batch: int = 50,
+        batch: int = BATCH,
         lease: timedelta = timedelta(minutes=5),
         jobs: Sequence[Job | tuple[str, timedelta, Callable[[], Awaitable[None]]]] = (),
-        concurrency: int = 5,
+        concurrency: int = SEND_SLOTS,
         rng: random.Random | None = None,
         metrics: Metrics | None = None,
         verp: Verp | None = None,
+        ticker: Ticker = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
     ) -> None:
         super().__init__(db, batch)
         self.mailer = mailer
+        # Checked once: a runtime protocol check costs tens of µs, on every mail otherwise.
+        self._wire = mailer if isinstance(mailer, WireMailer) else None
         self.settings = settings
         self.clock = clock
         self.lease = lease
@@ -82,66 +107,80 @@ class Worker(LeasedLoop):
         self.metrics = metrics
         # Signed return paths (bounces.py), with bounce_address set; made on first use otherwise.
         self.verp = verp
+        self.bucket = TokenBucket(settings.mail_rate, ticker=ticker, sleep=sleep)
+        self.domains = DomainGates(settings.mail_domain_concurrency)
+        self.outcomes = Outcomes(
+            db, clock, limit=2 * max(1, concurrency), settled=self._settled, count=self._count
+        )
         self._job_checked: dict[str, datetime] = {}
 
+    @property
+    def in_flight(self) -> int:
+        """The most mails a crash can leave sent but not marked sent (so sent again after a restart)."""
+        return in_flight_bound(self.concurrency)
+
+    def claim_size(self) -> int:
+        """Rows to claim at once: a batch, or about a second's worth under ``mail_rate``, so that a
+        claimed row waits little (its lease, and the checks made when it was claimed, stay fresh)."""
+        if self.bucket.limited:
+            return max(1, min(self.batch, math.ceil(self.settings.mail_rate)))
+        return self.batch
+
     async def run_once(self) -> int:
-        """Claim one batch, send it (a few at once), mark each outcome; the number of rows claimed."""
+        """Claim one batch, check what may still go (one query per kind of check, for the batch),
+        send it, and record the outcomes; the number of rows claimed."""
         async with self.db.write() as tx:
-            rows = await tx.outbox.claim(self.clock(), self.lease, self.batch)
+            rows = await tx.outbox.claim(self.clock(), self.lease, self.claim_size())
         if not rows:
             return 0
         self._claimed.update(row.id for row in rows)
-        gate = asyncio.Semaphore(self.concurrency)
+        async with self.db.read() as tx:
+            reasons = await tx.outbox.undeliverable(rows)
+        slots = asyncio.Semaphore(self.concurrency)
 
         async def one(row: OutboxRow) -> None:
-            async with gate:
-                try:
-                    await self._deliver(row)
-                except Exception:  # a database fault: the lease expires and another try comes
-                    log.exception("outbox %s: could not record the outcome", row.id)
-                # Not when cancelled: then the row stays claimed, for release() to give back.
-                self._claimed.discard(row.id)
+            reason = reasons.get(row.id)
+            if reason is not None:
+                log.info("outbox %s dropped: %s", row.id, reason)
+                await self.outcomes.dropped(row.id, reason)
+                return
+            async with self.domains.hold(row.recipient), slots:
+                await self.bucket.take()
+                if row.locked_until is not None and self.clock() >= row.locked_until - LEASE_MARGIN:
+                    # Waited so long that another worker may take the row: leave it to the next claim.
+                    return
+                await self._deliver(row)
 
         await asyncio.gather(*(one(row) for row in rows))
+        await self.outcomes.drain()
         return len(rows)
 
     async def _deliver(self, row: OutboxRow) -> None:
-        async with self.db.read() as tx:
-            reason = await tx.outbox.still_deliverable(row)
-        if reason is not None:
-            async with self.db.write() as tx:
-                await tx.outbox.mark_dropped(row.id, reason)
-            log.info("outbox %s dropped: %s", row.id, reason)
-            self._count("dropped")
-            return
-        try:
-            message = build_message(row, self.settings)
-        except ValueError as exc:  # a header with CR/LF, say: never sendable
-            async with self.db.write() as tx:
-                await tx.outbox.mark_failed(row.id, f"bad message: {exc}")
-            log.warning("outbox %s failed: bad message: %s", row.id, exc)
-            self._count("failed")
-            return
         sender = await self._envelope_sender(row)
         try:
-            if sender is None:  # mailers that know no envelope sender keep working
-                await self.mailer.send(message)
-            else:
+            data = mail_bytes(row, self.settings.smtp.sender, self.settings.base_url)
+        except ValueError as exc:  # a header with CR/LF, say: never sendable
+            log.warning("outbox %s failed: bad message: %s", row.id, exc)
+            await self.outcomes.failed(row.id, f"bad message: {exc}")
+            return
+        try:
+            if self._wire is not None:
+                await self._wire.send_bytes(data, row.recipient, sender)
+            else:  # a mailer that takes messages (tests' recorders)
+                assert not isinstance(self.mailer, WireMailer)
+                message = email.message_from_bytes(data, _class=EmailMessage, policy=email.policy.SMTP)
                 await self.mailer.send(message, sender=sender)
         except Exception as exc:
-            error = classify(exc)
-            await self._failed(row, error)
+            await self._failed(row, classify(exc))
             return
-        async with self.db.write() as tx:
-            await tx.outbox.mark_sent(row.id, self.clock())
-        log.info("outbox %s sent (%s to %s)", row.id, row.kind, row.recipient)
-        self._count("sent")
+        log.debug("outbox %s sent (%s to %s)", row.id, row.kind, row.recipient)
+        await self.outcomes.sent(row.id)
 
-    async def _envelope_sender(self, row: OutboxRow) -> str | None:
-        """The row's signed return path (VERP) when ``bounce_address`` is set; else None, and the
-        envelope sender is the From address."""
+    async def _envelope_sender(self, row: OutboxRow) -> str:
+        """The row's signed return path (VERP) when ``bounce_address`` is set; else the ``From``
+        address."""
         if not self.settings.bounce_address:
-            return None
+            return envelope_address(self.settings.smtp.sender)
         if self.verp is None:
             from kibitz.context import load_secret  # the secret every process shares
 
@@ -149,26 +188,33 @@ class Worker(LeasedLoop):
             self.verp = Verp(self.settings.bounce_address, Tokens(secret))
         return self.verp.address_for(row.id)
 
-    def _count(self, outcome: str) -> None:
-        if self.metrics is not None:
-            self.metrics.mail.labels(outcome).inc()
+    def _count(self, outcome: str, n: int = 1) -> None:
+        if self.metrics is not None and n:
+            self.metrics.mail.labels(outcome).inc(n)
+
+    def _settled(self, ids: list[int]) -> None:
+        self._claimed.difference_update(ids)
 
     async def _failed(self, row: OutboxRow, error: MailError) -> None:
         attempts = row.attempts + 1
-        async with self.db.write() as tx:
-            if isinstance(error, PermanentMailError):
-                await tx.outbox.mark_failed(row.id, str(error))
-                log.warning("outbox %s failed for good: %s", row.id, error)
-                self._count("failed")
-            elif attempts >= MAX_ATTEMPTS:
-                await tx.outbox.mark_failed(row.id, f"gave up after {attempts} attempts: {error}")
-                log.warning("outbox %s failed after %d attempts: %s", row.id, attempts, error)
-                self._count("failed")
-            else:
-                due = self.clock() + backoff(attempts, self.rng)
-                await tx.outbox.retry_later(row.id, attempts, due, str(error))
-                log.info("outbox %s: attempt %d failed (%s), next at %s", row.id, attempts, error, due)
-                self._count("retry")
+        if isinstance(error, PermanentMailError):
+            log.warning("outbox %s failed for good: %s", row.id, error)
+            await self.outcomes.failed(row.id, str(error))
+        elif attempts >= MAX_ATTEMPTS:
+            log.warning("outbox %s failed after %d attempts: %s", row.id, attempts, error)
+            await self.outcomes.failed(row.id, f"gave up after {attempts} attempts: {error}")
+        else:
+            due = self.clock() + backoff(attempts, self.rng)
+            log.info("outbox %s: attempt %d failed (%s), next at %s", row.id, attempts, error, due)
+            await self.outcomes.retry(Retry(row.id, attempts, due, str(error)))
+
+    async def release(self) -> None:
+        """Record the outcomes already known (mail the server took must not go back as unsent),
+        then give back the rest."""
+        try:
+            await self.outcomes.drain()
+        finally:
+            await super().release()
 
     async def run_jobs(self) -> int:
         """Run the periodic jobs that are due and that no other worker holds; how many ran."""
@@ -202,8 +248,28 @@ class Worker(LeasedLoop):
             ran += 1
         return ran
 
+    async def run_forever(self, stop: asyncio.Event) -> None:
+        """Deliver until ``stop`` is set, the periodic jobs beside it in a task of their own: a
+        campaign's recipients are written to the outbox while earlier ones are being sent."""
+        jobs = asyncio.create_task(self._jobs_forever(stop), name="kibitz-worker-jobs")
+        try:
+            await super().run_forever(stop)
+        finally:
+            jobs.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await jobs
+
+    async def _jobs_forever(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self.run_jobs()
+            except Exception:  # the database is away, say: try again after a pause
+                log.exception("periodic jobs: a round failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), IDLE_SECONDS)
+
     async def between_rounds(self) -> None:
-        await self.run_jobs()
+        """Nothing: the periodic jobs have their own task (run_forever)."""
 
     async def give_back(self, tx: Tx, ids: list[int]) -> None:
         await tx.outbox.release(ids)
@@ -251,7 +317,7 @@ def default_jobs(ctx: Context) -> list[Job]:
 def start_worker(ctx: Context) -> Callable[[], Awaitable[None]]:
     """Run a worker for ``ctx`` as a background task; the returned function stops it: the batch in
     flight may finish within the SMTP timeout, then it is cancelled and its claimed rows released."""
-    mailer = SmtpMailer(ctx.settings.smtp)
+    mailer = SmtpMailer(ctx.settings.smtp, keep=SEND_SLOTS)
     verp = Verp(ctx.settings.bounce_address, ctx.tokens) if ctx.settings.bounce_address else None
     worker = Worker(
         ctx.db, mailer, ctx.settings, ctx.clock, jobs=default_jobs(ctx), metrics=ctx.metrics, verp=verp

@@ -9,6 +9,8 @@ Not a test module. Use the ``mail_server`` fixture (tests/conftest.py) or ``Mail
     server.delay = 0.5       # wait this long before answering DATA (a slow server)
     server.stop(); server.start()   # down (connection refused) and up again, same port
     await server.wait_for(3) # until 3 mails have arrived (bounded)
+    server.hold(lambda rcpt: rcpt.endswith("@slow.example"))  # such mail waits in DATA until release()
+    server.in_data, server.peak_in_data  # DATA sessions open now, and at most (per recipient domain)
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import email.policy
 import socket
 import threading
 import time
+from collections import Counter
+from collections.abc import Callable
 from email.message import EmailMessage
 from typing import Any
 
@@ -51,6 +55,27 @@ class _Handler:
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         owner = self.owner
+        domains = [rcpt.rpartition("@")[2].lower() for rcpt in envelope.rcpt_tos]
+        with owner.lock:
+            for domain in domains:
+                owner.in_data[domain] += 1
+                owner.peak_in_data[domain] = max(owner.peak_in_data[domain], owner.in_data[domain])
+        try:
+            return await self._data(owner, envelope)
+        finally:
+            with owner.lock:
+                for domain in domains:
+                    owner.in_data[domain] -= 1
+
+    async def _data(self, owner: MailServer, envelope: Envelope) -> str:
+        held = owner.held
+        if held is not None and any(held(rcpt) for rcpt in envelope.rcpt_tos):
+            if owner.gate is None:
+                owner.gate = asyncio.Event()
+            with owner.lock:
+                released = owner.released
+            if not released:
+                await owner.gate.wait()
         if owner.delay:
             await asyncio.sleep(owner.delay)
         with owner.lock:
@@ -78,6 +103,12 @@ class MailServer:
         self.tempfails = 0
         self.refusals = 0  # DATA answered 451 so far
         self.delay = 0.0
+        # Mail to recipients matching ``held`` waits in DATA until release() (then all goes on).
+        self.held: Callable[[str], bool] | None = None
+        self.released = False
+        self.gate: asyncio.Event | None = None  # made and awaited in the server's loop
+        self.in_data: Counter[str] = Counter()  # DATA sessions open now, by recipient domain
+        self.peak_in_data: Counter[str] = Counter()  # the most at once, by recipient domain
         self.port = 0
         self._controller: _Controller | None = None
 
@@ -107,6 +138,23 @@ class MailServer:
     def tempfail(self, count: int) -> None:
         with self.lock:
             self.tempfails = count
+
+    def hold(self, recipients: Callable[[str], bool] = lambda _: True) -> None:
+        """Keep mail for ``recipients`` in DATA (the client waits for its reply) until release()."""
+        with self.lock:
+            self.held, self.released = recipients, False
+
+    def release(self) -> None:
+        """Let every held mail, and all that comes later, go through."""
+        with self.lock:
+            self.released = True
+        if self.gate is not None and self._controller is not None:
+            self._controller.loop.call_soon_threadsafe(self.gate.set)
+
+    def open_data(self) -> int:
+        """DATA sessions open now, all domains together."""
+        with self.lock:
+            return sum(self.in_data.values())
 
     def refuse(self, *recipients: str) -> None:
         self.refused.update(r.lower() for r in recipients)

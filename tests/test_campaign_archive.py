@@ -1,15 +1,23 @@
 """Newsletter campaigns seen from outside the API: the public archive of a list (HTML pages and the
-Atom feed, sent issues only) and `kibitz newsletter list|send` (DESIGN.md §3b "Newsletter", §4)."""
+Atom feed, sent issues only) and `kibitz newsletter list|send [--follow]` (DESIGN.md §3b "Newsletter",
+§4)."""
 
 from __future__ import annotations
 
+import asyncio
+import subprocess
+import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
 import pytest
 
-from tests.conftest import FakeClock, custom_api
-from tests.server import run_kibitz, write_config
+from kibitz.mailer import SmtpMailer
+from kibitz.worker import Worker
+from tests.conftest import FakeClock, custom_api, make_settings
+from tests.mailserver import MailServer
+from tests.server import KIBITZ, child_env, run_kibitz, write_config
 from tests.test_campaigns import BASE, act, create, ctx_of, member, sites, state
 from tests.test_subscriptions import rows
 from tests.test_webhooks import key
@@ -96,3 +104,41 @@ async def test_the_command_line_lists_and_sends_a_campaign(
         assert sorted(r.recipient for r in await rows(api, campaign_id=int(campaign))) == [
             "ann@example.org", "bob@example.org",
         ]  # fmt: skip
+
+
+async def test_send_follow_shows_the_delivery_until_every_mail_is_out(
+    tmp_path: Path, database_url: str, clock: FakeClock, mail_server: MailServer
+) -> None:
+    async with custom_api(tmp_path, database_url, clock, sites=sites()) as api:
+        for name in ("ann", "bob", "cid"):
+            await member(api, f"{name}@example.org")
+        publish = await key(api, "a", "publish")
+        campaign = (await create(api, publish, subject="Followed"))["id"]
+        config = write_config(tmp_path / "kibitz.toml", tmp_path, database_url, sites=sites())
+        out = (tmp_path / "follow.out").open("wb")
+        follower = subprocess.Popen(  # noqa: ASYNC220 - it runs beside the test's own worker
+            [str(KIBITZ), "newsletter", "send", campaign, "--follow", "--config", str(config)],
+            cwd=tmp_path, env=child_env(), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        settings = make_settings(tmp_path, database_url, sites=sites(), smtp=mail_server.smtp)
+        worker = Worker(ctx_of(api).db, SmtpMailer(settings.smtp), settings, clock)
+        clock.now = datetime.now(UTC) + timedelta(minutes=1)  # the command queues by the real clock
+        deadline = time.monotonic() + 60
+        try:
+            # The command waits while nothing is delivered, and ends once the worker has sent it all.
+            while follower.poll() is None:
+                assert time.monotonic() < deadline, "the command did not end"
+                await worker.run_once()
+                await asyncio.sleep(0.05)
+        finally:
+            if follower.poll() is None:
+                follower.kill()
+            follower.wait()
+            out.close()
+    output = (tmp_path / "follow.out").read_text()
+    assert follower.returncode == 0, output
+    assert "mails delivered" in output
+    assert output.strip().splitlines()[-1].split("\t")[:5] == [campaign, "a", "daily", "sending", "total=3"]
+    assert sorted(str(m["To"]) for m in mail_server.messages) == [
+        f"{n}@example.org" for n in ("ann", "bob", "cid")
+    ]
