@@ -41,6 +41,8 @@ Clock = Callable[[], datetime]
 EDIT_TOKEN = "edit"  # noqa: S105 - a token purpose, not a secret
 # The edit token outlives the window a little, so a late edit hears "window closed", not "forbidden".
 TOKEN_GRACE = timedelta(days=1)
+# What a post's "notify" subscribes its author to: "updates" is the story's updates only (story_updates.py).
+NOTIFY_TOPICS = {"replies": "replies", "all": "thread", "updates": "updates"}
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,7 @@ class PostRequest:
     client_addr: str = ""
     idempotency_key: str | None = None
     fingerprint: str = ""  # of the request body, for idempotent retries
-    notify: str = "none"  # none | replies | all: subscribe the author's email to this thread
+    notify: str = "none"  # none | replies | all | updates: subscribe the author's email to this thread
     digest: str = "instant"  # instant | daily
     honeypot: str = ""  # the widget's hidden field: a person leaves it empty
     form_token: str | None = None  # from GET .../form when the widget drew its form
@@ -290,7 +292,7 @@ class Comments:
         if self.links is None:
             return
         await notify.on_comment(tx, self.links, thread, comment, parent, now)
-        if req.notify not in ("replies", "all") or not comment.author.email:
+        if req.notify not in NOTIFY_TOPICS or not comment.author.email:
             return
         try:
             # Confirmation mails count against the client's subscription limit on this route too;
@@ -305,7 +307,7 @@ class Comments:
             )
         except errors.RateLimited:
             return
-        topic = "replies" if req.notify == "replies" else "thread"
+        topic = NOTIFY_TOPICS[req.notify]
         digest = req.digest if req.digest in ("instant", "daily") else "instant"
         await consent.request_subscription(
             tx, self.links, req.site.id, comment.author.email, topic, thread.id, digest, now

@@ -40,6 +40,8 @@ def label(links: Links, site: str, subscription: Subscription, thread: Thread | 
     story = f"“{thread.page_title}”" if thread.page_title else f"a story on {site_name}"
     if subscription.topic == "replies":
         return f"replies to your comments on {story}"
+    if subscription.topic == "updates":
+        return f"updates to {story}"
     return f"new comments on {story}"
 
 

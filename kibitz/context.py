@@ -26,6 +26,7 @@ from kibitz.policy import Policies
 from kibitz.security import Tokens
 from kibitz.staff import Staff
 from kibitz.store.db import Database
+from kibitz.story_updates import StoryUpdates
 from kibitz.subscriber_io import SubscriberIo
 from kibitz.subscriptions import links_for
 from kibitz.titles import Titles
@@ -67,6 +68,7 @@ class Context:
     campaigns: Campaigns = field(init=False)
     feed_digests: FeedDigests = field(init=False)
     subscriber_io: SubscriberIo = field(init=False)
+    story_updates: StoryUpdates = field(init=False)
 
     def __post_init__(self) -> None:
         self.policies = self.comments.policies
@@ -93,6 +95,7 @@ class Context:
         # Lists that follow the publisher's feed: their digests are campaigns too.
         self.feed_digests = FeedDigests(self.db, self.settings, self.campaigns, self.clock)
         self.subscriber_io = SubscriberIo(self.db, self.campaigns.links, self.clock)
+        self.story_updates = StoryUpdates(self.db, self.events, self.campaigns.links, self.clock)
 
     @cached_property
     def reads(self) -> ReadCache:

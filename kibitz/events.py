@@ -18,6 +18,7 @@ class EventKind(StrEnum):
     COMMENT_DELETED = "comment.deleted"
     COMMENT_VOTED = "comment.voted"
     THREAD_CHANGED = "thread.changed"
+    STORY_UPDATE = "story.update"  # comment_id holds the story update's id
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from kibitz.store.outbox import OutboxRow
 __all__ = ["AUTO_SUBMITTED_KINDS", "envelope_address", "mail_bytes", "message_id"]
 
 # Notifications and confirmations are machine-made (RFC 3834): autoresponders must not answer them.
-AUTO_SUBMITTED_KINDS = frozenset({"confirm", "reply", "thread", "digest", "manage", "moderation"})
+AUTO_SUBMITTED_KINDS = frozenset({"confirm", "reply", "thread", "digest", "manage", "moderation", "update"})
 POLICY = email.policy.SMTP
 MAX_LINE = 78  # RFC 5322's advice; a body line longer than this is quoted-printable encoded
 # Printable ASCII without spaces: such a value can go into a header as it is (it cannot be folded).

@@ -34,6 +34,7 @@ from kibitz.web import (
     schemas,
     subscribe,
     subscriber_io,
+    updates_api,
     webhooks_api,
 )
 
@@ -302,6 +303,18 @@ def _admin_api(app: FastAPI) -> None:
             c_path, c_handler, methods=[c_method], status_code=c_status,
             responses={**STAFF, **_problems(409)}, tags=["newsletter"],
         )  # fmt: skip
+    updates = f"{a}/sites/{{site}}/updates"  # web/updates_api.py: owners, and `publish` keys
+    again: dict[int | str, dict[str, Any]] = {
+        200: {"description": "The same update was posted before: answered again, nothing sent"}
+    }
+    for u_handler, u_method, u_status, u_more in (
+        (updates_api.post_update, "POST", 201, again),
+        (updates_api.list_updates, "GET", 200, {}),
+    ):
+        r.add_api_route(
+            updates, u_handler, methods=[u_method], status_code=u_status, responses={**STAFF, **u_more},
+            tags=["story updates"],
+        )  # fmt: skip
     lists = f"{a}/sites/{{site}}/lists/{{list}}"  # web/subscriber_io.py: owners, and `publish` keys
     r.add_api_route(
         f"{lists}/import", subscriber_io.import_subscribers, methods=["POST"],
@@ -353,6 +366,7 @@ def _admin_pages(app: FastAPI) -> None:
         (f"{s}/stories", admin_queue.story, "GET"),
         (f"{s}/stories/close", admin_queue.close, "POST"),
         (f"{s}/stories/moderation", admin_queue.story_moderation, "POST"),
+        (f"{s}/stories/updates", updates_api.post_update_form, "POST"),
         (f"{s}/bans", admin_site.bans, "GET"),
         (f"{s}/bans", admin_site.add_ban, "POST"),
         (f"{s}/bans/{{ban}}/lift", admin_site.lift_ban, "POST"),

@@ -33,7 +33,7 @@ __all__ = ["Links", "Subscriptions", "links_for", "one_line"]
 Clock = Callable[[], datetime]
 
 MANAGE_FRESH = timedelta(hours=1)  # a manage link this young may delete comments and cancel all
-TOPICS = ("newsletter", "thread", "replies")
+TOPICS = ("newsletter", "thread", "replies", "updates")
 DIGESTS = ("instant", "daily")
 SUBSCRIBE_ANSWER = {"status": "check your inbox"}
 _EPOCH = datetime.fromtimestamp(0, UTC)
@@ -156,7 +156,7 @@ class Subscriptions:
         if not address:
             raise errors.InvalidInput.field("email", "is required")
         if topic not in TOPICS:
-            raise errors.InvalidInput.field("topic", "must be newsletter, thread or replies")
+            raise errors.InvalidInput.field("topic", "must be newsletter, thread, replies or updates")
         if list_id is not None and topic != newsletter.TOPIC:
             raise errors.InvalidInput.field("list", "is only for the newsletter")
         chosen = newsletter.choose_list(site, list_id) if topic == newsletter.TOPIC else None

@@ -37,6 +37,8 @@ from kibitz.store.schema_spam import spam_domains as spam_domains
 from kibitz.store.schema_spam import spam_features as spam_features
 from kibitz.store.schema_spam import spam_labels as spam_labels
 from kibitz.store.schema_spam import spam_model as spam_model
+from kibitz.store.schema_updates import story_updates as story_updates
+from kibitz.store.schema_updates import update_digest_items as update_digest_items
 
 meta = Table(
     "meta",
@@ -232,7 +234,7 @@ subscriptions = Table(
     metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("subscriber_id", Id, ForeignKey("subscribers.id", ondelete="CASCADE"), nullable=False),
-    Column("topic", String(16), nullable=False),  # newsletter | thread | replies
+    Column("topic", String(16), nullable=False),  # newsletter | thread | replies | updates
     Column("thread_id", Id, ForeignKey("threads.id", ondelete="CASCADE"), nullable=True),
     Column("digest", String(16), nullable=False, server_default="instant"),  # instant | daily
     Column("active", Boolean, nullable=False, server_default="1"),

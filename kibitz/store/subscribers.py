@@ -42,7 +42,7 @@ class Subscriber:
 class Subscription:
     id: int
     subscriber_id: int
-    topic: str  # newsletter | thread | replies
+    topic: str  # newsletter | thread | replies | updates
     thread_id: int | None
     digest: str  # instant | daily
     active: bool

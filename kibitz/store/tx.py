@@ -27,6 +27,7 @@ class Tx:
         from kibitz.store.site_settings import SiteSettingsRepo, TrustRepo
         from kibitz.store.spam import SpamRepo
         from kibitz.store.staff import ApiKeyRepo, SessionRepo, StaffRepo
+        from kibitz.store.story_updates import StoryUpdateRepo
         from kibitz.store.subscriber_io import SubscriberIoRepo
         from kibitz.store.subscribers import SubscriberRepo
         from kibitz.store.suppressions import BounceRepo, SuppressionRepo
@@ -62,6 +63,7 @@ class Tx:
         self.campaigns = CampaignRepo(self)
         self.feeds = FeedRepo(self)
         self.imports = ImportRepo(self)
+        self.story_updates = StoryUpdateRepo(self)
 
     def upsert(self, table: Table) -> Any:
         """An INSERT that understands ON CONFLICT on both engines (same API on each)."""

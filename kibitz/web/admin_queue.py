@@ -1,6 +1,6 @@
 """The desk's queue pages: a site's queue by tab with search, a moderator's acts on one comment or
 many (plain form posts; with htmx the item is redrawn in place), per-comment history, arrivals for
-an open queue, and a story's page with every comment of its thread and the close button."""
+an open queue, and a story's page with every comment of its thread, the close button and its updates."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from kibitz.config import SiteConfig
 from kibitz.models import QueueItem, Sort
 from kibitz.staff import Principal
 from kibitz.store.moderation import QUEUE_STATUSES, QueueFilter
+from kibitz.store.story_updates import StoryUpdate
+from kibitz.story_updates import KINDS
 from kibitz.web.admin import (
     Form,
     ident,
@@ -203,7 +205,8 @@ async def history(request: Request) -> Response:
 @page
 async def story(request: Request) -> Response:
     """GET /admin/sites/{site}/stories?page=P — one story's thread: its comments of every status, with
-    their actions, and the button that closes or reopens it."""
+    their actions, the button that closes or reopens it, and its updates (with the form for a new one
+    for those who may publish)."""
     who = await staff(request)
     site = site_for(request, who)
     key = query(request, "page", 1024)
@@ -212,13 +215,16 @@ async def story(request: Request) -> Response:
     items: list[QueueItem] = []
     next_cursor = None
     cursor = query(request, "cursor", 200) or None
+    updates: list[StoryUpdate] = []
     if key:
         thread = (await ctx.comments.thread_page(site, key, Sort.NEWEST, 1, None)).thread
         f = QueueFilter(status="all", page=thread.page)
         items, next_cursor = await ctx.moderation.queue(site.id, f, cursor, PER_PAGE)
+        updates = await ctx.story_updates.of_story(site.id, thread.page)
     return render(
         request, "admin/story.html", who=who, site=site, section="stories", key=key, thread=thread,
-        items=items, next_cursor=next_cursor, cursor=cursor, selectable=False,
+        items=items, next_cursor=next_cursor, cursor=cursor, selectable=False, updates=updates,
+        may_publish=who.can(site.id, "publish"), kinds=KINDS, updated=query(request, "updated", 12),
     )  # fmt: skip
 
 

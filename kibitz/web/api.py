@@ -106,10 +106,12 @@ async def get_comments(
         found = await ctx.comments.thread_page(
             config, key, sort, limit, cursor, inline_only=filter == "inline"
         )
+        updates = await ctx.story_updates.latest(found.thread)
         data = {
             "thread": ctx.shaper.thread(found.thread),
             "comments": ctx.shaper.nodes(found.comments),
             "next": found.next_cursor,
+            "updates": [ctx.shaper.update(update) for update in updates],
         }
         return orjson.dumps(data), "application/json"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 from xml.etree import ElementTree as ET
 
@@ -11,12 +12,15 @@ from starlette.responses import Response
 from kibitz import inputs, markup
 from kibitz.config import SiteConfig
 from kibitz.context import Context
-from kibitz.models import Sort
+from kibitz.models import Sort, Thread
+from kibitz.store.story_updates import StoryUpdate
+from kibitz.story_updates import KINDS
 from kibitz.templating import render_template
 from kibitz.web.api import Fresh, SiteId, ctx_of, site_of
 from kibitz.web.shapes import rfc3339
 
 ATOM = "http://www.w3.org/2005/Atom"
+FEED_UPDATES = 20  # a thread's feed carries its newest updates beside its newest comments
 
 
 def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
@@ -45,10 +49,10 @@ async def atom(
     _sub(root, "title", title)
     _sub(root, "id", feed_id)
     _sub(root, "link", rel="self", href=feed_id)
-    updated = items[0][0].edited or items[0][0].created if items else (thread.created if thread else None)
-    _sub(root, "updated", rfc3339(updated) if updated else "1970-01-01T00:00:00.000Z")
+    updates = await ctx.story_updates.latest(thread, FEED_UPDATES) if page else []
+    entries: list[tuple[datetime, ET.Element]] = []
     for comment, t_page, t_title, t_url in items:
-        entry = _sub(root, "entry")
+        entry = ET.Element(f"{{{ATOM}}}entry")
         _sub(entry, "id", f"{base}/api/v1/sites/{config.id}/comments/{comment.id}")
         _sub(entry, "title", f"{comment.author.name} on {t_title or t_page}")
         author = _sub(entry, "author")
@@ -59,8 +63,33 @@ async def atom(
             _sub(entry, "link", rel="alternate", href=f"{t_url}#comment-{comment.id}")
         _sub(entry, "summary", markup.plain_text(comment.html)[:280])
         _sub(entry, "content", comment.html, type="html")
+        entries.append((comment.edited or comment.created, entry))
+    for update in updates:
+        entries.append((update.created, _update_entry(base, config, thread, update)))
+    entries.sort(key=lambda found: found[0], reverse=True)
+    updated = entries[0][0] if entries else (thread.created if thread else None)
+    _sub(root, "updated", rfc3339(updated) if updated else "1970-01-01T00:00:00.000Z")
+    root.extend(entry for _, entry in entries)
     body = ET.tostring(root, encoding="utf-8", xml_declaration=True)
     return Response(body, media_type="application/atom+xml; charset=utf-8")
+
+
+def _update_entry(base: str, config: SiteConfig, thread: Thread | None, update: StoryUpdate) -> ET.Element:
+    """A story update as a feed entry, by the site (staff wrote it), linking to the story."""
+    entry = ET.Element(f"{{{ATOM}}}entry")
+    _sub(entry, "id", f"{base}/api/v1/sites/{config.id}/updates/{update.id}")
+    _sub(entry, "title", f"{KINDS.get(update.kind, 'Update')}: {update.title}")
+    author = _sub(entry, "author")
+    _sub(author, "name", config.name)
+    _sub(entry, "category", term=update.kind)
+    _sub(entry, "published", rfc3339(update.created))
+    _sub(entry, "updated", rfc3339(update.created))
+    link = update.url or (thread.shown_url if thread is not None else "")
+    if link:
+        _sub(entry, "link", rel="alternate", href=link)
+    _sub(entry, "summary", markup.plain_text(update.html)[:280])
+    _sub(entry, "content", update.html, type="html")
+    return entry
 
 
 async def thread_html(

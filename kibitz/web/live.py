@@ -216,6 +216,10 @@ class Stream:
                             "up": comment.up,
                             "down": comment.down,
                         }
+                elif kind == EventKind.STORY_UPDATE:
+                    update = await tx.story_updates.get(comment_id) if comment_id is not None else None
+                    if update is not None:
+                        data = {"update": shaper.update(update)}
                 elif kind == EventKind.THREAD_CHANGED:
                     current = await tx.threads.get(self.site, self.page)
                     data = {"closed": bool(current is not None and current.closed)}

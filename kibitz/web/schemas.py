@@ -49,7 +49,7 @@ class PostIn(Strict):
     parent: CommentId | None = None
     text: Annotated[Str, Field(min_length=1, max_length=inputs.MAX_TEXT)]
     author: AuthorIn
-    notify: Literal["none", "replies", "all"] | None = "none"
+    notify: Literal["none", "replies", "all", "updates"] | None = "none"
     digest: Literal["instant", "daily"] | None = "instant"
     anchor: AnchorIn | None = None
     # Anti-automation (QUALITY T33): the widget's hidden field, and its form token.
@@ -130,10 +130,24 @@ class ThreadOut(BaseModel):
     closed: bool
 
 
+class UpdateOut(BaseModel):
+    """A story update (a correction, update or follow-up staff posted; §3b "Story updates")."""
+
+    id: str
+    kind: Literal["correction", "update", "follow-up"]
+    title: str
+    html: str
+    url: str | None
+    created: str
+
+
 class ThreadPageOut(BaseModel):
     thread: ThreadOut
     comments: list[CommentOut]
     next: str | None
+    updates: list[UpdateOut] = Field(
+        default_factory=list, description="The story's latest updates, newest first"
+    )
 
 
 class RepliesOut(BaseModel):

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kibitz.models import Comment, CommentNode, Thread
+from kibitz.store.story_updates import StoryUpdate
 
 
 def rfc3339(when: datetime) -> str:
@@ -98,4 +99,16 @@ class Shaper:
             "url": thread.shown_url or None,
             "count": thread.count,
             "closed": thread.closed,
+        }
+
+    @staticmethod
+    def update(update: StoryUpdate) -> dict[str, Any]:
+        """A story update as the read answer, the live event and the admin API give it."""
+        return {
+            "id": str(update.id),
+            "kind": update.kind,
+            "title": update.title,
+            "html": update.html,
+            "url": update.url or None,
+            "created": rfc3339(update.created),
         }

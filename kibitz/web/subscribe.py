@@ -17,7 +17,7 @@ from kibitz.web.schemas import Str, Strict
 
 class SubscribeIn(Strict):
     email: Annotated[Str, Field(min_length=1, max_length=inputs.MAX_EMAIL)]
-    topic: Literal["newsletter", "thread", "replies"]
+    topic: Literal["newsletter", "thread", "replies", "updates"]
     page: Annotated[Str, Field(min_length=1, max_length=inputs.MAX_PAGE)] | None = None
     digest: Literal["instant", "daily"] | None = "instant"
     # Which newsletter list (the site's first when left out); only with topic "newsletter".

@@ -56,7 +56,7 @@ def test_posted_comment_appears_at_once_and_after_reload_and_the_count_grows(
         labelled = form.locator(f"[name='{field}']").evaluate("el => el.labels.length > 0")
         assert labelled, f"the {field} field has a <label>"
     options = form.locator("select[name='notify'] option")
-    assert [o.get_attribute("value") for o in options.all()] == ["none", "replies", "all"]
+    assert [o.get_attribute("value") for o in options.all()] == ["none", "replies", "all", "updates"]
 
     form.locator("[name='name']").fill("Rowan Tester")
     form.locator("[name='text']").fill("The **night bus** should stop here too. [post-test]")

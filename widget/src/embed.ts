@@ -14,7 +14,7 @@ import { get, set } from "./store";
 import { CSS } from "./styles";
 import { counted, mine, now, saw, total } from "./tally";
 import { ago } from "./time";
-import type { Actions, Sort, ThreadPage } from "./types";
+import type { Actions, Sort, ThreadPage, Update } from "./types";
 
 const FIRST = 10; // top-level comments drawn when a thread opens
 const SORTS: Sort[] = ["newest", "oldest", "votes"];
@@ -33,6 +33,7 @@ let offNote: HTMLElement;
 let empty: HTMLElement;
 let moreButton: HTMLButtonElement;
 let live: HTMLElement;
+let updates: Update[] = [];
 let tabs: HTMLButtonElement[];
 let filter: HTMLButtonElement;
 let loads = 0;
@@ -117,6 +118,7 @@ function boot(): void {
       comment: commentEl,
       article: articleEl,
       lang,
+      updates,
       ago,
     };
     document.head.appendChild(h("script", { src: asset("live.js"), async: true }));
@@ -192,6 +194,7 @@ function paint(data: ThreadPage, append: boolean): void {
   next = data.next;
   setClosed(data.thread.closed);
   if (!append) list.textContent = "";
+  updates = data.updates || updates;
   for (const c of data.comments) if (!find(c.id)) list.appendChild(commentEl(c, 0));
   moreButton.hidden = !next;
   empty.hidden = !inline || !!list.children.length;

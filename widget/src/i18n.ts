@@ -47,6 +47,7 @@ const en = {
   closed: "Comments are closed.",
   follow: "Follow",
   off: "Comments are unavailable right now.",
+  updates: "updates to this story",
 };
 
 export type Strings = typeof en;
@@ -93,7 +94,8 @@ Hervorgehoben
 von der Moderation bearbeitet
 Die Kommentare sind geschlossen.
 Folgen
-Die Kommentare sind gerade nicht verfügbar.`,
+Die Kommentare sind gerade nicht verfügbar.
+Aktualisierungen dieses Artikels`,
   fr: `% commentaire
 % commentaires
 Commentaires
@@ -135,7 +137,8 @@ En attente de modération
 modifié par la modération
 Les commentaires sont fermés.
 Suivre
-Les commentaires sont indisponibles pour le moment.`,
+Les commentaires sont indisponibles pour le moment.
+mises à jour de cet article`,
   es: `% comentario
 % comentarios
 Comentarios
@@ -177,7 +180,8 @@ Destacado
 editado por la moderación
 Los comentarios están cerrados.
 Seguir
-Los comentarios no están disponibles en este momento.`,
+Los comentarios no están disponibles en este momento.
+actualizaciones de esta noticia`,
   tr: `% yorum
 % yorum
 Yorumlar
@@ -219,7 +223,8 @@ Onay bekliyor
 moderatör tarafından düzenlendi
 Yorumlar kapalı.
 Takip et
-Yorumlar şu anda kullanılamıyor.`,
+Yorumlar şu anda kullanılamıyor.
+bu habere dair güncellemeler`,
 };
 
 /** The reader's strings and language (see `setLang`). */

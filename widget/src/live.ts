@@ -4,9 +4,11 @@
  * ONE EventSource per page on `/api/v1/sites/{site}/events?page=P`; after repeated errors, polling the
  * thread every 10 s instead. It applies closing and reopening (`thread.changed`), tells the header's
  * count ledger (tally.ts) what each count includes, keeps relative times and edit controls current,
- * and draws the reader's own comments that the public thread does not show (held, or shadow-banned).
+ * draws the reader's own comments that the public thread does not show (held, or shadow-banned), and
+ * shows the story's updates (banner.ts).
  */
 
+import { BANNER_CSS, banners } from "./banner";
 import { h } from "./dom";
 import { editLeft, get, getJson, set, token } from "./store";
 import type { Comment, LiveHost, ThreadPage } from "./types";
@@ -59,9 +61,14 @@ function start(host: LiveHost, base: string): void {
 
   if (shadow.adoptedStyleSheets && "replaceSync" in CSSStyleSheet.prototype) {
     const sheet = new CSSStyleSheet();
-    sheet.replaceSync(CSS);
+    sheet.replaceSync(CSS + BANNER_CSS);
     shadow.adoptedStyleSheets = [...shadow.adoptedStyleSheets, sheet];
-  } else shadow.appendChild(h("style", null, CSS));
+  } else shadow.appendChild(h("style", null, CSS + BANNER_CSS));
+
+  // -- the story's updates (banner.ts) --------------------------------------------------------------------
+  const box = h("div", { class: "kb-updates", "data-updates": "" });
+  root.querySelector("header")!.after(box);
+  const update = banners(box, host.lang, host.updates || [], say);
 
   // -- the "N new comments" pill: new comments drawn above where the reader is --------------------------
   let above: HTMLLIElement[] = [];
@@ -174,6 +181,7 @@ function start(host: LiveHost, base: string): void {
     "comment.voted": voted,
     "thread.changed": (d) => host.closed(!!d.closed),
     "thread.count": (d) => host.count(d.count, opened),
+    "story.update": (d) => update(d.update),
   };
 
   // -- relative times, and edit controls that go when the edit window is over -----------------------------
@@ -304,6 +312,7 @@ function start(host: LiveHost, base: string): void {
         walk(data.comments);
         host.count(data.thread.count, asked, asked);
         host.closed(data.thread.closed);
+        for (const u of (data.updates || []).slice().reverse()) update(u);
         seen = known;
       }
     } catch {

@@ -161,6 +161,7 @@ export function formEl(kind: "main" | "reply" | "edit", text = ""): HTMLFormElem
     h("option", { value: "none" }, t.none),
     h("option", { value: "replies" }, t.replies),
     h("option", { value: "all" }, t.all),
+    h("option", { value: "updates" }, t.updates),
   );
   const notify = author.notify;
   if (notify) select.value = notify;

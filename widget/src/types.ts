@@ -34,10 +34,22 @@ export interface Thread {
   closed: boolean;
 }
 
+/** A story update (a correction, update or follow-up staff posted: DESIGN.md §3b). */
+export interface Update {
+  id: string;
+  kind: string;
+  title: string;
+  html: string;
+  url: string | null;
+  created: string;
+}
+
 export interface ThreadPage {
   thread: Thread;
   comments: Comment[];
   next: string | null;
+  /** The story's latest updates, newest first (absent from older servers). */
+  updates?: Update[];
 }
 
 export interface Posted {
@@ -75,6 +87,8 @@ export interface LiveHost {
   comment(c: Comment, depth: number): HTMLLIElement;
   article(c: Comment): HTMLElement;
   lang: string;
+  /** The story's latest updates from the first read, newest first (live.js shows them: banner.ts). */
+  updates: Update[];
   /** "3 minutes ago", in the widget's language (time.ts). */
   ago(iso: string): string;
 }
