@@ -98,6 +98,7 @@ class Tally(Counting):
 def sink() -> tuple[Tally, BoundController]:
     """The counting SMTP server in its own thread (on uvloop when installed, as the worker runs)."""
     handler = Tally()
+    loop: asyncio.AbstractEventLoop
     try:
         import uvloop
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -61,7 +62,8 @@ class Counting:
 class BoundController(Controller):
     def _trigger_server(self) -> None:
         assert self.server is not None  # an asyncio.Server, or uvloop's own kind (bench/newsletter.py)
-        self.port = self.server.sockets[0].getsockname()[1]
+        sockets: list[socket.socket] = list(getattr(self.server, "sockets", None) or [])
+        self.port = sockets[0].getsockname()[1]
         super()._trigger_server()  # type: ignore[no-untyped-call]
 
 

@@ -148,7 +148,15 @@ WEBHOOK_RESEND = {
 }
 # Sending a newsletter campaign mails a list, once per address ever (tests/test_campaigns.py): staff
 # with the `publish` scope only, and never a comment notification.
-CAMPAIGN_SEND = {("POST", "/api/v1/admin/sites/{site}/campaigns/{id}/send")}
+CAMPAIGN_SEND = {
+    ("POST", "/api/v1/admin/sites/{site}/campaigns/{id}/send"),
+    ("POST", "/admin/sites/{site}/newsletter/campaigns/{id}/send"),
+}
+# A story update mails the story's followers (tests/test_story_updates.py): publish keys and owners.
+STORY_UPDATE = {
+    ("POST", "/api/v1/admin/sites/{site}/updates"),
+    ("POST", "/admin/sites/{site}/stories/updates"),
+}
 
 
 async def test_t42_no_public_route_retriggers_notifications(
@@ -162,12 +170,14 @@ async def test_t42_no_public_route_retriggers_notifications(
         if method not in ("GET", "HEAD")
     }
     # A new route that looks like it sends something must be classified here, not slip through.
-    sending = {r for r in routes if re.search(r"notif|resend|send|mail|trigger", r[1])}
-    assert sending == WEBHOOK_RESEND | CAMPAIGN_SEND
-    for _, path in WEBHOOK_RESEND | CAMPAIGN_SEND:  # not public: refused without a staff session or API key
+    sending = {r for r in routes if re.search(r"notif|resend|send|mail|trigger|updates$", r[1])}
+    assert sending == WEBHOOK_RESEND | CAMPAIGN_SEND | STORY_UPDATE
+    for _, path in WEBHOOK_RESEND | CAMPAIGN_SEND | STORY_UPDATE:  # refused without staff credentials
         target = path.format(site="a", id="1", delivery="1")
         if path.startswith("/api/"):
-            r = await api.client.post(target, json={})
+            # A well-formed body: a malformed one is answered 422 before credentials are looked at.
+            well_formed = {"page": "/story", "kind": "update", "title": "T", "text": "x"}
+            r = await api.client.post(target, json=well_formed if path.endswith("updates") else {})
             assert r.status_code == 401, (path, r.status_code)
         else:  # the desk sends the browser to sign in first
             r = await api.client.post(target, data={"csrf": "x"})
