@@ -54,6 +54,31 @@ SEND_SLOTS = 20  # sends at once per worker process, each on its own pooled SMTP
 # A claimed row is sent only while its lease has at least this long to run.
 LEASE_MARGIN = timedelta(seconds=30)
 STOP_GRACE = 5.0  # seconds beyond the SMTP timeout a stopping worker may take to finish its batch
+# How stale a batch's view of its campaigns may grow while it is sent: a pause or a cancellation
+# holds the mail not sent yet within this long, not only from the next batch on.
+CAMPAIGN_RECHECK = 0.25
+
+
+class CampaignWatch:
+    """The status of the campaigns one claimed batch belongs to, read again at most every
+    ``every`` seconds (of the monotonic clock: a cache's age, not a rule's time) while it is sent."""
+
+    def __init__(self, db: Database, campaign_ids: set[int | None], every: float) -> None:
+        self.db = db
+        self.ids = campaign_ids
+        self.every = every
+        self.states: dict[int, str] = {}
+        self.read_at = -math.inf
+        self.lock = asyncio.Lock()
+
+    async def state(self, campaign_id: int) -> str | None:
+        if time.monotonic() - self.read_at >= self.every:
+            async with self.lock:  # one read for every sender that finds the view stale
+                if time.monotonic() - self.read_at >= self.every:
+                    async with self.db.read() as tx:
+                        self.states = await tx.outbox.campaign_states(self.ids)
+                    self.read_at = time.monotonic()
+        return self.states.get(campaign_id)
 
 
 @dataclass(frozen=True)
@@ -113,6 +138,7 @@ class Worker(LeasedLoop):
             db, clock, limit=2 * max(1, concurrency), settled=self._settled, count=self._count
         )
         self._job_checked: dict[str, datetime] = {}
+        self.campaign_recheck = CAMPAIGN_RECHECK
 
     @property
     def in_flight(self) -> int:
@@ -137,6 +163,8 @@ class Worker(LeasedLoop):
         async with self.db.read() as tx:
             reasons = await tx.outbox.undeliverable(rows)
         slots = asyncio.Semaphore(self.concurrency)
+        watch = CampaignWatch(self.db, {row.campaign_id for row in rows}, self.campaign_recheck)
+        paused: list[int] = []
 
         async def one(row: OutboxRow) -> None:
             reason = reasons.get(row.id)
@@ -149,10 +177,22 @@ class Worker(LeasedLoop):
                 if row.locked_until is not None and self.clock() >= row.locked_until - LEASE_MARGIN:
                     # Waited so long that another worker may take the row: leave it to the next claim.
                     return
+                if row.campaign_id is not None:
+                    state = await watch.state(row.campaign_id)
+                    if state in (None, "cancelled"):
+                        await self.outcomes.dropped(row.id, "campaign cancelled")
+                        return
+                    if state == "paused":  # back to the outbox; the claim skips it until resumed
+                        paused.append(row.id)
+                        return
                 await self._deliver(row)
 
         await asyncio.gather(*(one(row) for row in rows))
         await self.outcomes.drain()
+        if paused:
+            async with self.db.write() as tx:
+                await tx.outbox.release(paused)
+            self._claimed.difference_update(paused)
         return len(rows)
 
     async def _deliver(self, row: OutboxRow) -> None:

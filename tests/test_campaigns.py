@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -297,6 +298,49 @@ async def test_pause_holds_the_mail_resume_sends_it_and_cancel_drops_the_rest(
         await act(api, publish, third, "cancel")
         async with ctx.db.read() as tx:
             assert await tx.outbox.still_deliverable(claimed) == "campaign cancelled"
+
+
+class PausingRecorder(Recorder):
+    """A recorder that does something (a pause) right after the first mail it is given."""
+
+    def __init__(self, after_first: Callable[[], Awaitable[None]]) -> None:
+        super().__init__()
+        self.after_first = after_first
+
+    async def send(self, message: EmailMessage, sender: str | None = None) -> None:
+        await super().send(message, sender)
+        if len(self.sent) == 1:
+            await self.after_first()
+
+
+async def test_a_pause_holds_the_mail_a_worker_has_claimed_and_not_sent_yet(
+    tmp_path: Path, database_url: str, clock: FakeClock
+) -> None:
+    async with custom_api(tmp_path, database_url, clock, sites=sites()) as api:
+        ctx = ctx_of(api)
+        names = ("ann", "bob", "cid", "dan")
+        for name in names:
+            await member(api, f"{name}@example.org")
+        publish = await key(api, "a", "publish")
+        campaign = (await create(api, publish))["id"]
+        await act(api, publish, campaign, "send")
+        assert await ctx.campaigns.run_due() == 4
+
+        async def pause() -> None:
+            assert (await act(api, publish, campaign, "pause"))["status"] == "paused"
+
+        recorder = PausingRecorder(pause)
+        worker = Worker(ctx.db, recorder, ctx.settings, clock, concurrency=1)
+        worker.campaign_recheck = 0  # each send looks again (by default the view may be 0.25 s old)
+        assert await worker.run_once() == 4  # the whole campaign claimed in one batch
+        assert len(recorder.sent) == 1  # the pause came after the first: the other three wait
+        statuses = sorted(r.status for r in await rows(api, campaign_id=int(campaign)))
+        assert statuses == ["pending", "pending", "pending", "sent"]
+        assert await worker.run_once() == 0
+        assert (await act(api, publish, campaign, "resume"))["status"] == "sending"
+        while await worker.run_once():
+            pass
+        assert sorted(str(m["To"]) for m in recorder.sent) == [f"{n}@example.org" for n in names]
 
 
 async def test_who_may_act_and_what_is_refused(tmp_path: Path, database_url: str, clock: FakeClock) -> None:

@@ -274,6 +274,10 @@ class OutboxRepo:
                     reasons[row.id] = "comment not visible"
         return reasons
 
+    async def campaign_states(self, campaign_ids: set[int | None]) -> dict[int, str]:
+        """``{campaign id: status}`` of these campaigns (one that is gone is absent)."""
+        return await self._column(campaigns.c.id, campaigns.c.status, campaign_ids)
+
     async def _column(self, key: Any, value: Any, ids: set[int | None]) -> dict[int, Any]:
         """``{key: value}`` of the rows whose ``key`` is one of ``ids`` (None ignored); ``value``: a
         column, or a tuple of them (then each value is a row with those columns)."""
