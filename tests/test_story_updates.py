@@ -349,7 +349,7 @@ async def test_an_open_event_stream_gets_the_update_at_once(tmp_path: Path, data
         publish = {"Authorization": f"Bearer {made.stdout.strip()}"}
         async with (
             stream(server.url, "/story") as reader,
-            httpx.AsyncClient(base_url=server.url, timeout=10) as http,
+            httpx.AsyncClient(base_url=server.url, timeout=30) as http,
         ):
             r = await http.post(UPDATES, json=CORRECTION, headers=publish)
             assert r.status_code == 201, r.text
