@@ -115,7 +115,8 @@ async def test_pingbacks_and_trackbacks_are_skipped_and_counted(api: Api) -> Non
 
 
 async def test_wordpress_text_keeps_backslashes_entities_and_is_cut_at_the_limit(api: Api) -> None:
-    # Both files are exports of a blog whose first post and comment have id 1: different sites here.
+    # Both files are exports of one blog (http://localhost/) whose first post and comment have id 1: by
+    # their own account the same comment, so into different sites here (two blogs: the test below).
     await run_import(api, "wordpress", WORDPRESS / "wordpress-importer__slashes.xml", site="a")
     await run_import(api, "wordpress", WORDPRESS / "wordpress-importer__valid-wxr-1.1.xml", site="b")
     (slashes,) = (await api.thread("http://localhost/?p=1", site="a"))["comments"]
@@ -148,6 +149,28 @@ Second paragraph</wp:comment_content>
 <wp:commentmeta><wp:meta_key>wpdiscuz_votes</wp:meta_key><wp:meta_value>-2</wp:meta_value></wp:commentmeta>
 </wp:comment></item></channel></rss>
 """
+
+
+def blog(base: str, link: str) -> str:
+    """WXR above as the export of the blog at ``base``, its post at ``link``."""
+    head = f"<channel><link>{base}/</link><wp:base_blog_url>{base}</wp:base_blog_url><item>"
+    return WXR.replace("<channel><item>", head).replace("https://news-a.example/2020/votes/", link)
+
+
+async def test_two_blogs_with_the_same_post_and_comment_ids_go_into_one_site(
+    api: Api, tmp_path: Path
+) -> None:
+    one, two = tmp_path / "one.xml", tmp_path / "two.xml"
+    one.write_text(blog("https://one.example", "https://news-a.example/2020/votes/"), encoding="utf-8")
+    two.write_text(blog("https://two.example/blog", "https://news-a.example/2021/other/"), encoding="utf-8")
+    for path in (one, two):
+        report = await run_import(api, "wordpress", path)
+        assert report.created == {"thread": 1, "comment": 3}
+    for page in ("/2020/votes", "/2021/other"):
+        assert names((await visible(api, page))[1]) == ["Ann", ("deleted", ["Cy"])]
+    again = await run_import(api, "wordpress", two)
+    assert again.unchanged == {"thread": 1, "comment": 3}
+    assert again.examples == {}
 
 
 async def test_wpdiscuz_votes_trash_and_paragraphs(api: Api, tmp_path: Path) -> None:

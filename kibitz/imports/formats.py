@@ -42,6 +42,12 @@ def _disqus_writer(out: IO[str], site: SiteConfig) -> Writer:
     return DisqusWriter(out, site.origins[0] if site.origins else "")
 
 
+def _wxr_writer(out: IO[str], site: SiteConfig) -> Writer:
+    from kibitz.imports.wxr import WxrWriter
+
+    return WxrWriter(out, site.origins[0] if site.origins else "", site.name)
+
+
 def _isso(path: Path) -> Source:
     from kibitz.imports.isso import IssoSource
 
@@ -70,4 +76,6 @@ READERS: dict[str, Callable[[Path], Source]] = {
     "json": _json, "disqus": _disqus, "isso": _isso, "commento": _commento, "remark42": _remark42,
     "wordpress": _wordpress,
 }  # fmt: skip
-WRITERS: dict[str, Callable[[IO[str], SiteConfig], Writer]] = {"json": _json_writer, "disqus": _disqus_writer}
+WRITERS: dict[str, Callable[[IO[str], SiteConfig], Writer]] = {
+    "json": _json_writer, "disqus": _disqus_writer, "wxr": _wxr_writer,
+}  # fmt: skip

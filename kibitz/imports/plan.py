@@ -4,6 +4,7 @@ number of comments, not with the size of the file."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -53,29 +54,32 @@ def scan(source: Source, site: SiteConfig, maps: list[PageMap], report: Report, 
                     "comment", record.source_id, "the file has this comment id twice: the first is kept"
                 )
                 continue
-            raw[record.source_id] = (record.thread_id, record.parent_id)
+            # One string per thread however many comments name it: a file of millions is held whole.
+            raw[record.source_id] = (sys.intern(record.thread_id), record.parent_id)
         elif isinstance(record, SkippedRecord):
             report.skip(record.kind, record.source_id, record.reason)
             if record.kind == "thread":
                 skipped_threads.add(record.source_id)
     progress(plan.records)
-    for sid, (thread, _) in raw.items():
-        if thread in skipped_threads:
+    dropped = [sid for sid, (thread, _) in raw.items() if thread not in plan.threads]
+    for sid in dropped:
+        if raw[sid][0] in skipped_threads:
             report.skip("comment", sid, "its thread was skipped")
-        elif thread not in plan.threads:
+        else:
             report.skip("comment", sid, "its thread is not in the file")
-    kept = {sid: value for sid, value in raw.items() if value[0] in plan.threads}
+        del raw[sid]
+    kept = raw  # changed in place: no second map of every comment
     _refuse_loops(kept)
     for sid, (thread, parent) in kept.items():
         if parent is not None and parent not in kept:
             report.note(
                 "comment", sid, "its parent is not in the file (or was skipped): kept as a top-level comment"
             )
-            parent = None
+            kept[sid] = (thread, None)
         elif parent is not None and kept[parent][0] != thread:
             report.note("comment", sid, "its parent is in another thread: kept as a top-level comment")
-            parent = None
-        plan.comments[sid] = (thread, parent)
+            kept[sid] = (thread, None)
+    plan.comments = kept
     unused = set(plan.threads) - plan.used_threads()
     for sid in sorted(unused):
         report.skip("thread", sid, "no comments")

@@ -64,13 +64,20 @@ class WordPressSource:
         self.path = path
 
     def records(self) -> Iterator[Record]:
-        # rss > channel > item
-        for item in xmlsafe.elements(self.path, {"item"}, depth=2):
+        blog = ""  # the blog's base URL: post and comment ids are unique within one blog only
+        # rss > channel > base_blog_url, link, item (the channel's own elements come first)
+        for item in xmlsafe.elements(self.path, {"item", "base_blog_url", "link"}, depth=2):
+            name = xmlsafe.local(item.tag)
+            if name != "item":
+                if name == "base_blog_url" or not blog:
+                    blog = "".join(item.itertext()).strip().rstrip("/")
+                continue
             link = xmlsafe.text(item, "link").strip()
-            thread = xmlsafe.text(item, "post_id").strip() or link
-            if not thread:
+            post = xmlsafe.text(item, "post_id").strip()
+            if not post and not link:
                 yield SkippedRecord("thread", "(no id)", "it has no post_id or link")
                 continue
+            thread = f"{blog} {post}" if post and blog else post or link
             yield ThreadRecord(
                 source_id=thread,
                 link=link,
@@ -86,7 +93,7 @@ class WordPressSource:
 
     def _comment(self, comment: etree._Element, thread: str, posted: datetime | None) -> Record:
         number = xmlsafe.text(comment, "comment_id").strip()
-        # Comment ids are unique in one WordPress site, yet exports join sites: known per post.
+        # Comment ids are unique in one WordPress site, yet exports join sites: known per post (of a blog).
         sid = f"{thread}:{number}"
         if not number:
             return SkippedRecord("comment", f"{thread}:(no id)", "it has no comment_id")

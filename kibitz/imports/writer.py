@@ -5,7 +5,7 @@ versions and the read cache stay right. An import sends no mail, webhook or noti
 from __future__ import annotations
 
 import getpass
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,13 +19,14 @@ from kibitz.imports import plan as planning
 from kibitz.imports.normalise import Body, PageMap, body, fingerprint
 from kibitz.imports.records import CommentRecord, Source
 from kibitz.imports.report import Report
-from kibitz.models import Author
+from kibitz.models import Author, Comment
 from kibitz.store.comments import NewComment
 from kibitz.store.db import Database
-from kibitz.store.imports import CommentChange, ImportRun
+from kibitz.store.imports import CommentChange, ImportRun, Remembered
 from kibitz.store.tx import Tx
 
 CHUNK = 500  # comments per transaction: short transactions, few commits
+RECENT = 2000  # comments kept at hand as parents of the replies that follow
 Clock = Callable[[], datetime]
 
 
@@ -41,8 +42,11 @@ class _State:
     plan: planning.Plan
     report: Report
     thread_ids: dict[str, int] = field(default_factory=dict)  # source thread id -> thread id
-    comment_ids: dict[str, int] = field(default_factory=dict)  # source comment id -> comment id
-    done: set[str] = field(default_factory=set)
+    # Source comment id -> comment id, for every comment written (or in a dry run, placed) so far.
+    comment_ids: dict[str, int] = field(default_factory=dict)
+    chunk: set[str] = field(default_factory=set)  # the source ids of the chunk being gathered
+    # The comments written last, by source id: most replies come soon after their parent.
+    recent: OrderedDict[str, Comment] = field(default_factory=OrderedDict)
 
 
 class Importer:
@@ -71,25 +75,33 @@ class Importer:
             source, self.site, maps or [], report, lambda n: progress.update("checking", n, 0)
         )
         state = _State(plan, report)
-        pending = set(plan.comments)
-        total = len(pending)
-        while pending:
+        total = len(plan.comments)
+        done = 0
+        while done < total:
             chunk: list[CommentRecord] = []
+            at_start = done
             for record in source.records():
-                if not isinstance(record, CommentRecord) or record.source_id not in pending:
+                if not isinstance(record, CommentRecord):
                     continue
-                parent = plan.comments[record.source_id][1]
-                if parent is not None and parent not in state.done:
+                sid = record.source_id
+                # Not in the plan (skipped), or written already (this run's earlier read, or the
+                # first of two records under one id).
+                if sid not in plan.comments or sid in state.comment_ids or sid in state.chunk:
+                    continue
+                parent = plan.comments[sid][1]
+                if parent is not None and parent not in state.comment_ids and parent not in state.chunk:
                     continue  # its parent comes later in the file: the next read writes it
-                pending.discard(record.source_id)
-                state.done.add(record.source_id)
+                state.chunk.add(sid)
                 chunk.append(record)
+                done += 1
                 if len(chunk) >= CHUNK:
                     await self._chunk(state, chunk, dry_run)
                     chunk = []
-                    progress.update("importing", total - len(pending), total)
+                    progress.update("importing", done, total)
             await self._chunk(state, chunk, dry_run)
-            progress.update("importing", total - len(pending), total)
+            progress.update("importing", done, total)
+            if done == at_start:
+                break  # nothing more can be placed (the plan refuses loops: never reached)
         if not dry_run:
             async with self.db.write() as tx:
                 await tx.imports.log_run(
@@ -109,27 +121,32 @@ class Importer:
         else:
             async with self.db.write() as tx:
                 await self._apply(tx, state, chunk, dry_run=False)
+        state.chunk.clear()  # each of them is in comment_ids now
 
     async def _apply(self, tx: Tx, state: _State, chunk: list[CommentRecord], *, dry_run: bool) -> None:
         site, source, now = self.site.id, state.report.source, self.clock()
         known = await tx.imports.known(site, source, "comment", [r.source_id for r in chunk])
         counts: Counter[int] = Counter()
         touched: set[int] = set()
+        # Written once at the end of the chunk, not a statement per comment.
+        remembered: list[Remembered] = []
+        shown_below: Counter[int] = Counter()  # comment id -> visible replies added under it
         for record in chunk:
             thread_sid, parent_sid = state.plan.comments[record.source_id]
             digest = fingerprint(record, parent_sid)
+            thread_id = await self._thread(tx, state, thread_sid, record.created, dry_run=dry_run)
+            before = known.get(record.source_id)
+            if before is not None and before.fingerprint == digest:
+                state.comment_ids[record.source_id] = before.target_id
+                state.report.unchanged_one("comment")
+                continue  # not rendered again: a second run of a big file only reads it
             stored = body(record, self.site)
             if stored.truncated:
                 state.report.note(
                     "comment", record.source_id, "longer than Kibitz keeps: cut to 10,000 chars"
                 )
-            thread_id = await self._thread(tx, state, thread_sid, record.created, dry_run=dry_run)
-            before = known.get(record.source_id)
             if before is not None:
                 state.comment_ids[record.source_id] = before.target_id
-                if before.fingerprint == digest:
-                    state.report.unchanged_one("comment")
-                    continue
                 state.report.updated_one("comment")
                 if not dry_run:
                     thread_id, delta = await self._update(
@@ -140,8 +157,9 @@ class Importer:
                 continue
             state.report.created_one("comment")
             if dry_run:
+                state.comment_ids[record.source_id] = 0  # placed: its replies may follow
                 continue
-            parent = await tx.comments.get(state.comment_ids[parent_sid]) if parent_sid else None
+            parent = await self._parent(tx, state, parent_sid) if parent_sid else None
             # One avatar per source author (by address, else name): their comments look alike.
             who = f"import:{source}:{stored.email or stored.name}"
             author = Author(stored.name, stored.email, stored.url, avatar_key(self.avatar_secret, site, who))
@@ -154,15 +172,30 @@ class Importer:
                     edited=record.edited,
                 )
             )  # fmt: skip
-            await tx.imports.remember(site, source, "comment", record.source_id, comment.id, digest, now)
+            remembered.append(Remembered(site, source, "comment", record.source_id, comment.id, digest, now))
             state.comment_ids[record.source_id] = comment.id
+            state.recent[record.source_id] = comment
+            if len(state.recent) > RECENT:
+                state.recent.popitem(last=False)
             touched.add(thread_id)
             if stored.visible:
-                await tx.comments.add_visible_descendants(comment.ancestor_ids, 1)
+                shown_below.update(comment.ancestor_ids)
                 counts[thread_id] += 1
+        await tx.imports.remember_many(remembered)
+        await tx.comments.add_visible_descendants_many(shown_below)
         for thread_id in sorted(touched):
             # One version per thread per chunk: readers' caches look again, live readers reload.
             await tx.threads.bump(thread_id, counts[thread_id], kind=EventKind.THREAD_CHANGED)
+
+    async def _parent(self, tx: Tx, state: _State, sid: str) -> Comment:
+        """A reply's parent, made by this run a moment ago (kept) or earlier (read)."""
+        found = state.recent.get(sid)
+        if found is not None:
+            state.recent.move_to_end(sid)
+            return found
+        comment = await tx.comments.get(state.comment_ids[sid])
+        assert comment is not None
+        return comment
 
     async def _update(
         self, tx: Tx, source: str, comment_id: int, record: CommentRecord, stored: Body, digest: str

@@ -3,6 +3,7 @@ libxml2's 10 MB cap; each finished element handed over, then freed, so memory st
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +21,13 @@ _ROOT = re.compile(rb"<[A-Za-z_]")
 
 def local(tag: object) -> str:
     """An element's or attribute's name without its namespace (exports vary in theirs)."""
-    return etree.QName(tag).localname if isinstance(tag, str) else ""  # comments and PIs have no name
+    return _local(tag) if isinstance(tag, str) else ""  # comments and PIs have no name
+
+
+@functools.lru_cache(maxsize=1024)
+def _local(tag: str) -> str:
+    # Called for every element of files of millions: a file has a few dozen distinct names.
+    return tag.rpartition("}")[2]
 
 
 class _Prefixed:

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, insert, select, update
 
 from kibitz.store.schema import comments, import_ids, import_runs
 
@@ -24,6 +24,18 @@ class Known:
 
     target_id: int
     fingerprint: str
+
+
+class Remembered(NamedTuple):
+    """A source record and what it became, for ``remember_many``."""
+
+    site: str
+    source: str
+    kind: str
+    source_id: str
+    target_id: int
+    fingerprint: str
+    created: datetime
 
 
 @dataclass(frozen=True)
@@ -93,6 +105,11 @@ class ImportRepo:
             )
         )  # fmt: skip
 
+    async def remember_many(self, rows: Sequence[Remembered]) -> None:
+        """``remember`` for many records in one statement (executemany)."""
+        if rows:
+            await self.tx.conn.execute(insert(import_ids), [row._asdict() for row in rows])
+
     async def refingerprint(
         self, site: str, source: str, kind: str, source_id: str, fingerprint: str, now: datetime
     ) -> None:
@@ -140,16 +157,23 @@ class ImportRepo:
         result = await self.tx.conn.execute(import_runs.insert().values(**values).returning(import_runs.c.id))
         return int(result.scalar_one())
 
-    async def runs(self, site: str, limit: int = 50) -> list[ImportRun]:
-        """The latest import runs of a site, newest first."""
+    async def runs(self, site: str, limit: int = 50, before: int | None = None) -> list[ImportRun]:
+        """A site's import runs, the latest first (``before``: older than that run)."""
         r = import_runs.c
-        rows = await self.tx.conn.execute(
-            select(import_runs).where(r.site == site).order_by(r.started.desc(), r.id.desc()).limit(limit)
-        )
-        return [
-            ImportRun(
-                int(row.id), row.site, row.source, row.file_name, row.actor, bool(row.dry_run),
-                row.started, row.finished, row.report,
-            )
-            for row in rows
-        ]  # fmt: skip
+        query = select(import_runs).where(r.site == site)
+        if before is not None:
+            query = query.where(r.id < before)
+        rows = await self.tx.conn.execute(query.order_by(r.id.desc()).limit(limit))
+        return [_run(row) for row in rows]
+
+    async def run(self, site: str, run_id: int) -> ImportRun | None:
+        r = import_runs.c
+        row = (await self.tx.conn.execute(select(import_runs).where(r.site == site, r.id == run_id))).first()
+        return None if row is None else _run(row)
+
+
+def _run(row: Any) -> ImportRun:
+    return ImportRun(
+        int(row.id), row.site, row.source, row.file_name, row.actor, bool(row.dry_run), row.started,
+        row.finished, row.report,
+    )  # fmt: skip

@@ -1,6 +1,6 @@
 """The moderators' admin UI (HTML under /admin/): rendering with its headers, form parsing, staff
-sign-in and site checks, HTML error pages, and the allow-listed static files. The pages themselves
-live in admin_auth.py, admin_queue.py, admin_site.py, admin_hooks.py and admin_newsletter.py."""
+sign-in and site checks, HTML error pages, and the allow-listed static files. The pages live in
+admin_auth.py, admin_queue.py, admin_site.py, admin_hooks.py, admin_imports.py and admin_newsletter.py."""
 
 from __future__ import annotations
 

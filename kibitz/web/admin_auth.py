@@ -239,7 +239,7 @@ async def switch(request: Request) -> Response:
     who = await staff(request)
     site = query(request, "site", 64)
     section = query(request, "to", 20)
-    if section not in ("queue", "dashboard", "bans", "settings", "stories"):
+    if section not in ("queue", "dashboard", "bans", "settings", "stories", "imports"):
         section = "queue"
     if section == "stories":
         section = "dashboard"
