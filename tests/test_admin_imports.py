@@ -41,6 +41,7 @@ async def test_a_run_of_kibitz_import_is_listed_with_its_report_for_the_sites_st
     done = await cli("import", "disqus", str(source), "--site", "a", "--config", config)
     assert done.exit_code == 0, done.output
 
+    run_path = ""
     for who in (owner, desk):
         listed = await api.client.get(PAGE, headers=who)
         assert listed.status_code == 200
@@ -57,7 +58,7 @@ async def test_a_run_of_kibitz_import_is_listed_with_its_report_for_the_sites_st
         assert "its parent is not in the file" in text
         assert "<code>p3</code>" in text
         assert "@example.org" not in text.replace("owner@example.org", "").replace("desk@example.org", "")
-    run_path = found.group(1)
+        run_path = found.group(1)
 
     assert (await api.client.get(PAGE, headers=other)).status_code == 403
     assert (await api.client.get(run_path, headers=other)).status_code == 403
