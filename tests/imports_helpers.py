@@ -3,6 +3,7 @@ on the app's own database, and a thread as the public API shows it."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,23 @@ from kibitz.imports.writer import Importer
 from tests.conftest import Api
 
 # The exports other projects wrote (their SOURCES.md says what each holds); never copied here.
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "imports"
+
+
+def _fixtures() -> Path:
+    """The shared fixtures, read in place: ``KIBITZ_IMPORT_FIXTURES`` when set, else
+    ``shared/fixtures/imports`` beside the checkout (or beside a folder above it)."""
+    named = os.environ.get("KIBITZ_IMPORT_FIXTURES")
+    if named:
+        return Path(named)
+    root = Path(__file__).resolve().parents[1]
+    for folder in root.parents:
+        found = folder / "shared" / "fixtures" / "imports"
+        if found.is_dir():
+            return found
+    return root.parent / "shared" / "fixtures" / "imports"  # missing: the tests say which file
+
+
+FIXTURES = _fixtures()
 
 
 async def cli(*args: str) -> Result:

@@ -464,7 +464,7 @@ async def test_public_payloads_hold_exactly_the_documented_fields_and_no_secrets
             assert r.status_code == 200
             texts.append(r.text)
             data = r.json()
-            assert set(data) == {"thread", "comments", "next"}
+            assert set(data) == {"thread", "comments", "next", "updates"}
             assert set(data["thread"]) == {"site", "page", "title", "url", "count", "closed"}
             for comment in walk_comments(data["comments"]):
                 assert_comment_shape(comment)

@@ -361,7 +361,6 @@ async def test_an_open_event_stream_gets_the_update_at_once(tmp_path: Path, data
             assert (await reader.event()).json() == {"count": 0}
             assert_public(event)
         # A reader who comes later finds it in the thread read instead.
-        read = await httpx.AsyncClient(base_url=server.url).get(
-            "/api/v1/sites/a/comments", params={"page": "/story"}
-        )
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as later:
+            read = await later.get("/api/v1/sites/a/comments", params={"page": "/story"})
         assert read.json()["updates"] == [r.json()["update"]]
