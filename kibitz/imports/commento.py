@@ -4,12 +4,11 @@ Comentario writes it, gzip or not): one document, read whole up to a cap. Field 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from kibitz.imports.files import read_document
-from kibitz.imports.records import CommentRecord, Record, Refused, SkippedRecord, ThreadRecord
+from kibitz.imports.records import CommentRecord, Record, Refused, SkippedRecord, ThreadRecord, iso_time
 from kibitz.models import CommentStatus
 
 STATES = {
@@ -25,14 +24,6 @@ UNSET = {"undefined", "null"}
 def _str(value: Any) -> str:
     text = value if isinstance(value, str) else ""
     return "" if text in UNSET else text
-
-
-def _when(value: Any) -> datetime | None:
-    try:
-        parsed = datetime.fromisoformat(str(value))
-    except ValueError:
-        return None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 class CommentoSource:
@@ -73,7 +64,7 @@ class CommentoSource:
         sid = _str(item.get("commentHex"))
         if not sid:
             return SkippedRecord("comment", "(no id)", "it has no commentHex")
-        created = _when(item.get("creationDate"))
+        created = iso_time(item.get("creationDate"))
         if created is None:
             return SkippedRecord("comment", sid, "its creationDate is not a date")
         deleted = item.get("deleted") is True

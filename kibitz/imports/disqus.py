@@ -13,7 +13,7 @@ from lxml import etree
 
 from kibitz.imports import xmlsafe
 from kibitz.imports.export import ExportComment, ExportThread
-from kibitz.imports.records import CommentRecord, Record, SkippedRecord, ThreadRecord
+from kibitz.imports.records import CommentRecord, Record, SkippedRecord, ThreadRecord, iso_time
 from kibitz.models import CommentStatus
 
 NS = "http://disqus.com"
@@ -23,14 +23,6 @@ DSQ = "http://disqus.com/disqus-internals"
 def _flag(element: etree._Element, name: str, default: bool = False) -> bool:
     value = xmlsafe.text(element, name).strip().lower()
     return default if not value else value in ("true", "1")
-
-
-def _when(value: str) -> datetime | None:
-    try:
-        parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
-        return None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 class DisqusSource:
@@ -66,7 +58,7 @@ class DisqusSource:
             return SkippedRecord("comment", "(no id)", "it has no dsq:id or id")
         thread = xmlsafe.child(element, "thread")
         parent = xmlsafe.child(element, "parent")
-        created = _when(xmlsafe.text(element, "createdAt"))
+        created = iso_time(xmlsafe.text(element, "createdAt").strip())
         if created is None:
             return SkippedRecord("comment", sid, "its createdAt is not a date")
         deleted = _flag(element, "isDeleted")

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Protocol
+from datetime import UTC, datetime
+from typing import Any, Protocol
 
 from kibitz import errors
 from kibitz.models import CommentStatus
@@ -73,3 +73,13 @@ class Refused(errors.InvalidInput):
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
+
+
+def iso_time(value: Any) -> datetime | None:
+    """An ISO 8601 time from a source file, in UTC (one without a zone is taken as UTC); None when
+    it is not one."""
+    try:
+        parsed = datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from kibitz.imports.files import open_input
-from kibitz.imports.records import CommentRecord, Record, Refused, SkippedRecord, ThreadRecord
+from kibitz.imports.records import CommentRecord, Record, Refused, SkippedRecord, ThreadRecord, iso_time
 from kibitz.models import CommentStatus
 
 MAX_RECORD = 64 << 20  # bytes of one record (the metadata record lists every post of the site)
@@ -72,14 +71,6 @@ def _object(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _when(value: Any) -> datetime | None:
-    try:
-        parsed = datetime.fromisoformat(str(value))
-    except ValueError:
-        return None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-
-
 class Remark42Source:
     format = "remark42"
 
@@ -115,7 +106,7 @@ class Remark42Source:
         sid = str(item.get("id") or "")
         if not sid:
             return SkippedRecord("comment", "(no id)", "it has no id")
-        created = _when(item.get("time"))
+        created = iso_time(item.get("time"))
         if created is None:
             return SkippedRecord("comment", sid, "its time is not a date")
         deleted = item.get("delete") is True
