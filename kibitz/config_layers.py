@@ -17,9 +17,8 @@ from kibitz.config import (
     _TOP_KEYS,
     CONFIG_FILE,
     ENV_PREFIX,
-    ConfigError,
-    _kind,
 )
+from kibitz.config_values import ConfigError, _kind
 
 
 def read_file(config_path: Path | None, cwd: Path) -> tuple[Path | None, dict[str, object]]:

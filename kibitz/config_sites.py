@@ -13,7 +13,6 @@ from datetime import timedelta
 from kibitz import origins as urls
 from kibitz.config import (
     _EMAIL,
-    _MAX_DURATION,
     _RATE_KEYS,
     _RATE_UNITS,
     _SITE_KEYS,
@@ -25,6 +24,9 @@ from kibitz.config import (
     RateLimit,
     RateLimits,
     SiteConfig,
+)
+from kibitz.config_values import (
+    _MAX_DURATION,
     _bounded,
     _duration,
     _kind,
