@@ -55,8 +55,11 @@ class Outcomes:
         limit: int,
         settled: Callable[[list[int]], None],
         count: Callable[[str, int], None],
+        owner: str | None = None,
     ) -> None:
         self.db = db
+        # The worker's lease token: only the rows whose lease it still holds are marked (the fence).
+        self.owner = owner
         self.clock = clock
         self.limit = limit
         self.settled = settled
@@ -115,13 +118,13 @@ class Outcomes:
     async def _write(self, batch: _Pending) -> None:
         async with self.db.write() as tx:
             if batch.sent:
-                await tx.outbox.mark_sent_many(batch.sent, self.clock())
+                await tx.outbox.mark_sent_many(batch.sent, self.clock(), self.owner)
             for reason, ids in batch.dropped.items():
-                await tx.outbox.mark_dropped_many(ids, reason)
+                await tx.outbox.mark_dropped_many(ids, reason, self.owner)
             for outbox_id, error in batch.failed:
-                await tx.outbox.mark_failed(outbox_id, error)
+                await tx.outbox.mark_failed(outbox_id, error, self.owner)
             for r in batch.retries:
-                await tx.outbox.retry_later(r.outbox_id, r.attempts, r.due, r.error)
+                await tx.outbox.retry_later(r.outbox_id, r.attempts, r.due, r.error, self.owner)
         self.count("sent", len(batch.sent))
         self.count("dropped", sum(map(len, batch.dropped.values())))
         self.count("failed", len(batch.failed))

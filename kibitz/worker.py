@@ -4,6 +4,11 @@ across every worker and instance.
 
 Delivery is at least once: a crash after the SMTP server's 250 and before the row is marked sent
 resends only the rows in flight (at most ``Worker.in_flight``), with the same Message-ID.
+
+Leases are short (``LEASE``) and renewed by a heartbeat while a batch is sent, so the rows a killed
+worker held are due again within seconds. Each worker claims under a random token (``lease_owner``),
+and marks, renews and gives back only the rows it still holds: a worker whose lease lapsed (its
+database was away, its process frozen) and was taken over records nothing for those rows.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import email.policy
 import logging
 import math
 import random
+import secrets
 import signal
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -51,8 +57,12 @@ TITLES_EVERY = timedelta(seconds=15)  # how often due article pages are read for
 CAMPAIGNS_EVERY = timedelta(seconds=15)  # how often due campaigns start and recipients are enqueued
 BATCH = 500  # rows claimed at once
 SEND_SLOTS = 20  # sends at once per worker process, each on its own pooled SMTP connection
-# A claimed row is sent only while its lease has at least this long to run.
-LEASE_MARGIN = timedelta(seconds=30)
+# How long a claim holds its rows; the heartbeat renews it every third of that while the batch is
+# sent, so a killed worker's rows are taken again within about this long.
+LEASE = timedelta(seconds=15)
+# A claimed row is sent only while the lease (as last renewed) has at least this long to run: after
+# two heartbeats missed in a row (the database away), no new send starts.
+LEASE_MARGIN = timedelta(seconds=5)
 STOP_GRACE = 5.0  # seconds beyond the SMTP timeout a stopping worker may take to finish its batch
 # How stale a batch's view of its campaigns may grow while it is sent: a pause or a cancellation
 # holds the mail not sent yet within this long, not only from the next batch on.
@@ -110,7 +120,7 @@ class Worker(LeasedLoop):
         clock: Clock,
         *,
         batch: int = BATCH,
-        lease: timedelta = timedelta(minutes=5),
+        lease: timedelta = LEASE,
         jobs: Sequence[Job | tuple[str, timedelta, Callable[[], Awaitable[None]]]] = (),
         concurrency: int = SEND_SLOTS,
         rng: random.Random | None = None,
@@ -126,6 +136,10 @@ class Worker(LeasedLoop):
         self.settings = settings
         self.clock = clock
         self.lease = lease
+        # This worker's lease token (the fence), and when its lease last renewed runs out.
+        self.owner = secrets.token_hex(8)
+        self.lease_until: datetime | None = None
+        self.heartbeat_every = lease.total_seconds() / 3
         self.jobs = [job if isinstance(job, Job) else Job(*job) for job in jobs]
         self.concurrency = concurrency
         self.rng = rng or random.Random()
@@ -135,7 +149,12 @@ class Worker(LeasedLoop):
         self.bucket = TokenBucket(settings.mail_rate, ticker=ticker, sleep=sleep)
         self.domains = DomainGates(settings.mail_domain_concurrency)
         self.outcomes = Outcomes(
-            db, clock, limit=2 * max(1, concurrency), settled=self._settled, count=self._count
+            db,
+            clock,
+            limit=2 * max(1, concurrency),
+            settled=self._settled,
+            count=self._count,
+            owner=self.owner,
         )
         self._job_checked: dict[str, datetime] = {}
         self.campaign_recheck = CAMPAIGN_RECHECK
@@ -155,11 +174,23 @@ class Worker(LeasedLoop):
     async def run_once(self) -> int:
         """Claim one batch, check what may still go (one query per kind of check, for the batch),
         send it, and record the outcomes; the number of rows claimed."""
+        now = self.clock()
         async with self.db.write() as tx:
-            rows = await tx.outbox.claim(self.clock(), self.lease, self.claim_size())
+            rows = await tx.outbox.claim(now, self.lease, self.claim_size(), self.owner)
         if not rows:
             return 0
+        self.lease_until = now + self.lease
         self._claimed.update(row.id for row in rows)
+        heartbeat = asyncio.create_task(self._heartbeat(), name="kibitz-outbox-heartbeat")
+        try:
+            await self._send_batch(rows)
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+        return len(rows)
+
+    async def _send_batch(self, rows: list[OutboxRow]) -> None:
         async with self.db.read() as tx:
             reasons = await tx.outbox.undeliverable(rows)
         slots = asyncio.Semaphore(self.concurrency)
@@ -174,8 +205,9 @@ class Worker(LeasedLoop):
                 return
             async with self.domains.hold(row.recipient), slots:
                 await self.bucket.take()
-                if row.locked_until is not None and self.clock() >= row.locked_until - LEASE_MARGIN:
-                    # Waited so long that another worker may take the row: leave it to the next claim.
+                if not self.holds_lease():
+                    # The lease could not be renewed (the database away) and is about to run out:
+                    # another worker may take the row soon. Leave it to the next claim.
                     return
                 if row.campaign_id is not None:
                     state = await watch.state(row.campaign_id)
@@ -191,9 +223,30 @@ class Worker(LeasedLoop):
         await self.outcomes.drain()
         if paused:
             async with self.db.write() as tx:
-                await tx.outbox.release(paused)
+                await tx.outbox.release(paused, self.owner)
             self._claimed.difference_update(paused)
-        return len(rows)
+
+    def holds_lease(self) -> bool:
+        """Whether the lease, as last renewed, still has LEASE_MARGIN to run (by this clock)."""
+        return self.lease_until is not None and self.clock() < self.lease_until - LEASE_MARGIN
+
+    async def renew_lease(self) -> int:
+        """One heartbeat: extend the lease of the rows this worker still holds; how many. A database
+        fault is logged, and the lease runs down towards LEASE_MARGIN (then no new send starts)."""
+        now = self.clock()
+        try:
+            async with self.db.write() as tx:
+                renewed = await tx.outbox.renew(self.owner, now, self.lease)
+        except Exception:
+            log.exception("outbox: could not renew the lease of %d rows", len(self._claimed))
+            return 0
+        self.lease_until = now + self.lease
+        return renewed
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat_every)
+            await self.renew_lease()
 
     async def _deliver(self, row: OutboxRow) -> None:
         sender = await self._envelope_sender(row)
@@ -312,7 +365,7 @@ class Worker(LeasedLoop):
         """Nothing: the periodic jobs have their own task (run_forever)."""
 
     async def give_back(self, tx: Tx, ids: list[int]) -> None:
-        await tx.outbox.release(ids)
+        await tx.outbox.release(ids, self.owner)
 
 
 def default_jobs(ctx: Context) -> list[Job]:

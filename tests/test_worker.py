@@ -30,8 +30,8 @@ from kibitz.models import Author, CommentStatus
 from kibitz.store.comments import NewComment
 from kibitz.store.db import Database
 from kibitz.store.outbox import NewMail, OutboxRow
-from kibitz.store.schema import outbox, subscriptions
-from kibitz.worker import MAX_ATTEMPTS, Job, Worker, in_flight_bound
+from kibitz.store.schema import subscriptions
+from kibitz.worker import LEASE, MAX_ATTEMPTS, Job, Worker, in_flight_bound
 from tests.conftest import FakeClock, make_settings
 from tests.mailserver import HangingServer, MailServer
 from tests.server import KIBITZ, child_env, run_kibitz, write_config
@@ -450,14 +450,14 @@ async def test_worker_killed_mid_batch_loses_nothing_and_resends_at_most_the_mai
     finally:
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=10)
+    killed_at = datetime.now(UTC)
     before_restart = len(env.server.messages)
     assert before_restart < total
-
-    # Time passes: the dead worker's leases run out.
-    async with env.db.write() as tx:
-        await tx.conn.execute(
-            update(outbox).where(outbox.c.status == "sending").values(locked_until=now - timedelta(seconds=1))
-        )
+    # The dead worker's leases were short and renewed by its heartbeat: none runs out later than a
+    # lease after the kill, so its rows are due again within seconds, not minutes.
+    held = [r for r in await env.rows() if r.status == "sending"]
+    assert held, "the kill came between batches"
+    assert all(r.locked_until is not None and r.locked_until <= killed_at + LEASE for r in held)
     second = start()
     try:
         deadline = time.monotonic() + 60
@@ -477,6 +477,61 @@ async def test_worker_killed_mid_batch_loses_nothing_and_resends_at_most_the_mai
     counts = Counter(env.server.message_ids())
     duplicates = sum(n - 1 for n in counts.values())
     assert duplicates <= in_flight_bound(), counts.most_common(6)
+
+
+async def test_the_heartbeat_keeps_a_batch_longer_than_its_lease_from_other_workers(env: Env) -> None:
+    [row_id] = await env.enqueue(1)
+    env.server.hold()
+    worker = env.worker()
+    worker.heartbeat_every = 3600  # renewed by hand below
+    sending = asyncio.create_task(worker.run_once())
+    try:
+        await _until(lambda: env.server.open_data() == 1)
+        claimed_at = env.clock()
+        env.clock.advance(seconds=10)
+        assert await worker.renew_lease() == 1
+        env.clock.advance(seconds=10)  # past the first lease, within the renewed one
+        assert (await env.row(row_id)).locked_until == claimed_at + timedelta(seconds=10) + LEASE
+        async with env.db.write() as tx:
+            assert await tx.outbox.claim(env.clock(), LEASE, 10, "other") == []
+    finally:
+        env.server.release()
+    assert await sending == 1
+    assert (await env.row(row_id)).status == "sent"
+    assert env.server.message_ids() == [f"<kibitz.{row_id}@comments.example>"]
+
+
+async def test_a_worker_whose_lease_was_taken_over_marks_and_renews_nothing(env: Env) -> None:
+    ids = await env.enqueue(2)
+    env.server.hold()
+    stalled = env.worker()
+    stalled.heartbeat_every = 3600  # its heartbeat stalls (a frozen process, a database away)
+    sending = asyncio.create_task(stalled.run_once())
+    try:
+        await _until(lambda: env.server.open_data() == 2)
+        env.clock.advance(minutes=1)  # its lease ran out: another worker takes the rows
+        async with env.db.write() as tx:
+            taken = await tx.outbox.claim(env.clock(), LEASE, 10, "other")
+        assert [r.id for r in taken] == ids
+        assert await stalled.renew_lease() == 0
+    finally:
+        env.server.release()
+    assert await sending == 2
+    # The 250s came after the takeover: the stalled worker records nothing for rows it lost.
+    rows = [await env.row(i) for i in ids]
+    assert {(r.status, r.lease_owner, r.attempts) for r in rows} == {("sending", "other", 0)}
+    async with env.db.write() as tx:  # the holder records its own outcome, and gives nothing back
+        await tx.outbox.release(ids, stalled.owner)
+        await tx.outbox.mark_sent_many(ids, env.clock(), "other")
+    assert {(await env.row(i)).status for i in ids} == {"sent"}
+
+
+async def _until(condition: Any, within: float = 10.0) -> None:
+    """Poll ``condition()`` until true, failing after ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached"
+        await asyncio.sleep(0.02)
 
 
 # -- clock jumps (R12) -----------------------------------------------------------------------------------

@@ -37,6 +37,10 @@ class NewMail:
 # A pending row due later than the longest back-off was scheduled by a clock that has since gone back:
 # take it now rather than stall (QUALITY R12). Longest back-off: 6 h × 1.2 jitter.
 FAR_FUTURE = timedelta(hours=8)
+# A lease running out further ahead than this (or than twice its length) was set by a clock that has
+# gone back since (QUALITY R12): taken now rather than held. Wide enough for instances whose clocks
+# differ by minutes not to take each other's live leases.
+CLOCK_SLACK = timedelta(minutes=10)
 IN_LIST = 500  # ids per IN (...) list
 o = outbox.c
 T = TypeVar("T")
@@ -64,6 +68,7 @@ class OutboxRow:
     created: datetime
     sent: datetime | None
     campaign_id: int | None = None
+    lease_owner: str | None = None
 
 
 def _chunks(values: Sequence[T]) -> Iterator[Sequence[T]]:
@@ -116,16 +121,21 @@ class OutboxRepo:
         result = await self.tx.conn.execute(stmt, values)
         return len(result.all())
 
-    async def claim(self, now: datetime, lease: timedelta, limit: int) -> builtins.list[OutboxRow]:
-        """Take up to ``limit`` due rows for this worker until ``now + lease``: pending rows whose time
-        has come, and rows whose sender's lease ran out (a dead worker). On PostgreSQL the rows are
+    async def claim(
+        self, now: datetime, lease: timedelta, limit: int, owner: str | None = None
+    ) -> builtins.list[OutboxRow]:
+        """Take up to ``limit`` due rows for ``owner`` (a worker's token) until ``now + lease``: pending
+        rows whose time has come, and rows whose sender's lease ran out (a dead worker, or one that
+        could not renew its lease: it no longer holds them, see ``owner`` of the mark_* methods). On
+        PostgreSQL the rows are
         locked with SKIP LOCKED, so concurrent workers take disjoint batches; on SQLite the write
         transaction (BEGIN IMMEDIATE) already excludes every other writer."""
         # Three index-ordered looks instead of one OR over them: with the OR, SQLite (and PostgreSQL)
         # gathered every pending row and sorted them all, reading each whole row, once per claim
         # (over a second per claim with 90,000 newsletter rows queued). Leases run out first: those
         # rows were due before any pending one.
-        lapsed = and_(o.status == "sending", or_(o.locked_until < now, o.locked_until > now + 2 * lease))
+        ahead = now + max(2 * lease, CLOCK_SLACK)
+        lapsed = and_(o.status == "sending", or_(o.locked_until < now, o.locked_until > ahead))
         due_now = and_(o.status == "pending", o.next_attempt <= now)
         # A pending row due later than the longest back-off was scheduled by a clock gone back since.
         far_off = and_(o.status == "pending", o.next_attempt > now + FAR_FUTURE)
@@ -148,11 +158,19 @@ class OutboxRepo:
         stmt = (
             update(outbox)
             .where(o.id.in_(taken))
-            .values(status="sending", locked_until=now + lease)
+            .values(status="sending", locked_until=now + lease, lease_owner=owner)
             .returning(*outbox.c)
         )
         result = await self.tx.conn.execute(stmt)
         return sorted((to_row(r) for r in result), key=lambda r: r.id)
+
+    async def renew(self, owner: str, now: datetime, lease: timedelta) -> int:
+        """Extend to ``now + lease`` the lease of every row ``owner`` still holds (the worker's
+        heartbeat while it sends a batch); how many rows."""
+        result = await self.tx.conn.execute(
+            update(outbox).where(*_held(owner)).values(locked_until=now + lease)
+        )
+        return int(result.rowcount)
 
     async def mark_sent(self, outbox_id: int, now: datetime) -> None:
         """Delivered: ``attempts`` counts this successful attempt too (the failed ones were counted
@@ -161,10 +179,13 @@ class OutboxRepo:
             outbox_id, status="sent", sent=now, attempts=o.attempts + 1, locked_until=None, last_error=""
         )
 
-    async def retry_later(self, outbox_id: int, attempts: int, next_attempt: datetime, error: str) -> None:
+    async def retry_later(
+        self, outbox_id: int, attempts: int, next_attempt: datetime, error: str, owner: str | None = None
+    ) -> None:
         """Back to pending after a transient failure, due again at ``next_attempt``."""
         await self._set(
             outbox_id,
+            owner,
             status="pending",
             attempts=attempts,
             next_attempt=next_attempt,
@@ -172,41 +193,53 @@ class OutboxRepo:
             locked_until=None,
         )
 
-    async def mark_sent_many(self, outbox_ids: Sequence[int], now: datetime) -> None:
-        """mark_sent for a batch of rows at once (the worker records its outcomes in batches)."""
+    async def mark_sent_many(
+        self, outbox_ids: Sequence[int], now: datetime, owner: str | None = None
+    ) -> None:
+        """mark_sent for a batch of rows at once (the worker records its outcomes in batches). With
+        ``owner``, only the rows whose lease it still holds: a worker whose lease was taken over
+        leaves them to the worker that holds them now (the fence)."""
         for chunk in _chunks(outbox_ids):
             await self.tx.conn.execute(
                 update(outbox)
-                .where(o.id.in_(chunk))
+                .where(o.id.in_(chunk), *_held(owner))
                 .values(status="sent", sent=now, attempts=o.attempts + 1, locked_until=None, last_error="")
             )
 
-    async def mark_dropped_many(self, outbox_ids: Sequence[int], reason: str) -> None:
+    async def mark_dropped_many(
+        self, outbox_ids: Sequence[int], reason: str, owner: str | None = None
+    ) -> None:
         for chunk in _chunks(outbox_ids):
             await self.tx.conn.execute(
                 update(outbox)
-                .where(o.id.in_(chunk))
+                .where(o.id.in_(chunk), *_held(owner))
                 .values(status="dropped", last_error=reason[:2000], locked_until=None)
             )
 
-    async def mark_failed(self, outbox_id: int, error: str) -> None:
+    async def mark_failed(self, outbox_id: int, error: str, owner: str | None = None) -> None:
         """Given up (a permanent refusal, or too many attempts): kept with the reason, never retried
         unless an operator requeues it."""
         await self._set(
-            outbox_id, status="failed", attempts=o.attempts + 1, last_error=error[:2000], locked_until=None
+            outbox_id,
+            owner,
+            status="failed",
+            attempts=o.attempts + 1,
+            last_error=error[:2000],
+            locked_until=None,
         )
 
     async def mark_dropped(self, outbox_id: int, reason: str) -> None:
         """No longer deliverable (unsubscribed, unconfirmed, comment gone): not sent, kept as a record."""
         await self._set(outbox_id, status="dropped", last_error=reason[:2000], locked_until=None)
 
-    async def release(self, outbox_ids: builtins.list[int]) -> None:
-        """Give claimed rows back (a worker stopping), due at once for the next worker."""
-        if outbox_ids:
+    async def release(self, outbox_ids: builtins.list[int], owner: str | None = None) -> None:
+        """Give claimed rows back (a worker stopping), due at once for the next worker; with
+        ``owner``, only those whose lease it still holds."""
+        for chunk in _chunks(outbox_ids):
             await self.tx.conn.execute(
                 update(outbox)
-                .where(o.id.in_(outbox_ids), o.status == "sending")
-                .values(status="pending", locked_until=None)
+                .where(o.id.in_(chunk), o.status == "sending", *_held(owner))
+                .values(status="pending", locked_until=None, lease_owner=None)
             )
 
     async def requeue(self, outbox_id: int, now: datetime | None = None) -> bool:
@@ -302,5 +335,13 @@ class OutboxRepo:
             values["next_attempt"] = now
         return values
 
-    async def _set(self, outbox_id: int, **values: Any) -> None:
-        await self.tx.conn.execute(update(outbox).where(o.id == outbox_id).values(**values))
+    async def _set(self, outbox_id: int, owner: str | None = None, **values: Any) -> None:
+        await self.tx.conn.execute(update(outbox).where(o.id == outbox_id, *_held(owner)).values(**values))
+
+
+def _held(owner: str | None) -> tuple[Any, ...]:
+    """The conditions of a row whose lease ``owner`` holds (none without an owner: an operator's or
+    a test's own call)."""
+    if owner is None:
+        return ()
+    return (o.status == "sending", o.lease_owner == owner)

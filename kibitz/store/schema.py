@@ -282,6 +282,9 @@ outbox = Table(
     Column("last_error", Text, nullable=False, server_default=""),
     Column("created", UTCDateTime, nullable=False),
     Column("sent", UTCDateTime, nullable=True),
+    # Who holds a ``sending`` row's lease (a worker's random token, migration 0020): the worker marks
+    # only the rows it still holds, so one whose lease was taken over cannot record or resend them.
+    Column("lease_owner", String(32), nullable=True),
     # The newsletter campaign a mail belongs to (migration 0013): the worker holds the rows of a
     # paused campaign and drops those of a cancelled one.
     Column("campaign_id", Id, nullable=True),
