@@ -27,23 +27,31 @@ if TYPE_CHECKING:
     from kibitz.store.tx import Tx
 
 
-async def check_rate(tx: Tx, *, site: str, action: str, limit: RateLimit, client: str, now: datetime) -> None:
-    """Count this write for ``client`` and raise RateLimited beyond the limit.
+SLIDING = "rate:"  # the key prefix of check_rate's sliding windows (their hits are by the millisecond)
 
-    The counter is bumped in the caller's write transaction, so a refused or failed write is not
-    counted, and concurrent requests are counted exactly (one atomic upsert each).
+
+async def check_rate(tx: Tx, *, site: str, action: str, limit: RateLimit, client: str, now: datetime) -> None:
+    """Count this write for ``client`` and raise RateLimited beyond the limit: at most
+    ``limit.count`` in any span of ``limit.seconds`` (a sliding window, so never twice the limit
+    around a window's edge), with Retry-After the seconds until the oldest hit in the way leaves.
+
+    The hit is counted in the caller's write transaction, so a refused or failed write is not
+    counted, and concurrent requests of every worker and instance are counted exactly (the key's
+    lock row serializes them: store/limits.py).
     """
-    ts = now.timestamp()
-    window_start = int(ts // limit.seconds) * limit.seconds
-    count = await tx.rates.hit(f"{site}:{action}:{client}", window_start)
-    if count > limit.count:
-        retry = math.ceil(window_start + limit.seconds - ts)
+    # A hit's time rounds up to its millisecond: it stays counted at least as long as it should.
+    now_ms = math.ceil(now.timestamp() * 1000)
+    key = f"{SLIDING}{site}:{action}:{client}"
+    wait_ms = await tx.rates.hit_sliding(key, now_ms, limit.seconds * 1000, limit.count)
+    if wait_ms is not None:
+        retry = max(1, math.ceil(wait_ms / 1000))
         raise errors.RateLimited(f"At most {limit} {action} from one address", retry_after=retry)
 
 
 async def forget_old_counters(tx: Tx, *, now: datetime, keep_seconds: int = 2 * 86400) -> None:
     """Drop counters of windows long over (the longest window we offer is a day)."""
-    await tx.rates.forget_before(int(now.timestamp()) - keep_seconds)
+    before = int(now.timestamp()) - keep_seconds
+    await tx.rates.forget_before(before, sliding_prefix=SLIDING, window_ms=before * 1000)
 
 
 # -- screening a post: bans, word lists, links, trust, repeats -----------------------------------
