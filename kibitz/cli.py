@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from kibitz import __version__
+from kibitz.cli_backup import backup, restore
 from kibitz.cli_bounces import bounces
 from kibitz.cli_comments import comments, threads
 from kibitz.cli_data import (
@@ -185,5 +186,5 @@ def demo(host: str, port: int, data_dir: Path, origins: tuple[str, ...]) -> None
 
 for command in (comments, threads, worker, outbox, admin, apikey, bounces, newsletter):
     main.add_command(command)
-for command in (import_comments, export_comments):
+for command in (import_comments, export_comments, backup, restore):
     main.add_command(command)
