@@ -111,7 +111,7 @@ def create_app(settings: Settings, *, clock: Clock = utcnow, migrate: bool = Tru
         stop_webhooks = start_webhook_worker(ctx)  # webhooks go out whether or not mail does
         stop_metrics = None
         sockets = os.environ.get(METRICS_SOCKETS_ENV)
-        if settings.metrics_listen and sockets:  # `kibitz serve` gathers them (web/ops.py)
+        if sockets:  # `kibitz serve` with several workers or metrics_listen gathers them (web/ops.py)
             stop_metrics = await answer_metrics_socket(ctx, sockets)
         try:
             yield

@@ -95,7 +95,7 @@ def _serve(
         # httptools with a bound on request heads (answered 431 before the app; web/edge.py).
         "http": "kibitz.web.edge:BoundedHttpTools",
     }
-    sockets = _start_metrics_listener(settings)
+    sockets = _gather_metrics(settings, workers)
     try:
         if workers > 1:
             # Worker processes rebuild the settings from the same file.
@@ -114,17 +114,19 @@ def _serve(
             shutil.rmtree(sockets, ignore_errors=True)
 
 
-def _start_metrics_listener(settings: Settings) -> str | None:
-    """With ``metrics_listen``: /metrics of every worker on that address, served by this process
-    (which outlives the workers uvicorn restarts); the private directory of the workers' sockets."""
+def _gather_metrics(settings: Settings, workers: int) -> str | None:
+    """With several workers or ``metrics_listen``: the private directory where every worker answers
+    its metrics (so that /metrics reports them all), and with ``metrics_listen`` the listener on
+    that address, served by this process (which outlives the workers uvicorn restarts)."""
     address = settings.metrics_address
-    if address is None:
+    if address is None and workers == 1:
         return None
     from kibitz.web.ops import METRICS_SOCKETS_ENV, MetricsListener
 
     sockets = tempfile.mkdtemp(prefix="kibitz-metrics-")  # mode 0700: only this user's processes
     try:
-        MetricsListener(*address, sockets, settings.metrics_allow).start()
+        if address is not None:
+            MetricsListener(*address, sockets, settings.metrics_allow).start()
     except OSError as exc:
         shutil.rmtree(sockets, ignore_errors=True)
         problem = exc.strerror or str(exc)

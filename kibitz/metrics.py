@@ -1,4 +1,6 @@
-"""Prometheus metrics of one process, served at /metrics to allowed addresses only."""
+"""Prometheus metrics of one process, served at /metrics to allowed addresses only (summed over
+every worker of a `kibitz serve --workers N`: web/ops.py). Every metric is described in
+docs/operations.md ("What to watch")."""
 
 from __future__ import annotations
 
@@ -12,6 +14,12 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self.worker_processes = Gauge(
+            "kibitz_worker_processes",
+            "Worker processes whose metrics this answer holds (1 each; summed over a serve's workers)",
+            registry=self.registry,
+        )
+        self.worker_processes.set(1)
         self.requests = Counter(
             "kibitz_http_requests",
             "HTTP requests answered",

@@ -1,5 +1,10 @@
 """Operator and asset routes: health, readiness, Prometheus metrics (on the public port, or on the
-``metrics_listen`` listener that gathers every worker's), identicon avatars."""
+``metrics_listen`` listener), identicon avatars.
+
+Under `kibitz serve --workers N` each worker answers its own metrics on a unix socket in a private
+directory (``METRICS_SOCKETS_ENV``), and /metrics gathers them all: on the public port summed into
+one series per name and labels (as one process would count them), on ``metrics_listen`` each
+worker's series with a ``worker`` label."""
 
 from __future__ import annotations
 
@@ -28,8 +33,9 @@ if TYPE_CHECKING:
     from kibitz.context import Context
 
 _DIGEST = re.compile(r"^[0-9a-f]{16,64}$")
-# Set by `kibitz serve` for its workers (one private directory per serve): each worker answers its
-# metrics on a unix socket there, named by its pid, and the serve process's listener gathers them.
+# Set by `kibitz serve` for its workers (one private directory per serve, with several workers or
+# metrics_listen): each worker answers its metrics on a unix socket there, named by its pid; the
+# serve process's listener, or /metrics on any worker, gathers them.
 METRICS_SOCKETS_ENV = "KIBITZ_METRICS_SOCKETS"
 METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -62,8 +68,11 @@ async def metrics(request: Request) -> Response:
         allowed = False
     if not allowed:
         raise errors.NotFound()
+    sockets = os.environ.get(METRICS_SOCKETS_ENV)
+    if sockets:  # every worker's, summed
+        return Response(await gather_metrics(sockets, by_worker=False), media_type=METRICS_TYPE)
     ctx.reads.flush_metrics()
-    return Response(ctx.metrics.render(), media_type="text/plain; version=0.0.4")
+    return Response(ctx.metrics.render(), media_type=METRICS_TYPE)
 
 
 async def avatar(request: Request, digest: str) -> Response:
@@ -112,9 +121,10 @@ async def answer_metrics_socket(ctx: Context, directory: str) -> Callable[[], Aw
     return stop
 
 
-async def gather_metrics(directory: str) -> bytes:
-    """Every live worker's metrics, each series labelled with its ``worker`` (pid); a socket nobody
-    answers on any more (a worker that died or was replaced) is removed."""
+async def gather_metrics(directory: str, *, by_worker: bool = True) -> bytes:
+    """Every live worker's metrics, each series labelled with its ``worker`` (pid), or summed
+    (``by_worker`` False); a socket nobody answers on any more (a worker that died or was
+    replaced) is removed."""
     timeout = 5.0
     texts: list[tuple[str, str]] = []
     for name in sorted(os.listdir(directory)):
@@ -136,7 +146,7 @@ async def gather_metrics(directory: str) -> bytes:
         finally:
             writer.close()
         texts.append((name.removesuffix(".sock"), data.decode("utf-8", "replace")))
-    return merge_metrics(texts)
+    return merge_metrics(texts) if by_worker else sum_metrics(texts)
 
 
 class _Gathered(Collector):
@@ -156,8 +166,38 @@ def merge_metrics(texts: Sequence[tuple[str, str]]) -> bytes:
             if merged is None:
                 merged = families[family.name] = Metric(family.name, family.documentation, family.type)
             merged.samples += [s._replace(labels={**s.labels, "worker": worker}) for s in family.samples]
+    return _render(families.values())
+
+
+def sum_metrics(texts: Sequence[tuple[str, str]]) -> bytes:
+    """Prometheus texts of several workers as one process's: each sample (name and labels) summed
+    over the workers (counters, histograms' buckets, sums and counts, gauges such as open streams),
+    but ``*_created`` (a series' start) the earliest."""
+    families: dict[str, Metric] = {}
+    values: dict[str, dict[tuple[str, tuple[tuple[str, str], ...]], float]] = {}
+    for _worker, text in texts:
+        for family in text_string_to_metric_families(text):
+            if family.name not in families:
+                families[family.name] = Metric(family.name, family.documentation, family.type)
+                values[family.name] = {}
+            summed = values[family.name]
+            for s in family.samples:
+                key = (s.name, tuple(sorted(s.labels.items())))
+                if key not in summed:
+                    summed[key] = s.value
+                elif s.name.endswith("_created"):
+                    summed[key] = min(summed[key], s.value)
+                else:
+                    summed[key] += s.value
+    for name, family in families.items():
+        for (sample, labels), value in values[name].items():
+            family.add_sample(sample, dict(labels), value)
+    return _render(families.values())
+
+
+def _render(families: Iterable[Metric]) -> bytes:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Gathered(families.values()))
+    registry.register(_Gathered(families))
     return generate_latest(registry)
 
 
