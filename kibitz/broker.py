@@ -3,6 +3,12 @@
 The database stays the source of truth: a ring only wakes a stream early, which then reads the
 thread's events after its last version. A lost ring (Redis down, at-most-once pub/sub) costs at most
 one poll interval.
+
+A write never waits on Redis (QUALITY R06, a frozen Redis included): publish() rings this process's
+streams and leaves the latest version of the thread for a publisher task, which sends it with a
+short timeout behind a circuit breaker. After a failure the breaker opens (1 s, doubling up to 30 s):
+rings are dropped meanwhile and streams poll the database every second, as without Redis; then one
+publish tries again, and a success closes it.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -28,6 +35,9 @@ LOCAL_POLL_SECONDS = 1.0
 # How long a finished shared read (see LocalBroker.shared) still answers callers with the same key.
 SHARE_SECONDS = 0.5
 REDIS_POLL_SECONDS = 5.0
+BREAKER_FIRST = 1.0  # seconds the breaker stays open after a failure, doubling up to BREAKER_MAX
+BREAKER_MAX = 30.0
+PENDING_MAX = 10_000  # threads waiting for their publish; beyond, rings are dropped (polling covers)
 
 
 class Doorbell(Protocol):
@@ -37,7 +47,9 @@ class Doorbell(Protocol):
 
 
 class Broker(Protocol):
-    poll_seconds: float
+    @property
+    def poll_seconds(self) -> float:
+        """How often a live stream reads its thread when no ring comes."""
 
     async def publish(self, thread_id: int, version: int) -> None:
         """Tell every listener of the thread; never raises (failures are logged and counted)."""
@@ -60,7 +72,9 @@ class Broker(Protocol):
 class LocalBroker:
     """Doorbells of one process; other workers' changes arrive by polling the database."""
 
-    poll_seconds = LOCAL_POLL_SECONDS
+    @property
+    def poll_seconds(self) -> float:
+        return LOCAL_POLL_SECONDS
 
     def __init__(self, metrics: Metrics | None = None) -> None:
         self.metrics = metrics
@@ -123,15 +137,14 @@ class LocalBroker:
 class RedisBroker(LocalBroker):
     """Rings travel through Redis pub/sub: one pattern subscription per process (``kibitz:t:*``) fans
     out to the local doorbells; it reconnects with backoff while Redis is away. Publishing is
-    best-effort with a short timeout, so a write never waits on, or fails because of, Redis."""
-
-    poll_seconds = REDIS_POLL_SECONDS
+    best-effort, in a task of its own behind a circuit breaker, so a write never waits on, or fails
+    because of, Redis."""
 
     def __init__(self, redis_url: str, metrics: Metrics | None = None) -> None:
         super().__init__(metrics)
         from redis.asyncio import Redis
+        from redis.asyncio.retry import Retry
         from redis.backoff import NoBackoff
-        from redis.retry import Retry
 
         self._publisher: Any = Redis.from_url(
             redis_url,
@@ -143,23 +156,75 @@ class RedisBroker(LocalBroker):
             redis_url, socket_connect_timeout=1.0, retry=Retry(NoBackoff(), 0), health_check_interval=10
         )
         self._task: asyncio.Task[None] | None = None
+        self._sender: asyncio.Task[None] | None = None
         self.connected = asyncio.Event()
+        self._pending: dict[int, int] = {}  # thread id -> the latest version to publish
+        self._wake = asyncio.Event()
+        self._open_until = 0.0  # monotonic time the breaker closes again (0: closed)
+        self._open_for = 0.0  # how long it opened for last (0 after a success)
 
     def start(self) -> None:
         if self._task is None:
             self._task = asyncio.create_task(self._subscribe_forever(), name="kibitz-redis-subscriber")
+        if self._sender is None:
+            self._sender = asyncio.create_task(self._publish_forever(), name="kibitz-redis-publisher")
+
+    @property
+    def breaker_open(self) -> bool:
+        """Whether publishes are being dropped after a failure (until the next try succeeds)."""
+        return self._open_for > 0
+
+    @property
+    def poll_seconds(self) -> float:
+        """Every 5 s while rings come through Redis; every second while they may not."""
+        healthy = self.connected.is_set() and not self.breaker_open
+        return REDIS_POLL_SECONDS if healthy else LOCAL_POLL_SECONDS
 
     async def publish(self, thread_id: int, version: int) -> None:
+        """Ring this process's readers, and leave the rest to the publisher task: never suspends."""
         self.ring(thread_id)  # this process's readers need no round trip
+        if thread_id not in self._pending and len(self._pending) >= PENDING_MAX:
+            self._failed()
+            return
+        self._pending[thread_id] = max(version, self._pending.get(thread_id, 0))
+        self._wake.set()
+
+    def _failed(self, n: int = 1) -> None:
+        if self.metrics is not None and n:
+            self.metrics.broker_publish_failures.inc(n)
+
+    async def _publish_forever(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._pending:
+                if time.monotonic() < self._open_until:  # open: drop, the streams poll meanwhile
+                    self._failed(len(self._pending))
+                    self._pending.clear()
+                    break
+                thread_id, version = self._pending.popitem()
+                await self._send(thread_id, version)
+
+    async def _send(self, thread_id: int, version: int) -> None:
         try:
             await asyncio.wait_for(
                 self._publisher.publish(f"{CHANNEL_PREFIX}{thread_id}", str(version)), PUBLISH_TIMEOUT
             )
+        except asyncio.CancelledError:
+            raise
         except Exception as exc:  # best-effort: readers elsewhere catch up by polling
-            log.warning("redis publish failed for thread %s: %s", thread_id, exc)
-            if self.metrics is not None:
-                self.metrics.broker_publish_failures.inc()
+            self._open_for = min(BREAKER_MAX, max(BREAKER_FIRST, 2 * self._open_for))
+            self._open_until = time.monotonic() + self._open_for
+            log.warning(
+                "redis publish failed for thread %s (%s): publishing paused for %.0f s",
+                thread_id, str(exc) or type(exc).__name__, self._open_for,
+            )  # fmt: skip
+            self._failed()
+            self.ring_all()  # local streams re-read at the faster poll interval
         else:
+            if self._open_for:
+                log.info("redis publish works again")
+            self._open_for = self._open_until = 0.0
             if self.metrics is not None:
                 self.metrics.broker_published.inc()
 
@@ -196,11 +261,12 @@ class RedisBroker(LocalBroker):
 
     async def close(self) -> None:
         await super().close()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        for task in (self._task, self._sender):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._task = self._sender = None
         for client in (self._publisher, self._subscriber):
             with contextlib.suppress(Exception):
                 await client.aclose()
