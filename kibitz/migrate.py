@@ -62,7 +62,15 @@ def _sqlite_file(url: str) -> Path | None:
 
 
 async def upgrade(db: Database, settings: Settings) -> None:
-    """Migrate to the newest schema; concurrent callers wait for the first and then find nothing to do."""
+    """Migrate to the newest schema, then render again the comments an older renderer made
+    (rerender.py); concurrent callers wait for the first and then find nothing to do."""
+    from kibitz.rerender import rerender_stale
+
+    await _migrate(db, settings)
+    await rerender_stale(db, settings)
+
+
+async def _migrate(db: Database, settings: Settings) -> None:
     if db.is_sqlite:
         file = _sqlite_file(settings.sqlalchemy_url)
         lock = _file_lock(file.with_name(file.name + ".migrate-lock")) if file else contextlib.nullcontext()

@@ -283,6 +283,23 @@ class CommentRepo:
             .values(text=text, html=html, renderer_version=renderer_version, edited=edited)
         )
 
+    async def stale_renders(self, version: int, after_id: int, limit: int) -> list[Any]:
+        """Up to ``limit`` comments after ``after_id`` whose HTML an older renderer made (rows
+        ``id, site, text, deleted``, by id): to render again (rerender.py)."""
+        stmt = (
+            select(c.id, c.site, c.text, c.deleted)
+            .where(c.renderer_version < version, c.id > after_id)
+            .order_by(c.id)
+            .limit(limit)
+        )
+        return list(await self.tx.conn.execute(stmt))
+
+    async def set_render(self, comment_id: int, html: str, version: int) -> None:
+        """The HTML of the current renderer for a comment's unchanged text (not an edit)."""
+        await self.tx.conn.execute(
+            update(comments).where(c.id == comment_id).values(html=html, renderer_version=version)
+        )
+
     async def mark_deleted(self, comment_id: int) -> None:
         """Soft delete: the row stays (replies hang off it), its text, anchor and author go."""
         await self.tx.conn.execute(

@@ -29,6 +29,11 @@ class MetaRepo:
         assert kept is not None
         return kept
 
+    async def put(self, key: str, value: str) -> None:
+        """Store ``value`` under ``key``, replacing what was there."""
+        stmt = self.tx.upsert(meta).values(key=key, value=value)
+        await self.tx.conn.execute(stmt.on_conflict_do_update(index_elements=["key"], set_={"value": value}))
+
     async def bump(self, key: str) -> int:
         """Add one to the integer under ``key`` (0 when absent), atomically; the new value."""
         await self.put_if_absent(key, "0")
