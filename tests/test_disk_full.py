@@ -43,8 +43,7 @@ async def test_a_full_sqlite_disk_answers_503_loses_nothing_acknowledged_and_rec
         db: Database = api.app.state.ctx.db
 
         async def post(i: int) -> httpx.Response:
-            body = {"page": f"/full/{i % 5}", "text": filler(rng), "author": {"name": f"Reader {i}"}}
-            return await api.post(**body)
+            return await api.post(page=f"/full/{i % 5}", text=filler(rng), author={"name": f"Reader {i}"})
 
         assert (await post(0)).status_code == 201
         await set_max_pages(db, 8)  # a few comments' worth of room left
