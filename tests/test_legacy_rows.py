@@ -63,9 +63,9 @@ def htmls(nodes: list[dict[str, Any]]) -> list[str]:
 
 
 async def test_migrations_over_legacy_unsafe_rows_render_them_safely_and_run_twice_harmlessly(
-    tmp_path: Path, database_url: str, clock: FakeClock
+    tmp_path: Path, fresh_url: str, clock: FakeClock
 ) -> None:
-    settings = make_settings(tmp_path, database_url)
+    settings = make_settings(tmp_path, fresh_url)  # an empty database: the session's is at head already
     db = Database(settings.sqlalchemy_url)
     try:
         async with db.raw() as conn:
