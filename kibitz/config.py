@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from kibitz import origins as urls
+from kibitz.config_accounts import OidcProvider, oidc_tables
 from kibitz.config_values import (
     _DURATION_UNITS,
     _async_database_url,
@@ -99,6 +100,7 @@ class RateLimits:
     flags: RateLimit = RateLimit(10, 3600)
     edits: RateLimit = RateLimit(30, 60)
     previews: RateLimit = RateLimit(60, 60)
+    sign_ins: RateLimit = RateLimit(10, 3600)  # sign-in links and tokens asked for (accounts.py)
 
 
 @dataclass(frozen=True)
@@ -147,6 +149,9 @@ class SiteConfig:
     akismet_key: str = field(default="", repr=False)
     # Newsletter lists, the first being the default; none given: one, "news", named after the site.
     lists: tuple[NewsletterList, ...] = ()
+    # The publisher's own login (sso.py): an HS256 secret, or a PEM public key (RS256 or EdDSA).
+    sso_secret: str = field(default="", repr=False)
+    sso_public_key: str = ""
 
     def __post_init__(self) -> None:
         if not self.lists:
@@ -211,6 +216,8 @@ class Settings:
     # (0 = as fast as it goes) and sends in flight to one recipient domain at once (0 = no limit).
     mail_rate: float = 0.0
     mail_domain_concurrency: int = 5
+    # OpenID Connect providers readers may sign in with (config_accounts.py, oidc.py).
+    oidc: tuple[OidcProvider, ...] = ()
 
     @property
     def metrics_address(self) -> tuple[str, int] | None:
@@ -237,7 +244,7 @@ _SMTP_KEYS = tuple(f.name for f in fields(SmtpConfig))
 _SITE_KEYS = tuple(f.name for f in fields(SiteConfig))
 _RATE_KEYS = tuple(f.name for f in fields(RateLimits))
 # Settings whose environment variable holds JSON: a table, or an array of tables.
-_JSON_KEYS = {"smtp": dict, "sites": list}
+_JSON_KEYS = {"smtp": dict, "sites": list, "oidc": list}
 
 
 def load_settings(
@@ -314,6 +321,7 @@ def _build(raw: Mapping[str, object], r: _Reader, cwd: Path, config_path: Path |
         mail_domain_concurrency=_bounded(
             r, top.get("mail_domain_concurrency", 5), "mail_domain_concurrency", 0, 1000
         ),
+        oidc=oidc_tables(r, top.get("oidc", [])),
     )
 
 

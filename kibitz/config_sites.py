@@ -25,6 +25,7 @@ from kibitz.config import (
     RateLimits,
     SiteConfig,
 )
+from kibitz.config_accounts import sso_key
 from kibitz.config_values import (
     _MAX_DURATION,
     _bounded,
@@ -77,6 +78,9 @@ def _site(r: _Reader, value: object, key: str, base_origin: str) -> SiteConfig:
             r.fail(f"{key}.moderators[{index}]", f"must be an email address, not {_show(address)}")
     edit_window = _duration(r, table.get("edit_window", "15m"), f"{key}.edit_window")
     close_after = _duration(r, table.get("close_after", ""), f"{key}.close_after", optional=True)
+    sso_secret, sso_public_key, _ = sso_key(
+        r, table.get("sso_secret", ""), table.get("sso_public_key", ""), key
+    )
     return SiteConfig(
         id=site_id,
         name=name,
@@ -97,6 +101,8 @@ def _site(r: _Reader, value: object, key: str, base_origin: str) -> SiteConfig:
         votes_per_address=_bounded(r, table.get("votes_per_address", 3), f"{key}.votes_per_address", 1, 1000),
         akismet_key=r.string(table.get("akismet_key", ""), f"{key}.akismet_key").strip(),
         lists=_lists(r, table.get("lists", []), f"{key}.lists", name, tuple(origins)),
+        sso_secret=sso_secret,
+        sso_public_key=sso_public_key,
     )
 
 

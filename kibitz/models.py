@@ -77,6 +77,21 @@ class Author:
     email: str  # normalised; never leaves the server through the public API
     url: str
     avatar_key: str
+    # A signed-in author's (accounts.py): the provider's https picture they chose, and their badges.
+    picture: str = ""
+    badges: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class AccountAuthor:
+    """A signed-in poster (accounts.py): what their comment carries instead of what a guest types."""
+
+    id: int
+    name: str
+    email: str  # the proven address, or ""
+    avatar_key: str  # the account's identicon
+    picture: str  # the provider's https picture when chosen, else ""
+    badges: tuple[str, ...]
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from kibitz.web import (
     api,
     apidocs,
     assets,
+    auth,
     bounces,
     campaigns_api,
     embedcheck,
@@ -61,6 +62,33 @@ WRITE = _problems(400, 401, 403, 404, 413, 415, 422, 429, 503)
 
 def _ok(model: type[Any], status: int = 200, description: str = "OK") -> dict[int | str, dict[str, Any]]:
     return {status: {"model": model, "description": description}}
+
+
+def _auth(app: FastAPI) -> None:
+    """Reader sign-in (web/auth.py) and the signed-in reader's account."""
+    r = app.router
+    v1 = "/api/v1"
+    signed_in = {**_ok(auth.SignedInOut), **WRITE}
+    for path, handler, method, responses, status in (
+        (
+            f"{v1}/sites/{{site}}/auth/email",
+            auth.email_link,
+            "POST",
+            {**_ok(auth.SentOut, 202, "Accepted (the same answer for every address)"), **WRITE},
+            202,
+        ),
+        (f"{v1}/sites/{{site}}/auth/sso", auth.sso_sign_in, "POST", signed_in, 200),
+        (f"{v1}/me", auth.me, "GET", {**_ok(auth.MeOut), **_problems(401, 404)}, 200),
+        (f"{v1}/me", auth.update_me, "PATCH", {**_ok(auth.MeOut), **WRITE}, 200),
+        (f"{v1}/me/sign-out", auth.sign_out, "POST", {204: {"description": "Signed out"}, **WRITE}, 204),
+        (f"{v1}/me/join", auth.join, "POST", {**_ok(auth.JoinedOut), **WRITE}, 200),
+    ):
+        r.add_api_route(
+            path, handler, methods=[method], responses=responses, status_code=status, tags=["accounts"]
+        )
+    # The mailed link's page (GET shows a button, POST signs in); HTML, not part of the JSON API.
+    r.add_api_route("/auth/email/{token}", auth.email_link_page, methods=["GET"], include_in_schema=False)
+    r.add_api_route("/auth/email/{token}", auth.email_link_use, methods=["POST"], include_in_schema=False)
 
 
 def register(app: FastAPI) -> None:
@@ -220,6 +248,7 @@ def register(app: FastAPI) -> None:
         responses={200: {"content": {"image/svg+xml": {}}, "description": "Identicon"}, **_problems(404)},
         tags=["assets"],
     )
+    _auth(app)
     _admin_api(app)
     _admin_pages(app)
     # Pages for people, reached from links in mails (HTML; not part of the JSON API).

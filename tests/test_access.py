@@ -39,7 +39,7 @@ COMMENT_KEYS = {
     "deleted",
     "status",
 }
-AUTHOR_KEYS = {"name", "avatar", "url"}
+AUTHOR_KEYS = {"name", "avatar", "url", "badges"}
 ANCHOR_KEYS = {"exact", "prefix", "suffix", "start", "end"}
 
 

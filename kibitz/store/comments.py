@@ -57,7 +57,12 @@ def to_comment(row: Any) -> Comment:
         html=row.html,
         renderer_version=row.renderer_version,
         author=Author(
-            name=row.author_name, email=row.author_email, url=row.author_url, avatar_key=row.avatar_key
+            name=row.author_name,
+            email=row.author_email,
+            url=row.author_url,
+            avatar_key=row.avatar_key,
+            picture=row.avatar_url,
+            badges=tuple(b for b in row.badges.split(",") if b),
         ),
         reader_id=row.reader_id,
         account_id=row.account_id,
@@ -99,6 +104,7 @@ class NewComment:
     up: int = 0
     down: int = 0
     edited: datetime | None = None
+    account_id: int | None = None  # a signed-in author's account (accounts.py)
 
 
 @dataclass(frozen=True)
@@ -186,6 +192,9 @@ class CommentRepo:
             "author_email": new.author.email,
             "author_url": new.author.url,
             "avatar_key": new.author.avatar_key,
+            "avatar_url": new.author.picture,
+            "badges": ",".join(new.author.badges),
+            "account_id": new.account_id,
             "reader_id": new.reader_id,
             "created": new.created,
             "anchor": anchor_json(new.anchor),

@@ -13,6 +13,7 @@ class Tx:
     """Repositories bound to one open transaction; they hold SQL only, never rules."""
 
     def __init__(self, conn: AsyncConnection, *, dialect: str) -> None:
+        from kibitz.store.accounts import AccountRepo
         from kibitz.store.audit import AuditRepo
         from kibitz.store.bans import BanRepo
         from kibitz.store.campaigns import CampaignRepo
@@ -64,6 +65,7 @@ class Tx:
         self.feeds = FeedRepo(self)
         self.imports = ImportRepo(self)
         self.story_updates = StoryUpdateRepo(self)
+        self.accounts = AccountRepo(self)
 
     def upsert(self, table: Table) -> Any:
         """An INSERT that understands ON CONFLICT on both engines (same API on each)."""

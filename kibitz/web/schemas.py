@@ -91,6 +91,9 @@ class AuthorOut(BaseModel):
     name: str
     avatar: str | None
     url: str | None
+    badges: list[str] = Field(
+        default_factory=list, description="A signed-in author's: staff, moderator, verified"
+    )
 
 
 class AnchorOut(BaseModel):
