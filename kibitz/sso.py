@@ -13,13 +13,14 @@ when present, must name the site's id. Optional: ``email`` (the publisher vouche
 from __future__ import annotations
 
 import functools
+import warnings
 from datetime import datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from joserfc import jwt
-from joserfc.errors import JoseError
+from joserfc.errors import JoseError, SecurityWarning
 from joserfc.jwk import OctKey, OKPKey, RSAKey
 
 from kibitz import errors, inputs
@@ -58,11 +59,16 @@ def verify(site: SiteConfig, token: object, now: datetime) -> Profile:
     if not isinstance(token, str) or not 0 < len(token) <= MAX_TOKEN or not token.isascii():
         raise _refuse("not a token")
     key, algorithm = _key(site.sso_secret, site.sso_public_key)
+    # An Ed25519 key signs "EdDSA" (RFC 8037, the contract's name) or "Ed25519" (RFC 9864, its new
+    # name): the same algorithm. joserfc warns that the old name is deprecated; it is still ours.
+    allowed = ["EdDSA", "Ed25519"] if algorithm == "EdDSA" else [algorithm]
     try:
-        decoded = jwt.decode(token, key, algorithms=[algorithm])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SecurityWarning)
+            decoded = jwt.decode(token, key, algorithms=allowed)
     except (JoseError, ValueError, TypeError, UnicodeError):
         raise _refuse(f"not a valid {algorithm} token of this site") from None
-    if decoded.header.get("alg") != algorithm:
+    if decoded.header.get("alg") not in allowed:
         raise _refuse(f"not a valid {algorithm} token of this site")
     return _profile(site, decoded.claims, int(now.timestamp()))
 

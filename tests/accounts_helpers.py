@@ -6,11 +6,13 @@ from __future__ import annotations
 import base64
 import json
 import re
+import warnings
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 from joserfc import jwt
+from joserfc.errors import SecurityWarning
 from joserfc.jwk import OctKey, OKPKey, RSAKey
 from sqlalchemy import func, select
 
@@ -44,8 +46,10 @@ def rs256(payload: dict[str, Any]) -> str:
     return jwt.encode({"alg": "RS256"}, payload, RSA_KEY)
 
 
-def eddsa(payload: dict[str, Any]) -> str:
-    return jwt.encode({"alg": "EdDSA"}, payload, ED_KEY, algorithms=["EdDSA"])
+def eddsa(payload: dict[str, Any], alg: str = "EdDSA") -> str:
+    with warnings.catch_warnings():  # "EdDSA" is the contract's name; joserfc prefers "Ed25519"
+        warnings.simplefilter("ignore", SecurityWarning)
+        return jwt.encode({"alg": alg}, payload, ED_KEY, algorithms=[alg])
 
 
 def unsigned(payload: dict[str, Any]) -> str:
