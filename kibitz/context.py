@@ -23,6 +23,7 @@ from kibitz.feed_digests import FeedDigests
 from kibitz.metrics import Metrics
 from kibitz.migrate import upgrade
 from kibitz.moderation import Moderation
+from kibitz.oidc import Oidc
 from kibitz.outbound import OutboundPolicy
 from kibitz.policy import Policies
 from kibitz.security import Tokens
@@ -73,6 +74,7 @@ class Context:
     story_updates: StoryUpdates = field(init=False)
     accounts: Accounts = field(init=False)
     email_sign_in: EmailSignIn = field(init=False)
+    oidc: Oidc = field(init=False)
 
     def __post_init__(self) -> None:
         self.policies = self.comments.policies
@@ -103,6 +105,7 @@ class Context:
         # Reader accounts: sessions, the site's ``authors`` policy, and the mailed sign-in link.
         self.accounts = Accounts(self.db, self.tokens, self.clock, self.policies, self.comments.avatar_secret)
         self.email_sign_in = EmailSignIn(self.accounts, self.tokens, self.campaigns.links)
+        self.oidc = Oidc(self.accounts, self.settings)
 
     @cached_property
     def reads(self) -> ReadCache:

@@ -31,6 +31,7 @@ from kibitz.web import (
     mod_links,
     newsletter,
     newsletter_archive,
+    oidc,
     ops,
     pages,
     schemas,
@@ -89,6 +90,9 @@ def _auth(app: FastAPI) -> None:
     # The mailed link's page (GET shows a button, POST signs in); HTML, not part of the JSON API.
     r.add_api_route("/auth/email/{token}", auth.email_link_page, methods=["GET"], include_in_schema=False)
     r.add_api_route("/auth/email/{token}", auth.email_link_use, methods=["POST"], include_in_schema=False)
+    # OpenID Connect in the widget's popup (web/oidc.py): to the provider and back, then postMessage.
+    r.add_api_route("/auth/oidc/{provider}/start", oidc.start, methods=["GET"], include_in_schema=False)
+    r.add_api_route("/auth/oidc/{provider}/callback", oidc.callback, methods=["GET"], include_in_schema=False)
 
 
 def register(app: FastAPI) -> None:
