@@ -72,6 +72,13 @@ def _auth(app: FastAPI) -> None:
     signed_in = {**_ok(auth.SignedInOut), **WRITE}
     for path, handler, method, responses, status in (
         (
+            f"{v1}/sites/{{site}}/auth",
+            auth.options,
+            "GET",
+            {**_ok(auth.OptionsOut), **_problems(404, 422)},
+            200,
+        ),
+        (
             f"{v1}/sites/{{site}}/auth/email",
             auth.email_link,
             "POST",
@@ -289,6 +296,7 @@ def register(app: FastAPI) -> None:
     r.add_api_route("/count.js", assets.count_js, methods=["GET"], include_in_schema=False)
     r.add_api_route("/live.js", assets.live_js, methods=["GET"], include_in_schema=False)
     r.add_api_route("/actions.js", assets.actions_js, methods=["GET"], include_in_schema=False)
+    r.add_api_route("/signin.js", assets.signin_js, methods=["GET"], include_in_schema=False)
     r.add_api_route("/newsletter.js", assets.newsletter_js, methods=["GET"], include_in_schema=False)
     # Swagger UI on /openapi.json, from files this server ships (404 with public_docs = false).
     r.add_api_route("/docs", apidocs.page, methods=["GET"], include_in_schema=False)

@@ -81,3 +81,9 @@ async def actions_js(request: Request) -> Response:
     """GET /actions.js — posting, votes, dialogs and following, loaded by embed.js on the reader's
     first interaction."""
     return _serve(request, "actions.js")
+
+
+async def signin_js(request: Request) -> Response:
+    """GET /signin.js — the reader's sign-in and the "signed in as" line, loaded by embed.js when the
+    reader asks to sign in or already is."""
+    return _serve(request, "signin.js")

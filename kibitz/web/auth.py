@@ -17,7 +17,7 @@ from kibitz import errors, guard, inputs, sso
 from kibitz.accounts import Reader, SignedIn
 from kibitz.context import Context
 from kibitz.web.api import SiteId, check_origin, client_of, ctx_of, json_response, site_of
-from kibitz.web.pages_common import chrome, form_ok, form_token, page, problem, read_form, refused
+from kibitz.web.pages_common import POLICY, chrome, form_ok, form_token, page, problem, read_form, refused
 from kibitz.web.schemas import Str, Strict
 from kibitz.web.sessions import SESSION_HEADER, reader_of
 
@@ -77,6 +77,33 @@ class SentOut(BaseModel):
 
 class JoinedOut(BaseModel):
     joined: int
+
+
+class ProviderOut(BaseModel):
+    id: str
+    name: str
+
+
+class OptionsOut(BaseModel):
+    authors: str
+    email: bool
+    sso: bool
+    providers: list[ProviderOut]
+
+
+async def options(request: Request, site: SiteId) -> Response:
+    """GET /api/v1/sites/{site}/auth — how readers of the site may sign in, and who may write."""
+    ctx = ctx_of(request)
+    config = site_of(ctx, site)
+    current = await ctx.policies.current(config)
+    body = {
+        "authors": current.authors.value,
+        # A mailed link alone is no account where the site wants accounts: not offered there.
+        "email": current.authors.value != "accounts",
+        "sso": sso.enabled(config),
+        "providers": [{"id": p.id, "name": p.name} for p in ctx.oidc.providers.values()],
+    }
+    return json_response(body, headers={"Cache-Control": "no-store"})
 
 
 async def _signed_in(ctx: Context, request: Request) -> Reader:
@@ -164,13 +191,21 @@ async def email_link_page(request: Request, token: LinkToken) -> Response:
         view = await ctx.email_sign_in.view(token)
     except errors.KibitzError as exc:
         return problem(ctx, exc)
-    return page(
+    shown = page(
         "pages/sign_in.html",
         chrome(ctx, view.site),
         site_name=ctx.email_sign_in.links.site_name(view.site),
         email=view.email,
         form=form_token(ctx, token),
     )
+    # The form's answer redirects to the story on the publisher's site: form-action must allow it
+    # (browsers hold redirects of a form post to the page's form-action too).
+    config = ctx.settings.site(view.site)
+    origins = " ".join(config.origins) if config is not None else ""
+    shown.headers["Content-Security-Policy"] = POLICY.replace(
+        "form-action 'self'", f"form-action 'self' {origins}"
+    )
+    return shown
 
 
 async def email_link_use(request: Request, token: LinkToken) -> Response:

@@ -6,6 +6,8 @@ export interface Author {
   name: string;
   avatar: string | null;
   url: string | null;
+  /** A signed-in author's: staff, moderator, verified (absent from older servers' answers). */
+  badges?: string[];
 }
 
 export interface Comment {
@@ -130,9 +132,25 @@ export interface ActHost {
   ready(actions: Actions): void;
 }
 
+/**
+ * What embed.js hands signin.js through `window.kibitzSignIn`: where the widget is, its root and the
+ * bar where the sign-in button or the signed-in reader's name goes; the publisher's token (`data-sso`).
+ */
+export interface SignInHost {
+  site: string;
+  base: string;
+  root: HTMLElement;
+  bar: HTMLElement;
+  sso: string;
+  announce(text: string): void;
+  button(action: string, label: string, attrs?: Record<string, string | boolean>): HTMLButtonElement;
+  ready(click: (b: HTMLButtonElement) => Promise<void>): void;
+}
+
 declare global {
   interface Window {
     kibitzLive?: LiveHost;
     kibitzAct?: ActHost;
+    kibitzSignIn?: SignInHost;
   }
 }
