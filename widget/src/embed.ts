@@ -30,7 +30,7 @@ let invite: HTMLElement;
 let mainForm: HTMLFormElement;
 let accountBar: HTMLElement;
 let signIns: Promise<(b: HTMLButtonElement) => Promise<void>> | undefined;
-let sso = ""; // the publisher's token for its signed-in reader (data-sso)
+let sso: string | null = null; // data-sso: the publisher's token for its signed-in reader ("" signed out)
 let closedNote: HTMLElement;
 let offNote: HTMLElement;
 let empty: HTMLElement;
@@ -62,7 +62,7 @@ function boot(): void {
   if (!host || host.shadowRoot || !script) return;
   setBase((base = script.src.replace(/\/embed\.js([?#].*)?$/, "")));
   site = host.dataset.site || "";
-  sso = host.dataset.sso || "";
+  sso = host.getAttribute("data-sso");
   // Back from a mailed sign-in link: the session rides in the fragment; keep it, then drop it.
   const back = /[#&]kibitz-session=([^&]+)/.exec(location.hash);
   if (back) {

@@ -41,12 +41,31 @@ function signedIn(a: Account): void {
 
 function signedOut(): void {
   set("session", null);
+  set("sso-sub", null);
   H.root.removeAttribute("data-signed-in");
   H.bar.textContent = "";
   H.bar.append(H.button("sign-in", "Sign in", { class: "kb-ghost" }));
 }
 
+/** The `sub` of the publisher's token (read, not verified: the server verifies), or "". */
+function subOf(token: string): string {
+  try {
+    const part = (token.split(".")[1] || "").replace(/-/g, "+").replace(/_/g, "/");
+    return String(JSON.parse(atob(part)).sub || "");
+  } catch {
+    return "";
+  }
+}
+
 async function start(): Promise<void> {
+  // The publisher's page says who is signed in there: data-sso="" (signed out) ends a session its
+  // login made; another reader's token replaces it.
+  const sub = H.sso ? subOf(H.sso) : "";
+  const fromSso = get("sso-sub");
+  if (get("session") && fromSso != null && (H.sso === "" || (H.sso && sub != fromSso))) {
+    await call("POST", "/api/v1/me/sign-out", {}).catch(() => {});
+    signedOut();
+  }
   if (get("session")) {
     try {
       const me = await call<{ account: Account }>("GET", "/api/v1/me");
@@ -56,11 +75,11 @@ async function start(): Promise<void> {
       signedOut();
     }
   }
-  if (H.sso) await withToken(H.sso);
+  if (H.sso) await withToken(H.sso, sub);
 }
 
 /** The publisher's token for its signed-in reader: exchanged for a session. */
-async function withToken(token: string): Promise<void> {
+async function withToken(token: string, sub: string): Promise<void> {
   try {
     const done = await call<{ session: string; account: Account }>(
       "POST",
@@ -68,6 +87,7 @@ async function withToken(token: string): Promise<void> {
       { token },
     );
     set("session", done.session);
+    set("sso-sub", sub);
     signedIn(done.account);
   } catch {
     H.announce("Signing in with this site's account did not work.");

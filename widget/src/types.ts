@@ -141,7 +141,8 @@ export interface SignInHost {
   base: string;
   root: HTMLElement;
   bar: HTMLElement;
-  sso: string;
+  /** The widget element's data-sso: the publisher's token, "" (its reader signed out), or null. */
+  sso: string | null;
   announce(text: string): void;
   button(action: string, label: string, attrs?: Record<string, string | boolean>): HTMLButtonElement;
   ready(click: (b: HTMLButtonElement) => Promise<void>): void;
