@@ -379,3 +379,51 @@ async def test_adding_an_address_joins_it_to_the_signed_in_account(api: Api) -> 
     assert account["name"] == "Pat Publisher"
     assert sorted(account["identities"]) == ["email", "sso"]
     assert (await account_rows(api))[0] == 1
+
+
+async def test_a_session_gives_no_rights_over_anothers_comment(api: Api) -> None:
+    """QUALITY T22 with sessions: a signed-in reader edits and deletes only with the comment's own
+    edit token, never by being signed in (another account's comment, a guessed id, a foreign token)."""
+    first = await email_session(api, "first@mail.example")
+    other = await email_session(api, "other@mail.example")
+    mine = await post_as(api, first, text="Mine")
+    assert mine.status_code == 201
+    cid, token = mine.json()["comment"]["id"], mine.json()["token"]
+    theirs = await post_as(api, other, text="Theirs")
+    their_token = theirs.json()["token"]
+    headers = {"Origin": ORIGIN_A, "X-Kibitz-Session": other}
+    for auth in ({}, {"Authorization": f"Bearer {their_token}"}, {"Authorization": "Bearer forged.1.x"}):
+        edit = await api.client.patch(
+            f"/api/v1/comments/{cid}", json={"text": "Taken"}, headers={**headers, **auth}
+        )
+        delete = await api.client.delete(f"/api/v1/comments/{cid}", headers={**headers, **auth})
+        assert edit.status_code in (401, 403), auth
+        assert delete.status_code in (401, 403), auth
+    async with api.app.state.ctx.db.read() as tx:
+        row = (await tx.conn.execute(select(comments).where(comments.c.id == int(cid)))).one()
+    assert row.text == "Mine"
+    assert not row.deleted
+    # Its own author, with its token, still may.
+    ok = await api.client.patch(
+        f"/api/v1/comments/{cid}",
+        json={"text": "Mine, edited"},
+        headers={"Origin": ORIGIN_A, "X-Kibitz-Session": first, "Authorization": f"Bearer {token}"},
+    )
+    assert ok.status_code == 200
+
+
+async def test_provider_sign_ins_count_against_the_client_limit(
+    tmp_path: Path, database_url: str, clock: FakeClock
+) -> None:
+    """T25 for OpenID Connect: starting sign-ins is limited per client address (before any provider
+    is asked), like the other paths."""
+    limited = [site_table("a", ORIGIN_A, rate_limits={"sign_ins": "2/hour"})]
+    # On loopback, which the outbound guard refuses (no outbound_allow): nothing is ever contacted.
+    providers = [{"id": "p", "issuer": "http://127.0.0.1:9", "client_id": "c"}]
+    async with custom_api(tmp_path, database_url, clock, sites=limited, oidc=providers) as api:
+        answers = [
+            (await api.client.get("/auth/oidc/p/start", params={"site": "a"})).status_code for _ in range(3)
+        ]
+        # The provider may not be reached: 503 pages, then the limit's 429.
+        assert answers == [503, 503, 429]
+        assert await count(api, sign_ins) == 0
