@@ -25,6 +25,7 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import (
     SCREENSHOTS,
+    SHORT,
     WIDGET,
     Kibitz,
     LoopbackHttp,
@@ -33,6 +34,7 @@ from tests.browser.conftest import (
     require_bundle,
     start_kibitz,
 )
+from tests.browser.test_follow import wait_for_mail
 from tests.server import free_port, site, write_config
 
 SECRET = "publisher-login-secret-" + "s" * 32
@@ -221,3 +223,30 @@ def test_the_publishers_own_login_signs_its_subscriber_in(setup: Setup, page: Pa
     expect(page.locator(f"{comment(cid)} [data-author]")).to_have_text("Sam Subscriber")
     expect(page.locator(f"{comment(cid)} [data-badge='staff']")).to_be_visible()
     page.screenshot(path=str(SCREENSHOTS / "accounts-sso.png"), full_page=True)
+
+
+def test_the_demo_signs_in_by_a_link_read_at_demo_mail_and_shows_its_own_login(
+    fresh_demo: Kibitz, page: Page
+) -> None:
+    require_bundle("signin.js")
+    address = "visitor@reader.example"
+    page.goto(fresh_demo.url + SHORT)
+    wait_for_widget(page)
+    page.locator(f"{WIDGET} [data-action='sign-in']").click()
+    page.locator(f"{WIDGET} [data-sign-in-email]").fill(address)
+    page.locator(f"{WIDGET} [data-action='sign-in-email']").click()
+    expect(page.locator(f"{WIDGET} [data-sign-in-sent]")).to_be_visible()
+    mail = wait_for_mail(fresh_demo, address, "mail")  # the demo's own SMTP server, shown at /demo/mail
+    assert mail.subject.startswith("Sign in"), mail.subject
+    page.goto(fresh_demo.url + "/demo/mail")
+    expect(page.locator("body")).to_contain_text("Sign in to the comments")
+    page.goto(next(url for url in mail.links() if "/auth/email/" in url))
+    page.locator("form#sign-in button").click()
+    wait_for_widget(page)
+    expect(page.locator(ACCOUNT_NAME)).to_have_text("visitor")
+    # The paper's own login: its subscribers' page signs the widget in with the demo's key.
+    page.goto(fresh_demo.url + "/demo/subscriber?as=editor")
+    wait_for_widget(page)
+    expect(page.locator(ACCOUNT_NAME)).to_have_text("Eda Editor")
+    expect(page.locator(f"{WIDGET} [data-account] [data-badge='staff']")).to_be_visible()
+    page.screenshot(path=str(SCREENSHOTS / "accounts-demo-subscriber.png"), full_page=True)

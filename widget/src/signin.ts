@@ -58,11 +58,12 @@ function subOf(token: string): string {
 }
 
 async function start(): Promise<void> {
-  // The publisher's page says who is signed in there: data-sso="" (signed out) ends a session its
-  // login made; another reader's token replaces it.
+  // The publisher's page says who is signed in there, and it has the last word: a token for another
+  // reader (or for a reader signed in here some other way) replaces the session; data-sso="" (signed
+  // out there) ends a session its login made.
   const sub = H.sso ? subOf(H.sso) : "";
   const fromSso = get("sso-sub");
-  if (get("session") && fromSso != null && (H.sso === "" || (H.sso && sub != fromSso))) {
+  if (get("session") && ((H.sso && sub != fromSso) || (H.sso === "" && fromSso != null))) {
     await call("POST", "/api/v1/me/sign-out", {}).catch(() => {});
     signedOut();
   }
