@@ -58,6 +58,28 @@ class ThreadRepo:
         assert thread is not None
         return thread
 
+    async def get_many(self, site: str, pages: Sequence[str]) -> dict[str, Thread]:
+        """The threads of these pages that exist, by page."""
+        found: dict[str, Thread] = {}
+        wanted = sorted(set(pages))
+        for start in range(0, len(wanted), 500):  # below SQLite's limit on bound parameters
+            stmt = select(threads).where(t.site == site, t.page.in_(wanted[start : start + 500]))
+            found.update({row.page: _thread(row) for row in await self.tx.conn.execute(stmt)})
+        return found
+
+    async def create_many(
+        self, site: str, new: Sequence[tuple[str, str, str, datetime]], now: datetime
+    ) -> None:
+        """``get_or_create`` for many (page, title, url, created) at once (imports); pages that have a
+        thread already keep it."""
+        if new:
+            stmt = self.tx.upsert(threads).on_conflict_do_nothing(index_elements=["site", "page"])
+            rows = [
+                {"site": site, "page": page, "title": title, "url": url, "created": when, "page_due": now}
+                for page, title, url, when in new
+            ]
+            await self.tx.conn.execute(stmt, rows)
+
     async def fill_missing(self, thread_id: int, *, title: str, url: str) -> None:
         """Set title and url where the thread has none yet (the first comment may not carry them)."""
         if title:
