@@ -581,3 +581,23 @@ def test_a_bare_web_address_becomes_a_link_like_a_written_one(text: str, href: s
 )
 def test_only_plain_web_addresses_are_linked(text: str) -> None:
     assert "<a " not in markup.render(text)
+
+
+# Characters that mean something to Markdown, to linkify or to HTML, with plain letters and blanks.
+_MARKDOWN_ALPHABET = "ab :/.@*_`[]()<>!#-+=~|\\&;\n\t 1" + "mailto:http"
+
+
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(text=st.text(alphabet=_MARKDOWN_ALPHABET, max_size=80), allow_images=st.booleans())
+def test_text_without_a_link_scheme_renders_the_same_without_linkify(text: str, allow_images: bool) -> None:
+    # render() skips linkify for such text; the full parser must agree wherever it does.
+    if markup._parser_for(text) is markup._MD:
+        return
+    assert markup._render(markup._MD, text, allow_images) == render(text, allow_images=allow_images)
+
+
+@pytest.mark.parametrize(
+    "text", ["see http://example.org now", "//example.org/x", "write MAILTO:me@example.org", "ftp://x.org"]
+)
+def test_text_with_a_link_scheme_is_parsed_with_linkify(text: str) -> None:
+    assert markup._parser_for(text) is markup._MD
