@@ -221,9 +221,8 @@ class Importer:
                 new.append((item, thread_id, stored))
         if new:
             await self._insert(tx, state, new, counts, touched, now)
-        for thread_id in sorted(touched):
-            # One version per thread per chunk: readers' caches look again, live readers reload.
-            await tx.threads.bump(thread_id, counts[thread_id], kind=EventKind.THREAD_CHANGED)
+        # One version per thread per chunk: readers' caches look again, live readers reload.
+        await tx.threads.bump_many({t: counts[t] for t in touched}, kind=EventKind.THREAD_CHANGED)
 
     async def _insert(
         self,

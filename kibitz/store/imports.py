@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from sqlalchemy import and_, func, insert, select, text, update
+from sqlalchemy import and_, func, select, text, update
 
 from kibitz.store.comments import NewComment, Place, comment_values
 from kibitz.store.schema import comments, import_ids, import_runs
@@ -109,7 +109,7 @@ class ImportRepo:
     async def remember_many(self, rows: Sequence[Remembered]) -> None:
         """``remember`` for many records in one statement (executemany)."""
         if rows:
-            await self.tx.conn.execute(insert(import_ids), [row._asdict() for row in rows])
+            await self.tx.insert_rows(import_ids, [row._asdict() for row in rows])
 
     async def reserve_comment_ids(self, count: int) -> list[int]:
         """``count`` ids for comments stored by ``insert_comments`` in this transaction (so replies
@@ -130,8 +130,8 @@ class ImportRepo:
         """Store many comments under reserved ids in one statement (executemany): (id, comment,
         its parent's place or None)."""
         if rows:
-            await self.tx.conn.execute(
-                insert(comments), [{"id": id_, **comment_values(new, parent)} for id_, new, parent in rows]
+            await self.tx.insert_rows(
+                comments, [{"id": id_, **comment_values(new, parent)} for id_, new, parent in rows]
             )
 
     async def places(self, comment_ids: Iterable[int]) -> dict[int, Place]:
