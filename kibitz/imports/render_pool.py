@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import sys
+import types
 from concurrent.futures import Executor, ProcessPoolExecutor
 from types import TracebackType
 
@@ -30,8 +32,7 @@ class Renderer:
 
     def __enter__(self) -> Renderer:
         if self.workers:
-            # Started afresh (spawn), not forked: the parent holds database connections and a loop.
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+            self._pool = _start(self.workers)
         return self
 
     def __exit__(
@@ -53,6 +54,22 @@ class Renderer:
             for at in range(0, len(records), size)
         ]
         return asyncio.ensure_future(_joined(parts))
+
+
+def _start(workers: int) -> ProcessPoolExecutor:
+    """A pool of ``workers`` processes, all started now. Spawned afresh, not forked (the parent holds
+    database connections, a loop and threads); and while they start, ``__main__`` is a blank module,
+    or each would import the ``kibitz`` command's script and with it the whole server (60 MB a worker
+    instead of 30)."""
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        for ready in [pool.submit(os.getpid) for _ in range(workers)]:
+            ready.result()
+    finally:
+        sys.modules["__main__"] = main
+    return pool
 
 
 async def _joined(parts: list[asyncio.Future[list[Body]]]) -> list[Body]:

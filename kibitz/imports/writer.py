@@ -35,6 +35,10 @@ from kibitz.store.tx import Tx
 
 CHUNK = 500  # comments per transaction: short transactions, few commits
 RECENT = 4096  # places of the comments written last, kept at hand as parents of the replies that follow
+# Chunks after which the planner's statistics are brought up to date (PostgreSQL): the tables an
+# import fills from empty would otherwise be planned as if empty, and each chunk's look-up of source ids
+# would read every row imported so far (autovacuum comes too late).
+ANALYSE_AFTER = frozenset({2, 20, 200, 2000})
 Clock = Callable[[], datetime]
 
 
@@ -67,6 +71,7 @@ class _State:
     placed: bytearray  # ordinal -> 1 once it is in a chunk (its replies may follow)
     thread_ids: dict[str, int] = field(default_factory=dict)  # source thread id -> thread id
     recent: OrderedDict[int, Place] = field(default_factory=OrderedDict)  # ordinal -> place
+    written: int = 0  # chunks
 
 
 class Importer:
@@ -185,6 +190,10 @@ class Importer:
         else:
             async with self.db.write() as tx:
                 await self._apply(tx, state, batch.items, iter(bodies), dry_run=False)
+            state.written += 1
+            if state.written in ANALYSE_AFTER:
+                async with self.db.write() as tx:
+                    await tx.imports.analyse()
 
     async def _apply(
         self, tx: Tx, state: _State, items: list[_Item], bodies: Iterator[Body], *, dry_run: bool

@@ -146,6 +146,13 @@ class ImportRepo:
             found.update({int(r.id): Place(int(r.id), r.root_id, r.path, int(r.depth)) for r in rows})
         return found
 
+    async def analyse(self) -> None:
+        """Bring the planner's statistics of what an import fills up to date (PostgreSQL; SQLite
+        plans these look-ups off the primary key whatever it knows)."""
+        if self.tx.dialect == "postgresql":
+            await self.tx.conn.execute(text("ANALYZE import_ids"))
+            await self.tx.conn.execute(text("ANALYZE comments"))
+
     async def refingerprint(
         self, site: str, source: str, kind: str, source_id: str, fingerprint: str, now: datetime
     ) -> None:
