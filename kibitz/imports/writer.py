@@ -34,6 +34,7 @@ from kibitz.store.imports import CommentChange, ImportRun, Known, Remembered
 from kibitz.store.tx import Tx
 
 CHUNK = 500  # comments per transaction: short transactions, few commits
+AVATARS = 20_000  # authors whose avatar key is kept at hand
 RECENT = 4096  # places of the comments written last, kept at hand as parents of the replies that follow
 # Chunks after which the planner's statistics are brought up to date (PostgreSQL): the tables an
 # import fills from empty would otherwise be planned as if empty, and each chunk's look-up of source ids
@@ -72,6 +73,7 @@ class _State:
     thread_ids: dict[str, int] = field(default_factory=dict)  # source thread id -> thread id
     recent: OrderedDict[int, Place] = field(default_factory=OrderedDict)  # ordinal -> place
     written: int = 0  # chunks
+    avatars: dict[str, str] = field(default_factory=dict)  # source author -> avatar key (AVATARS at most)
 
 
 class Importer:
@@ -262,9 +264,7 @@ class Importer:
                 parent = chunk_places.get(p) or state.recent.get(p) or fetched[state.ids[p]]
             place = parent.child(comment_id) if parent else Place(comment_id, None, "", 0)
             chunk_places[item.ordinal] = place
-            # One avatar per source author (by address, else name): their comments look alike.
-            who = f"import:{source}:{stored.email or stored.name}"
-            author = Author(stored.name, stored.email, stored.url, avatar_key(self.avatar_secret, site, who))
+            author = Author(stored.name, stored.email, stored.url, self._avatar(state, stored))
             rows.append((
                 comment_id,
                 NewComment(
@@ -290,6 +290,17 @@ class Importer:
             state.recent[ordinal] = place
         while len(state.recent) > RECENT:
             state.recent.popitem(last=False)
+
+    def _avatar(self, state: _State, stored: Body) -> str:
+        """One avatar per source author (by address, else name): their comments look alike. Kept for
+        the authors met last, as most write more than once."""
+        who = f"import:{state.report.source}:{stored.email or stored.name}"
+        key = state.avatars.get(who)
+        if key is None:
+            key = state.avatars[who] = avatar_key(self.avatar_secret, self.site.id, who)
+            if len(state.avatars) > AVATARS:
+                del state.avatars[next(iter(state.avatars))]
+        return key
 
     async def _update(
         self, tx: Tx, source: str, comment_id: int, record: CommentRecord, stored: Body, digest: str

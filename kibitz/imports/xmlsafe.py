@@ -117,6 +117,25 @@ def text(element: etree._Element, name: str) -> str:
     return "".join(found.itertext())
 
 
+def children(element: etree._Element) -> dict[str, etree._Element]:
+    """An element's children by local name (the first of each name): one walk for many look-ups."""
+    found: dict[str, etree._Element] = {}
+    for item in element:
+        tag = item.tag
+        if isinstance(tag, str):
+            found.setdefault(_local(tag), item)
+    return found
+
+
+def content(element: etree._Element | None) -> str:
+    """An element's text, nested elements' included ("" for None)."""
+    if element is None:
+        return ""
+    if len(element) == 0:
+        return element.text or ""
+    return "".join(element.itertext())
+
+
 def child(element: etree._Element, name: str) -> etree._Element | None:
     return element.find(f"{{*}}{name}")
 

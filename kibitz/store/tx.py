@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Table
@@ -91,9 +92,13 @@ class Tx:
             marks = ", ".join("%s" for _ in names)
         columns = ", ".join(quote(table.c[name].name) for name in names)  # only the table's own columns
         sql = f"INSERT INTO {quote(table.name)} ({columns}) VALUES ({marks})"  # noqa: S608 values are bound
-        pairs = list(zip(names, processors, strict=True))
-        params = [
-            tuple(row[name] if process is None else process(row[name]) for name, process in pairs)
-            for row in rows
-        ]
+        take = itemgetter(*names)
+        params = [take(row) for row in rows] if len(names) > 1 else [(row[names[0]],) for row in rows]
+        converted = [(at, process) for at, process in enumerate(processors) if process is not None]
+        if converted:
+            for index, values in enumerate(params):
+                listed = list(values)
+                for at, process in converted:
+                    listed[at] = process(listed[at])
+                params[index] = tuple(listed)
         await self.conn.exec_driver_sql(sql, params)
