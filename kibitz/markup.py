@@ -167,7 +167,33 @@ def render(text: str, *, allow_images: bool = False) -> str:
     link text stays, unlinked); without `allow_images` an image becomes a link to it (or its alt
     text). A link whose text looks like a URL or domain on another host shows its real target.
     """
+    plain = _plain(_BAD_CHARS.sub("\ufffd", text))
+    if plain is not None:
+        return _CLEANERS[allow_images].clean(plain)
     return _render(_parser_for(text), text, allow_images)
+
+
+# Plain prose: nothing in it that CommonMark, linkify or HTML would read as markup. Anywhere: a
+# backslash, backtick, * _ [ ] < & ~ (escapes, code, emphasis, links, autolinks, entities,
+# strikethrough), "//" or "mailto:" (links), or blank characters other than space and line break;
+# at a line's start: a space, - + # = > or a digit (indented code, lists, headings, setext lines,
+# quotes, ordered lists); at a line's end: a space (a hard break). What is left can only be
+# paragraphs of text lines, which markdown-it renders as <p>, the lines escaped and joined by line
+# breaks: made here directly, then cleaned like the rest. tests/test_markup.py checks both ways
+# agree on thousands of generated texts. Most comments are plain prose: this is most of them.
+_NOT_PLAIN = re.compile(r"[\\`*_\[\]<&~]|//|(?i:mailto:)|[^\S \n]|(?m:^[ \-+#=>0-9]| $)")
+_PARAGRAPH_BREAK = re.compile(r"\n{2,}")
+
+
+def _plain(text: str) -> str | None:
+    """The HTML markdown-it gives ``text`` when it is plain prose, else None."""
+    text = text.strip("\n")
+    if not text or _NOT_PLAIN.search(text):
+        return None
+    return "".join(
+        "<p>" + paragraph.replace(">", "&gt;").replace('"', "&quot;") + "</p>\n"
+        for paragraph in _PARAGRAPH_BREAK.split(text)
+    )
 
 
 def _render(md: MarkdownIt, text: str, allow_images: bool) -> str:

@@ -35,14 +35,17 @@ async def test_chunks_and_worker_processes_write_what_one_in_process_pass_writes
     pooled = await run_import(api, "disqus", source, site="b")
 
     assert alone.created == pooled.created
-    assert pooled.created["comment"] == 300 and pooled.created["thread"] == 15
-    assert alone.skipped == pooled.skipped and alone.notes == pooled.notes
+    assert pooled.created["comment"] == 300
+    assert pooled.created["thread"] == 15
+    assert alone.skipped == pooled.skipped
+    assert alone.notes == pooled.notes
     assert await pages(api, "a") == await pages(api, "b")
     for page in await pages(api, "b"):
         assert await visible(api, page, "a") == await visible(api, page, "b"), page
 
     again = await run_import(api, "disqus", source, site="b")
-    assert again.unchanged["comment"] == 300 and not again.created["comment"]
+    assert again.unchanged["comment"] == 300
+    assert not again.created["comment"]
     for page in await pages(api, "b"):
         assert await visible(api, page, "a") == await visible(api, page, "b"), page
 
