@@ -29,6 +29,7 @@ def _anchor(raw: str | None) -> Anchor | None:
         suffix=data.get("suffix", ""),
         start=data.get("start"),
         end=data.get("end"),
+        hash=data.get("hash", ""),
     )
 
 
@@ -40,6 +41,8 @@ def anchor_json(anchor: Anchor | None) -> str | None:
         data["start"] = anchor.start
     if anchor.end is not None:
         data["end"] = anchor.end
+    if anchor.hash:
+        data["hash"] = anchor.hash
     return json.dumps(data, ensure_ascii=False)
 
 

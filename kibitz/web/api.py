@@ -145,7 +145,9 @@ async def post_comment(
     addr, client = client_of(ctx, request)
     raw_reader = ctx.tokens.reader(request.headers.get(READER_HEADER))
     a = body.anchor
-    anchor = None if a is None else Anchor(a.exact, a.prefix or "", a.suffix or "", a.start, a.end)
+    anchor = (
+        None if a is None else Anchor(a.exact, a.prefix or "", a.suffix or "", a.start, a.end, a.hash or "")
+    )
     posted = await ctx.comments.post(
         PostRequest(
             site=config,

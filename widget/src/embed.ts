@@ -121,7 +121,8 @@ function boot(): void {
       updates,
       ago,
     };
-    document.head.appendChild(h("script", { src: asset("live.js"), async: true }));
+    // Inline feedback (anchor.js): the same hook; it places the passages when the browser is idle.
+    for (const name of ["live.js", "anchor.js"]) document.head.appendChild(h("script", { src: asset(name), async: true }));
   });
 }
 
