@@ -42,7 +42,7 @@ export interface Place {
 export const ERRORS = 0.2; // edits allowed per character of the quote, in the approximate search
 export const SHORT = 12; // quotes shorter than this are found exactly or not at all
 export const CONTEXT = 0.6; // how alike the context must be (0–1) wherever context decides
-const WINDOW = 1500; // the approximate search looks this far (characters) either side of where expected
+const WINDOW = 600; // the approximate search looks this far (characters) either side of where expected
 const MAX_HITS = 100;
 
 /** FNV-1a (32 bits) of the text, as 8 hex digits: "has the article changed?", not a secret. */
@@ -52,20 +52,28 @@ export function hash(text: string): string {
   return (x >>> 0).toString(16).padStart(8, "0");
 }
 
-/** Levenshtein distance of two short strings (contexts: ≤ 64 characters). */
+/** Levenshtein distance (two rows, reused). */
+let rows = new Int32Array(0);
 function lev(a: string, b: string): number {
-  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  const n = b.length;
+  if (rows.length < 2 * (n + 1)) rows = new Int32Array(2 * (n + 1));
+  let row = 0;
+  let next = n + 1;
+  for (let j = 0; j <= n; j++) rows[j] = j;
   for (let i = 1; i <= a.length; i++) {
-    const next = [i];
-    for (let j = 1; j <= b.length; j++) {
-      next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] == b[j - 1] ? 0 : 1));
+    rows[next] = i;
+    const c = a.charCodeAt(i - 1);
+    for (let j = 1; j <= n; j++) {
+      const sub = rows[row + j - 1]! + (c == b.charCodeAt(j - 1) ? 0 : 1);
+      rows[next + j] = Math.min(rows[row + j]! + 1, rows[next + j - 1]! + 1, sub);
     }
-    row = next;
+    [row, next] = [next, row];
   }
-  return row[b.length]!;
+  return rows[row + n]!;
 }
 
-const alike = (want: string, got: string) => (want.length ? 1 - lev(want, got) / want.length : 1);
+/** 1 when `got` is `want`, down to 0 the more edits it takes (the usual case, unchanged, costs nothing). */
+const alike = (want: string, got: string) => (want == got ? 1 : want.length ? 1 - lev(want, got) / want.length : 1);
 
 /** How alike (0–1) the text around [s, e) is to the selector's prefix and suffix. */
 function context(text: string, s: number, e: number, sel: Selector): number {
@@ -173,17 +181,33 @@ function exactly(text: string, sel: Selector, expect: number | null): Place | nu
 }
 
 function fuzzily(text: string, sel: Selector, expect: number | null): Place | null {
-  const { exact } = sel;
-  const m = exact.length;
+  const m = sel.exact.length;
   if (m < SHORT) return null;
   const k = Math.floor(m * ERRORS);
   const from = expect == null ? 0 : Math.max(0, expect - WINDOW - k);
   const to = expect == null ? text.length : Math.min(text.length, expect + m + WINDOW + k);
+  // First just where the stored context still is (cheap), then the whole window.
+  const near: number[] = [];
+  const p = (sel.prefix || "").slice(-16);
+  const q = (sel.suffix || "").slice(0, 16);
+  for (let i = p.length < 8 ? -1 : text.indexOf(p, from); i >= 0 && i < to && near.length < 8; i = text.indexOf(p, i + 1)) {
+    near.push(i + p.length);
+  }
+  for (let i = q.length < 8 ? -1 : text.indexOf(q, from); i >= 0 && i < to && near.length < 16; i = text.indexOf(q, i + 1)) {
+    near.push(i - m);
+  }
   const found: Candidate[] = [];
+  for (const at of near) search(text, sel, k, Math.max(from, at - k - 16), Math.min(to, at + m + k + 16), found);
+  return choose(found, expect, m) || (search(text, sel, k, from, to, (found.length = 0, found)), choose(found, expect, m));
+}
+
+/** Adds the approximate occurrences of the quote in text[from, to) to `found`. */
+function search(text: string, sel: Selector, k: number, from: number, to: number, found: Candidate[]): void {
+  const { exact } = sel;
   for (const [e, d] of approx(exact, text, from, to, k)) {
-    let end = e;
     const s0 = startOf(exact, text, e, d);
     let start = s0;
+    let end = e;
     let errors = d;
     // The fewest errors may fall short of an edited passage's real ends ("…open in ear|ly summer"):
     // where the stored context begins nearby, the passage ends there, and must still be close enough.
@@ -194,9 +218,10 @@ function fuzzily(text: string, sel: Selector, expect: number | null): Place | nu
     const before = p.length < 4 ? -1 : text.lastIndexOf(p, start + k + 8 - p.length);
     if (before >= 0 && before + p.length != start && before + p.length >= start - k - 16) start = before + p.length;
     if (end != e || start != s0) errors = lev(exact, text.slice(start, end));
-    if (errors <= k && end > start) found.push({ start, end, errors, score: context(text, start, end, sel) });
+    if (errors <= k && end > start && !found.some((c) => c.start == start && c.end == end)) {
+      found.push({ start, end, errors, score: context(text, start, end, sel) });
+    }
   }
-  return choose(found, expect, m);
 }
 
 /** Where each selector's passage is in `text` now, or null (an earlier version's passage). */
