@@ -45,8 +45,7 @@ PAGE = """<!doctype html>
 <article id="story-body">
 {paragraphs}
 </article>
-<div id="kibitz" data-site="x" data-page="{page}" data-title="{title}"
-  data-kibitz-article="#story-body"></div>
+<div id="kibitz" data-site="x" data-page="{page}" data-title="{title}"{article}></div>
 <script src="{kibitz}/embed.js" async></script>
 </body>
 </html>
@@ -76,8 +75,14 @@ class Articles(LoopbackHttp):
                     self.send_error(404)
                     return
                 paragraphs = "\n".join(f"<p>{p}</p>" for p in outer.stories[name])
+                # A story named "default-…" leaves the article to the default (the `article` before it).
+                article = "" if name.startswith("default-") else ' data-kibitz-article="#story-body"'
                 body = PAGE.format(
-                    title=f"Story {name}", page=f"/s/{name}", paragraphs=paragraphs, kibitz=outer.kibitz_url
+                    title=f"Story {name}",
+                    page=f"/s/{name}",
+                    paragraphs=paragraphs,
+                    kibitz=outer.kibitz_url,
+                    article=article,
                 ).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "text/html; charset=utf-8")
@@ -406,3 +411,18 @@ def test_the_server_rendered_thread_shows_the_quote(newsroom: Newsroom) -> None:
     r = httpx.get(url, params={"page": "/s/ssr"}, timeout=10)
     assert r.status_code == 200, r.text
     assert '<blockquote class="kibitz-quote" data-quote>riverside park</blockquote>' in r.text
+
+
+def test_without_the_attribute_the_article_before_the_widget_is_the_one(
+    newsroom: Newsroom, page: Page
+) -> None:
+    newsroom.articles.stories["default-article"] = [P1, P2, P3]
+    newsroom.post("default-article", "On the park.", selector([P1, P2, P3], "riverside park"))
+    open_story(page, newsroom.url("default-article"))
+    expect(page.locator(MARKER)).to_have_attribute("data-count", "1")
+    expect(page.locator(MARK)).to_have_text("riverside park")
+    drag_select(page, 2, "road works")
+    expect(page.locator(COMPOSE)).to_be_visible()
+    # A selection outside the article (the headline) offers nothing.
+    page.locator("h1").dblclick()
+    expect(page.locator(COMPOSE)).to_be_hidden()

@@ -154,7 +154,9 @@ function start(host: LiveHost, base: string): void {
   } catch {
     article = null; // not a selector: the default below
   }
-  article ||= el.closest("article") || (Array.from(document.querySelectorAll("article")).pop() ?? null);
+  // Else the article around the widget, or the last one before it (not a comment of the no-JS thread).
+  const before = (a: Element) => !el.contains(a) && !!(a.compareDocumentPosition(el) & Node.DOCUMENT_POSITION_FOLLOWING);
+  article ||= el.closest("article") || Array.from(document.querySelectorAll("article")).filter(before).pop() || null;
   const words = (WORDS[host.lang] || WORDS.en!).split("|");
   const plural = (n: number) =>
     (new Intl.PluralRules(host.lang).select(n) == "one" ? words[1]! : words[2]!).replace("%", String(n));
@@ -391,24 +393,31 @@ function start(host: LiveHost, base: string): void {
     const offer = h("button", { type: "button", [UI]: "", "data-kibitz-compose": "", hidden: true }, words[0]);
     let chosen: Selector | null = null;
     offer.addEventListener("mousedown", (e) => e.preventDefault()); // keep the selection
+    /** The current selection, if it lies in the article: its selector and range. */
+    const selected = (): [Selector, Range] | null => {
+      const s = getSelection();
+      const r = s && s.rangeCount ? s.getRangeAt(0) : null;
+      if (!r || r.collapsed || form.hidden || !art.contains(r.startContainer) || !art.contains(r.endContainer)) return null;
+      const text = new Prose(art);
+      const sel = text.selector(text.at(r.startContainer, r.startOffset), text.at(r.endContainer, r.endOffset));
+      return sel && [sel, r];
+    };
     offer.addEventListener("click", () => {
       offer.hidden = true;
-      if (chosen) compose(chosen);
+      // The selection as it is now (a keyboard reader may have extended it since the button showed).
+      const sel = selected()?.[0] || chosen;
+      if (sel) compose(sel);
     });
     let wait = 0;
     document.addEventListener("selectionchange", () => {
       clearTimeout(wait);
       wait = window.setTimeout(() => {
-        const s = getSelection();
-        if (document.activeElement == offer) return;
-        const r = s && s.rangeCount ? s.getRangeAt(0) : null;
-        if (!r || r.collapsed || form.hidden || !art.contains(r.startContainer) || !art.contains(r.endContainer)) {
-          offer.hidden = true;
-          return;
-        }
-        const text = new Prose(art);
-        chosen = text.selector(text.at(r.startContainer, r.startOffset), text.at(r.endContainer, r.endOffset));
-        if (!chosen) return void (offer.hidden = true);
+        const now = selected();
+        const focused = document.activeElement == offer;
+        if (!now) return void (offer.hidden = offer.hidden || !focused);
+        const [sel, r] = now;
+        chosen = sel;
+        if (focused) return;
         // Right after the paragraph the selection ends in: the next Tab stop, shown beside the selection.
         let block: Node = r.endContainer;
         while (block.parentNode && block.parentNode != art) block = block.parentNode;
