@@ -6,6 +6,7 @@ min-width:24px;min-height:24px;border-radius:999px;margin:0 4px;padding:3px 9px;
 [data-kibitz-marker]{border:1px solid #d4a72c;background:#fff8db;color:#5c4400}
 [data-kibitz-ask]{border:1px solid #0a6e52;background:#e9f7f1;color:#0a4d3a}
 [data-kibitz-compose]{position:absolute;z-index:2147483000;border:0;background:#0a6e52;color:#fff;box-shadow:0 2px 8px #0004}
+@media (min-width:64em){[data-kibitz-marker]{float:inline-end;clear:inline-end;margin-inline-end:-3.4em}}
 @media (pointer:coarse){[data-kibitz-marker],[data-kibitz-ask],[data-kibitz-compose]{min-width:44px;min-height:44px}}
 `,Ct=`
 .kb-quote{margin:4px 0 6px;padding:2px 10px;border-inline-start:3px solid var(--mark-border,#d4a72c);

@@ -9,7 +9,7 @@
  * - `<span data-kibitz-question="…">` around a passage: the question as a button `[data-kibitz-ask]`.
  * - Anchored comments (the thread's `filter=inline` read) are placed again in the article as it is now
  *   (match.ts): each passage becomes `mark[data-kibitz-mark]` with a marker `button[data-kibitz-marker]`
- *   (`data-count`) after it, which filters the thread to that passage. In the thread each anchored
+ *   (`data-count`) after it (in the margin on wide screens), which filters the thread to that passage. In the thread each anchored
  *   comment gets its quote `[data-quote]` and `data-anchor-state="attached|orphaned"` ("on an earlier
  *   version of this article"); hovering or focusing it highlights its passage (`data-active`).
  * Text positions count the article's text with every run of white space as one space.
@@ -44,6 +44,7 @@ min-width:24px;min-height:24px;border-radius:999px;margin:0 4px;padding:3px 9px;
 [data-kibitz-marker]{border:1px solid #d4a72c;background:#fff8db;color:#5c4400}
 [data-kibitz-ask]{border:1px solid #0a6e52;background:#e9f7f1;color:#0a4d3a}
 [data-kibitz-compose]{position:absolute;z-index:2147483000;border:0;background:#0a6e52;color:#fff;box-shadow:0 2px 8px #0004}
+@media (min-width:64em){[data-kibitz-marker]{float:inline-end;clear:inline-end;margin-inline-end:-3.4em}}
 @media (pointer:coarse){[data-kibitz-marker],[data-kibitz-ask],[data-kibitz-compose]{min-width:44px;min-height:44px}}
 `;
 
