@@ -17,7 +17,8 @@
 
 import { call, setBase } from "./api";
 import { h } from "./dom";
-import { hash, locate, type Place, type Selector } from "./match";
+import { locate, type Place, type Selector } from "./match";
+import { addCss, clear, Prose, UI } from "./prose";
 import type { Comment, LiveHost, ThreadPage } from "./types";
 
 // Comment on this | % comment on this passage | % comments on this passage | On an earlier version of
@@ -30,10 +31,6 @@ const WORDS: Record<string, string> = {
   tr: "Buna yorum yap|Bu bölüme % yorum|Bu bölüme % yorum|Makalenin önceki bir sürümüne|Bu bölüme yorumlar:|Tüm yorumları göster|Alıntıyı kaldır",
 };
 
-const CONTEXT = 32; // characters of prefix and suffix stored with a quote
-const MAX_QUOTE = 500;
-const UI = "data-kibitz-ui"; // our own elements in the article: never part of its text
-const SKIP = /^(SCRIPT|STYLE|NOSCRIPT|TEMPLATE|TEXTAREA)$/;
 
 // In the publisher's page (not the shadow root): the marks, markers and buttons in the article.
 const PAGE_CSS = `
@@ -63,79 +60,6 @@ interface Anchored {
   id: string;
   sel: Selector;
   at: Place | null;
-}
-
-/** The article's text with runs of white space as one space, and where each character came from. */
-class Prose {
-  text = "";
-  nodes: globalThis.Text[] = [];
-  first: number[] = []; // index in `text` of each node's first character
-  node!: Int32Array;
-  offset!: Int32Array;
-
-  constructor(readonly root: Element) {
-    const chars: string[] = [];
-    const node: number[] = [];
-    const offset: number[] = [];
-    const walk = document.createTreeWalker(root, NodeFilter.SHOW_TEXT, {
-      acceptNode: (n) => {
-        for (let p = n.parentElement; p && p != root; p = p.parentElement) {
-          if (SKIP.test(p.tagName) || p.hasAttribute(UI)) return NodeFilter.FILTER_REJECT;
-        }
-        return NodeFilter.FILTER_ACCEPT;
-      },
-    });
-    let space = true; // drop leading white space
-    for (let n = walk.nextNode() as globalThis.Text | null; n; n = walk.nextNode() as globalThis.Text | null) {
-      const i = this.nodes.push(n) - 1;
-      this.first.push(chars.length);
-      const data = n.data;
-      for (let j = 0; j < data.length; j++) {
-        const white = /\s/.test(data[j]!);
-        if (white && space) continue;
-        space = white;
-        chars.push(white ? " " : data[j]!);
-        node.push(i);
-        offset.push(j);
-      }
-    }
-    this.text = chars.join("");
-    this.node = Int32Array.from(node);
-    this.offset = Int32Array.from(offset);
-  }
-
-  /** The index in `text` of a DOM boundary point (a selection's start or end). */
-  at(container: Node, off: number): number {
-    const i = container.nodeType == 3 ? this.nodes.indexOf(container as globalThis.Text) : -1;
-    if (i >= 0) {
-      let k = this.first[i]!;
-      while (k < this.text.length && this.node[k] == i && this.offset[k]! < off) k++;
-      return k;
-    }
-    const point = document.createRange();
-    point.setStart(container, off);
-    for (let n = 0; n < this.nodes.length; n++) {
-      if (point.comparePoint(this.nodes[n]!, 0) > 0) return this.first[n]!;
-    }
-    return this.text.length;
-  }
-
-  /** The selector of text[s, e), trimmed of white space at its ends. */
-  selector(s: number, e: number): Selector | null {
-    const t = this.text;
-    while (s < e && t[s] == " ") s++;
-    while (e > s && t[e - 1] == " ") e--;
-    if (e - s > MAX_QUOTE) e = s + MAX_QUOTE;
-    if (e <= s) return null;
-    return {
-      exact: t.slice(s, e),
-      prefix: t.slice(Math.max(0, s - CONTEXT), s),
-      suffix: t.slice(e, e + CONTEXT),
-      start: s,
-      end: e,
-      hash: hash(t),
-    };
-  }
 }
 
 const script = document.currentScript as HTMLScriptElement | null;
@@ -456,24 +380,4 @@ function start(host: LiveHost, base: string): void {
   // After the first paint, when the browser is idle.
   const idle = (window as unknown as { requestIdleCallback?: (f: () => void) => void }).requestIdleCallback;
   (idle || setTimeout)(() => read().catch(() => {}));
-}
-
-/** Takes the marks and markers out of the article, leaving its text as it was. */
-function clear(article: Element): void {
-  for (const b of article.querySelectorAll("[data-kibitz-marker]")) b.remove();
-  const parents = new Set<Node>();
-  for (const m of article.querySelectorAll("mark[data-kibitz-mark]")) {
-    const p = m.parentNode!;
-    parents.add(p);
-    m.replaceWith(...m.childNodes);
-  }
-  for (const p of parents) p.normalize();
-}
-
-function addCss(where: Document | ShadowRoot, css: string): void {
-  if (where.adoptedStyleSheets && "replaceSync" in CSSStyleSheet.prototype) {
-    const sheet = new CSSStyleSheet();
-    sheet.replaceSync(css);
-    where.adoptedStyleSheets = [...where.adoptedStyleSheets, sheet];
-  } else (where instanceof Document ? where.head : where).appendChild(h("style", null, css));
 }
