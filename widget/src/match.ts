@@ -14,7 +14,8 @@
  *    sentence whose own copy was edited away; equal contexts are told apart by the position.
  * 3. Otherwise an approximate search (Myers' bit-parallel edit distance, in blocks of 32 characters)
  *    near where the passage should be now: its old position moved by the shift of the nearest anchor
- *    found unchanged. At most one edit per five characters of the quote (ERRORS), for quotes of 12
+ *    found unchanged (first just after the stored prefix and before the suffix, then around exact hits
+ *    of the quote's k + 1 pieces, one of which an occurrence with k errors must keep). At most one edit per five characters of the quote (ERRORS), for quotes of 12
  *    characters or more, and the context must agree too (CONTEXT).
  *
  * Why these bounds: a reader's correction of a passage ("lightly edited": a word replaced, a typo
@@ -198,7 +199,38 @@ function fuzzily(text: string, sel: Selector, expect: number | null): Place | nu
   }
   const found: Candidate[] = [];
   for (const at of near) search(text, sel, k, Math.max(from, at - k - 16), Math.min(to, at + m + k + 16), found);
-  return choose(found, expect, m) || (search(text, sel, k, from, to, (found.length = 0, found)), choose(found, expect, m));
+  const chosen = choose(found, expect, m);
+  if (chosen) return chosen;
+  found.length = 0;
+  for (const [a, b] of pieces(text, sel.exact, k, from, to)) search(text, sel, k, a, b, found);
+  return choose(found, expect, m);
+}
+
+/**
+ * Where in text[from, to) an occurrence with at most k errors can be: split into k + 1 pieces, the
+ * quote keeps at least one of them unedited (pigeonhole), so only around exact hits of a piece.
+ * Pieces found too often to help: the whole range.
+ */
+function pieces(text: string, exact: string, k: number, from: number, to: number): [number, number][] {
+  const m = exact.length;
+  const len = Math.floor(m / (k + 1));
+  const spans: [number, number][] = [];
+  for (let i = 0; i <= k; i++) {
+    const o = i * len;
+    const piece = exact.slice(o, i == k ? m : o + len);
+    for (let j = text.indexOf(piece, Math.max(0, from - m)); j >= 0 && j < to; j = text.indexOf(piece, j + 1)) {
+      if (spans.length >= 4 * (k + 1)) return [[from, to]];
+      spans.push([Math.max(from, j - o - k), Math.min(to, j - o + m + 2 * k)]);
+    }
+  }
+  spans.sort((a, b) => a[0] - b[0]);
+  const merged: [number, number][] = [];
+  for (const span of spans) {
+    const last = merged[merged.length - 1];
+    if (last && span[0] <= last[1]) last[1] = Math.max(last[1], span[1]);
+    else merged.push(span);
+  }
+  return merged;
 }
 
 /** Adds the approximate occurrences of the quote in text[from, to) to `found`. */
