@@ -8,7 +8,9 @@
  * together, in three steps, and a doubtful place is never taken: a comment shown "on an earlier version
  * of this article" is better than one pinned to the wrong sentence.
  *
- * 1. The text is unchanged (same hash) and the passage is where it was: done.
+ * 1. The passage is where it was, with the same prefix and suffix around it: done. (The stored hash
+ *    says whether the whole text is unchanged; locating needs no more than this, and hashing a long
+ *    article at every page load would cost more than the check.)
  * 2. The passage occurs as it was: where its context (prefix and suffix) agrees best, if it agrees
  *    enough (CONTEXT) — even a single long occurrence, which may be the other copy of a repeated
  *    sentence whose own copy was edited away; equal contexts are told apart by the position.
@@ -258,11 +260,16 @@ function search(text: string, sel: Selector, k: number, from: number, to: number
 
 /** Where each selector's passage is in `text` now, or null (an earlier version's passage). */
 export function locate(text: string, sels: Selector[]): (Place | null)[] {
-  const same = hash(text);
   const out: (Place | null | undefined)[] = sels.map((sel) => {
     const { exact, start } = sel;
     if (!exact) return null;
-    if (sel.hash == same && start != null && text.startsWith(exact, start)) return { start, end: start + exact.length };
+    // Still where it was, with the same text around it: nothing to look for (and no need to hash the
+    // whole text to know, which costs more than this on a long article).
+    const p = sel.prefix || "";
+    const end = start == null ? 0 : start + exact.length;
+    if (start != null && start >= p.length && text.startsWith(exact, start) && text.startsWith(p, start - p.length)) {
+      if (text.startsWith(sel.suffix || "", end)) return { start, end };
+    }
     // Doubtful (null) is decided again below, once the shifts are known.
     return exactly(text, sel, null) || undefined;
   });
