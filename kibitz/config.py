@@ -22,6 +22,7 @@ from kibitz.config_values import (
     _bounded,
     _covers,
     _data_dir,
+    _duration,
     _hosts_or_networks,
     _http_url,
     _listen,
@@ -68,6 +69,14 @@ class AuthorPolicy(StrEnum):
     GUESTS = "guests"
     VERIFIED = "verified"
     ACCOUNTS = "accounts"
+
+
+class ErasePolicy(StrEnum):
+    """What erasing a reader does to their comments (privacy.py): keep the words without the name,
+    or take the words too (a tombstone where replies hang)."""
+
+    ANONYMISE = "anonymise"
+    REMOVE = "remove"
 
 
 class SmtpSecurity(StrEnum):
@@ -143,6 +152,8 @@ class SiteConfig:
     spam_reject: float = 0.9
     authors: AuthorPolicy = field(default_factory=lambda: AuthorPolicy.GUESTS)
     votes_per_address: int = 3
+    # What "Erase me" does to the reader's comments (privacy.py): anonymise | remove.
+    erase: ErasePolicy = field(default_factory=lambda: ErasePolicy.ANONYMISE)
     # Akismet (akismet.py): off unless a key is set; then its verdict is one more spam signal.
     akismet_key: str = field(default="", repr=False)
     # Newsletter lists, the first being the default; none given: one, "news", named after the site.
@@ -211,6 +222,9 @@ class Settings:
     # (0 = as fast as it goes) and sends in flight to one recipient domain at once (0 = no limit).
     mail_rate: float = 0.0
     mail_domain_concurrency: int = 5
+    # How long the keyed hashes of client addresses stay on comments, votes and Akismet records
+    # before the retention job (privacy.py) drops them.
+    client_address_retention: timedelta = timedelta(days=30)
 
     @property
     def metrics_address(self) -> tuple[str, int] | None:
@@ -314,7 +328,15 @@ def _build(raw: Mapping[str, object], r: _Reader, cwd: Path, config_path: Path |
         mail_domain_concurrency=_bounded(
             r, top.get("mail_domain_concurrency", 5), "mail_domain_concurrency", 0, 1000
         ),
+        client_address_retention=_retention(r, top.get("client_address_retention", "30d")),
     )
+
+
+def _retention(r: _Reader, value: object) -> timedelta:
+    found = _duration(r, value, "client_address_retention")
+    if found is None or found < timedelta(hours=1):
+        r.fail("client_address_retention", "must be at least an hour, like '30d'")
+    return found
 
 
 def _mail_rate(r: _Reader, value: object) -> float:

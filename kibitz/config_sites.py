@@ -18,6 +18,7 @@ from kibitz.config import (
     _SITE_KEYS,
     _SLUG,
     AuthorPolicy,
+    ErasePolicy,
     ListFeed,
     ModerationMode,
     NewsletterList,
@@ -95,6 +96,7 @@ def _site(r: _Reader, value: object, key: str, base_origin: str) -> SiteConfig:
         spam_reject=_fraction(r, table.get("spam_reject", 0.9), f"{key}.spam_reject"),
         authors=r.choice(AuthorPolicy, table.get("authors", "guests"), f"{key}.authors"),
         votes_per_address=_bounded(r, table.get("votes_per_address", 3), f"{key}.votes_per_address", 1, 1000),
+        erase=r.choice(ErasePolicy, table.get("erase", "anonymise"), f"{key}.erase"),
         akismet_key=r.string(table.get("akismet_key", ""), f"{key}.akismet_key").strip(),
         lists=_lists(r, table.get("lists", []), f"{key}.lists", name, tuple(origins)),
     )

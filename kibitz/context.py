@@ -23,6 +23,7 @@ from kibitz.migrate import upgrade
 from kibitz.moderation import Moderation
 from kibitz.outbound import OutboundPolicy
 from kibitz.policy import Policies
+from kibitz.privacy import Privacy
 from kibitz.security import Tokens
 from kibitz.staff import Staff
 from kibitz.store.db import Database
@@ -69,6 +70,7 @@ class Context:
     feed_digests: FeedDigests = field(init=False)
     subscriber_io: SubscriberIo = field(init=False)
     story_updates: StoryUpdates = field(init=False)
+    privacy: Privacy = field(init=False)
 
     def __post_init__(self) -> None:
         self.policies = self.comments.policies
@@ -96,6 +98,7 @@ class Context:
         self.feed_digests = FeedDigests(self.db, self.settings, self.campaigns, self.clock)
         self.subscriber_io = SubscriberIo(self.db, self.campaigns.links, self.clock)
         self.story_updates = StoryUpdates(self.db, self.events, self.campaigns.links, self.clock)
+        self.privacy = Privacy(self.db, self.tokens, self.events, self.clock, self.comments.avatar_secret)
 
     @cached_property
     def reads(self) -> ReadCache:

@@ -26,6 +26,7 @@ class Tx:
         from kibitz.store.meta import MetaRepo
         from kibitz.store.moderation import ModerationRepo
         from kibitz.store.outbox import OutboxRepo
+        from kibitz.store.privacy import PrivacyRepo
         from kibitz.store.site_settings import SiteSettingsRepo, TrustRepo
         from kibitz.store.spam import SpamRepo
         from kibitz.store.staff import ApiKeyRepo, SessionRepo, StaffRepo
@@ -66,6 +67,7 @@ class Tx:
         self.feeds = FeedRepo(self)
         self.imports = ImportRepo(self)
         self.story_updates = StoryUpdateRepo(self)
+        self.privacy = PrivacyRepo(self)
 
     def upsert(self, table: Table) -> Any:
         """An INSERT that understands ON CONFLICT on both engines (same API on each)."""
