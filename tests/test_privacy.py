@@ -324,3 +324,59 @@ async def test_erase_leaves_no_trace_of_the_address_or_name_anywhere(api: Api) -
     assert "zephyrine" not in after
     assert "quillfeather" not in after
     assert "bob" in after  # others stay
+
+
+# -- the owners' page --------------------------------------------------------------------------------
+
+
+async def test_owners_export_and_erase_from_the_admin_moderators_may_not_and_csrf_is_checked(
+    tmp_path: Path, database_url: str, clock: FakeClock
+) -> None:
+    from tests.test_admin_pages import MOD_A, OWNER, PASSWORD, browser, sign_in
+
+    sites = [site_table("a", ORIGIN_A), site_table("b", "https://b.example")]
+    async with custom_api(tmp_path, database_url, clock, sites=sites) as api:
+        ctx = api.app.state.ctx
+        await ctx.staff.add(OWNER, "owner", [], PASSWORD, "test")
+        await ctx.staff.add(MOD_A, "moderator", ["a"], PASSWORD, "test")
+        ann = (await post(api, "A letter to the editor."))["comment"]["id"]
+        async with browser(api) as mod:
+            mod_csrf = await sign_in(mod, MOD_A)
+            assert (await mod.get("/admin/sites/a/privacy")).status_code == 403
+            r = await mod.post(
+                "/admin/sites/a/privacy/erase", data={"csrf": mod_csrf, "email": EMAIL, "confirm": "erase"}
+            )
+            assert r.status_code == 403
+        csrf = await sign_in(api.client, OWNER)
+        page = await api.client.get("/admin/sites/a/privacy")
+        assert page.status_code == 200
+        assert "Privacy requests" in page.text
+        no_csrf = await api.client.post(
+            "/admin/sites/a/privacy/erase", data={"email": EMAIL, "confirm": "erase"}
+        )
+        assert no_csrf.status_code == 403
+        unconfirmed = await api.client.post(
+            "/admin/sites/a/privacy/erase", data={"csrf": csrf, "email": EMAIL}
+        )
+        assert unconfirmed.status_code == 422
+        assert shown(await api.thread())[ann]["author"]["name"] == NAME  # nothing changed yet
+        exported = await api.client.post("/admin/sites/a/privacy/export", data={"csrf": csrf, "email": EMAIL})
+        assert exported.status_code == 200
+        assert exported.json()["comments"][0]["text"] == "A letter to the editor."
+        erased = await api.client.post(
+            "/admin/sites/a/privacy/erase", data={"csrf": csrf, "email": EMAIL, "confirm": "erase"}
+        )
+        assert erased.status_code == 303
+        assert shown(await api.thread())[ann]["author"]["name"] == "deleted"
+        async with ctx.db.read() as tx:
+            audit = (
+                await tx.conn.execute(
+                    text(
+                        "SELECT site, actor, action, target, detail FROM audit_log"
+                        " WHERE action LIKE 'privacy.%' ORDER BY id"
+                    )
+                )
+            ).all()
+        assert [(a.site, a.action) for a in audit] == [("a", "privacy.export"), ("a", "privacy.erase")]
+        assert all(a.actor.startswith("staff:") for a in audit)
+        assert all(EMAIL not in f"{a.target}{a.detail}" and a.target.startswith("person:") for a in audit)
