@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from markupsafe import escape
+
 from kibitz import errors, guard, inputs
 from kibitz.avatar import avatar_key
 from kibitz.config import ErasePolicy, SiteConfig
@@ -244,7 +246,8 @@ async def _erase_comments(privacy: Privacy, tx: Tx, subject: Subject, done: Eras
     # Mail to others that quotes them (sent or not) goes; digests that name them are scrubbed.
     done.mails += await tx.privacy.delete_mail_about(ids)
     names = sorted(subject.names, key=len, reverse=True)
-    said = [form for name in names for form in dict.fromkeys((name, html.escape(name)))]
+    # As written in plain text, as Jinja escapes it in HTML bodies, and as the standard library does.
+    said = [form for name in names for form in dict.fromkeys((name, str(escape(name)), html.escape(name)))]
     done.mails += await tx.privacy.scrub_mail_text(subject.who.site, said, ERASED_NAME)
 
 

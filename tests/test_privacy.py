@@ -315,6 +315,7 @@ async def test_erase_leaves_no_trace_of_the_address_or_name_anywhere(api: Api) -
     assert flag.status_code == 202
     assert (await subscribe(api, EMAIL, topic="newsletter", page=None)).status_code == 202
     before = (await everything(api)).lower()
+    assert "203.0.113.7" not in before  # the client's address is never stored in clear (only hashed)
     assert EMAIL in before
     assert NAME.lower() in before
     assert (await erase_from_manage(api, manage)).status_code == 200

@@ -14,7 +14,7 @@ from kibitz.config import SiteConfig
 from kibitz.context import Context
 from kibitz.models import Anchor, Sort
 from kibitz.origins import origin_of
-from kibitz.security import client_address, rate_key
+from kibitz.security import client_address
 from kibitz.web import schemas
 
 READER_HEADER = "X-Kibitz-Reader"
@@ -47,10 +47,12 @@ def site_of(ctx: Context, site_id: str) -> SiteConfig:
 
 
 def client_of(ctx: Context, request: Request) -> tuple[str, str]:
-    """(address, rate-limit key) of the client; forwarded-for only from trusted proxies."""
+    """(address, rate-limit key) of the client; forwarded-for only from trusted proxies. The key is
+    the keyed hash of the address (an IPv6 address by its /64; Policies.address_hash): what rate
+    counters and replayable answers store, so no table holds a client's address in clear."""
     peer = request.client.host if request.client else None
     addr = client_address(peer, request.headers.get("x-forwarded-for"), ctx.settings.trusted_proxies)
-    return addr, rate_key(addr)
+    return addr, ctx.policies.address_hash(addr)
 
 
 def reader_of(ctx: Context, request: Request) -> tuple[str, str | None]:
