@@ -19,7 +19,7 @@ from kibitz.config import ErasePolicy
 from kibitz.security import suppression_key
 from kibitz.store.schema import comments, metadata, outbox, subscribers, suppressions, votes
 from kibitz.worker import default_jobs
-from tests.conftest import ORIGIN_A, Api, FakeClock, custom_api, site_table
+from tests.conftest import LOOSE, ORIGIN_A, Api, FakeClock, custom_api, site_table
 from tests.mailserver import MailServer
 from tests.test_manage import shown
 from tests.test_subscriptions import confirm_address, form_post, subscribe
@@ -213,18 +213,35 @@ async def test_asking_for_a_link_by_address_answers_alike_and_mails_only_known_a
     assert (await api.client.get("/privacy/nosuch")).status_code == 404
 
 
+async def test_asking_for_links_is_rate_limited_per_client_address(
+    tmp_path: Path, database_url: str, clock: FakeClock
+) -> None:
+    tight = {**LOOSE, "subscriptions": "2/hour"}
+    sites = [site_table("a", ORIGIN_A, rate_limits=tight), site_table("b", "https://b.example")]
+    async with custom_api(tmp_path, database_url, clock, sites=sites) as api:
+        statuses = [
+            (await form_post(api, "/privacy/a", f"email=n{i}%40reader.example")).status_code for i in range(3)
+        ]
+        assert statuses == [200, 200, 429]
+
+
 async def test_retention_job_drops_old_client_address_hashes(api: Api, clock: FakeClock) -> None:
     old = (await post(api, "Old words."))["comment"]["id"]
+    assert (await api.vote(old, 1)).status_code == 200
     clock.advance(days=31)
     new = (await post(api, "New words."))["comment"]["id"]
+    assert (await api.vote(new, 1)).status_code == 200
     ctx = api.app.state.ctx
     [job] = [j for j in default_jobs(ctx) if j.name == "address-retention"]
     await job.fn()
     async with ctx.db.read() as tx:
         rows = (await tx.conn.execute(select(comments.c.id, comments.c.client_hash))).all()
+        cast = (await tx.conn.execute(select(votes.c.comment_id, votes.c.client_hash))).all()
     hashes = {str(r.id): r.client_hash for r in rows}
     assert hashes[old] == ""
     assert hashes[new] != ""
+    voted = {str(r.comment_id): r.client_hash for r in cast}
+    assert voted == {old: "", new: hashes[new]}  # one address: the same keyed hash while kept
     assert ctx.settings.client_address_retention == timedelta(days=30)
 
 
@@ -369,6 +386,9 @@ async def test_owners_export_and_erase_from_the_admin_moderators_may_not_and_csr
         )
         assert erased.status_code == 303
         assert shown(await api.thread())[ann]["author"]["name"] == "deleted"
+        listed = await api.client.get("/admin/sites/a/newsletter/suppressions")
+        assert "An erased reader" in listed.text  # a keyed hash: nothing to lift, no address shown
+        assert EMAIL not in listed.text
         async with ctx.db.read() as tx:
             audit = (
                 await tx.conn.execute(
