@@ -23,7 +23,6 @@ from kibitz import errors, guard, inputs
 from kibitz.avatar import avatar_key
 from kibitz.config import ErasePolicy, SiteConfig
 from kibitz.events import EventKind, Events, ThreadEvent
-from kibitz.models import Thread
 from kibitz.security import Tokens, suppression_key
 from kibitz.store.db import Database
 from kibitz.store.tx import Tx
@@ -211,37 +210,48 @@ async def _export_mails(tx: Tx, subject: Subject) -> list[dict[str, Any]]:
 # -- erasers --------------------------------------------------------------------------------------
 
 
+async def _bump(
+    tx: Tx, changes: dict[int, list[tuple[EventKind, int]]], counts: dict[int, int], done: Erasure
+) -> None:
+    """One version step and thread event per changed comment, one statement pair per thread."""
+    for thread_id, items in sorted(changes.items()):
+        thread = await tx.privacy.bump(thread_id, items, counts.get(thread_id, 0))
+        first = thread.version - len(items) + 1
+        done.events.extend(
+            ThreadEvent(kind, thread.site, thread.page, thread.id, first + i, comment_id)
+            for i, (kind, comment_id) in enumerate(items)
+        )
+
+
 async def _erase_comments(privacy: Privacy, tx: Tx, subject: Subject, done: Erasure, now: datetime) -> None:
     ids = subject.comment_ids
     if not ids:
         return
-    rows = {row["id"]: row for row in await tx.privacy.comments(ids)}
-    subject.names.update(str(r["author_name"]) for r in rows.values() if r["author_name"])
-    visible = await tx.privacy.visible_ids(ids)
+    subject.names.update(str(r["author_name"]) for r in await tx.privacy.comments(ids) if r["author_name"])
+    placed = await tx.privacy.placement(ids)
     key = avatar_key(privacy.avatar_secret, subject.who.site, "")
+    changes: dict[int, list[tuple[EventKind, int]]] = {}
+    counts: dict[int, int] = {}
     if done.mode is ErasePolicy.REMOVE:
-        for comment_id in visible:  # the rules a reader's own delete follows: tombstones, counts
-            comment = await tx.comments.get(comment_id, for_update=True)
-            assert comment is not None
-            await tx.comments.mark_deleted(comment.id)
-            await tx.comments.add_visible_descendants(comment.ancestor_ids, -1)
-            thread = await tx.threads.bump(
-                comment.thread_id, count_delta=-1, kind=EventKind.COMMENT_DELETED, comment_id=comment.id
-            )
-            done.events.append(ThreadEvent.of(EventKind.COMMENT_DELETED, thread, comment.id))
-        for comment_id in ids:
-            if comment_id not in visible:  # held, rejected, spam: their words go too
-                await tx.comments.mark_deleted(comment_id)
+        # The rules a reader's own delete follows (comments.py): a tombstone stays while replies hang
+        # on it, the thread's visible count and every ancestor's visible descendants drop.
+        deltas: dict[int, int] = {}
+        for comment_id, thread_id, path, shown in placed:
+            if not shown:
+                continue  # held, rejected, spam, deleted: nobody sees it, its words go all the same
+            for ancestor in [int(part) for part in path.split("/")] if path else []:
+                deltas[ancestor] = deltas.get(ancestor, 0) - 1
+            counts[thread_id] = counts.get(thread_id, 0) - 1
+            changes.setdefault(thread_id, []).append((EventKind.COMMENT_DELETED, comment_id))
+        await tx.privacy.mark_deleted(ids)
+        await tx.comments.add_visible_descendants_many(deltas)
         await tx.privacy.anonymise_comments(ids, "", key)
     else:
         await tx.privacy.anonymise_comments(ids, ERASED_NAME, key)
-        for comment_id in visible:
-            comment = await tx.comments.get(comment_id)
-            assert comment is not None
-            thread = await tx.threads.bump(
-                comment.thread_id, kind=EventKind.COMMENT_UPDATED, comment_id=comment_id
-            )
-            done.events.append(ThreadEvent.of(EventKind.COMMENT_UPDATED, thread, comment_id))
+        for comment_id, thread_id, _, shown in placed:
+            if shown:
+                changes.setdefault(thread_id, []).append((EventKind.COMMENT_UPDATED, comment_id))
+    await _bump(tx, changes, counts, done)
     done.comments = len(ids)
     # Mail to others that quotes them (sent or not) goes; digests that name them are scrubbed.
     done.mails += await tx.privacy.delete_mail_about(ids)
@@ -253,15 +263,15 @@ async def _erase_comments(privacy: Privacy, tx: Tx, subject: Subject, done: Eras
 
 async def _erase_votes(privacy: Privacy, tx: Tx, subject: Subject, done: Erasure, now: datetime) -> None:
     taken = await tx.privacy.delete_votes(subject.who.site, subject.who.reader_ids)
-    bumped: dict[int, Thread] = {}
+    tallies: dict[int, tuple[int, int]] = {}
     for comment_id, value in taken:
-        await tx.comments.add_votes(comment_id, -1 if value > 0 else 0, -1 if value < 0 else 0)
-        comment = await tx.comments.get(comment_id)
-        assert comment is not None
-        bumped[comment_id] = await tx.threads.bump(
-            comment.thread_id, kind=EventKind.COMMENT_VOTED, comment_id=comment_id
-        )
-    done.events.extend(ThreadEvent.of(EventKind.COMMENT_VOTED, thread, cid) for cid, thread in bumped.items())
+        up, down = tallies.get(comment_id, (0, 0))
+        tallies[comment_id] = (up - (value > 0), down - (value < 0))
+    changes: dict[int, list[tuple[EventKind, int]]] = {}
+    await tx.privacy.take_votes(tallies)
+    for comment_id, thread_id, _, _ in await tx.privacy.placement(sorted(tallies)):
+        changes.setdefault(thread_id, []).append((EventKind.COMMENT_VOTED, comment_id))
+    await _bump(tx, changes, {}, done)
     done.votes = len(taken)
     await tx.privacy.delete_flags(subject.who.site, subject.who.reader_ids)
 

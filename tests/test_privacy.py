@@ -17,7 +17,16 @@ from sqlalchemy import select, text
 
 from kibitz.config import ErasePolicy
 from kibitz.security import suppression_key
-from kibitz.store.schema import comments, metadata, outbox, subscribers, suppressions, votes
+from kibitz.store.schema import (
+    comments,
+    metadata,
+    outbox,
+    subscribers,
+    suppressions,
+    votes,
+    webhook_deliveries,
+    webhooks,
+)
 from kibitz.worker import default_jobs
 from tests.conftest import LOOSE, ORIGIN_A, Api, FakeClock, custom_api, site_table
 from tests.mailserver import MailServer
@@ -314,6 +323,30 @@ async def everything(api: Api) -> str:
     return "\n".join(parts)
 
 
+async def webhook_delivery_of(api: Api, comment_id: str) -> None:
+    """A webhook of the site and the delivery of its comment.created for ``comment_id`` (written as
+    webhooks.py writes it; the receiver is never called here)."""
+    ctx = api.app.state.ctx
+    now = api.clock()
+    async with ctx.db.write() as tx:
+        await tx.conn.execute(
+            webhooks.insert().values(
+                site="a",
+                url="https://hooks.example/in",
+                events="comment.created",
+                secret="whsec_x",
+                created=now,
+            )
+        )
+        comment = await tx.comments.get(int(comment_id))
+        thread = await tx.threads.get("a", "/story")
+        assert comment is not None
+        assert thread is not None
+        await ctx.webhooks.posted(tx, thread, comment, now)
+        [delivery] = (await tx.conn.execute(select(webhook_deliveries.c.payload))).all()
+    assert NAME in delivery.payload
+
+
 async def test_erase_leaves_no_trace_of_the_address_or_name_anywhere(api: Api) -> None:
     mine, manage = await ann_with_link(api, title="A story", url=f"{ORIGIN_A}/story")
     ann = mine["comment"]["id"]
@@ -331,6 +364,7 @@ async def test_erase_leaves_no_trace_of_the_address_or_name_anywhere(api: Api) -
     )
     assert flag.status_code == 202
     assert (await subscribe(api, EMAIL, topic="newsletter", page=None)).status_code == 202
+    await webhook_delivery_of(api, ann)
     before = (await everything(api)).lower()
     assert "203.0.113.7" not in before  # the client's address is never stored in clear (only hashed)
     assert EMAIL in before

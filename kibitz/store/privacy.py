@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, delete, false, func, or_, select, update
 
+from kibitz.models import Thread
 from kibitz.store.schema import (
     akismet_checks,
     audit_log,
@@ -22,11 +23,13 @@ from kibitz.store.schema import (
     subscribers,
     subscriptions,
     suppressions,
+    thread_events,
     threads,
     trust,
     votes,
     webhook_deliveries,
 )
+from kibitz.store.threads import _thread
 
 if TYPE_CHECKING:
     from kibitz.store.tx import Tx
@@ -185,6 +188,57 @@ class PrivacyRepo:
 
     # -- erasure ----------------------------------------------------------------------------------
 
+    async def placement(self, ids: Sequence[int]) -> list[tuple[int, int, str, bool]]:
+        """(id, thread id, path, shown to readers) of each of ``ids``, in id order."""
+        out: list[tuple[int, int, str, bool]] = []
+        for chunk in _chunks(ids):
+            shown = (c.status == "approved") & (c.deleted == false())
+            stmt = (
+                select(c.id, c.thread_id, c.path, shown.label("shown")).where(c.id.in_(chunk)).order_by(c.id)
+            )
+            out.extend(
+                (int(r.id), int(r.thread_id), str(r.path), bool(r.shown))
+                for r in await self.tx.conn.execute(stmt)
+            )
+        return out
+
+    async def mark_deleted(self, ids: Sequence[int]) -> None:
+        """CommentRepo.mark_deleted for many comments: the rows stay, their words and author go."""
+        for chunk in _chunks(ids):
+            await self.tx.conn.execute(
+                update(comments)
+                .where(c.id.in_(chunk))
+                .values(
+                    deleted=True,
+                    text="",
+                    html="",
+                    author_name="",
+                    author_email="",
+                    author_url="",
+                    anchor=None,
+                )
+            )
+
+    async def bump(self, thread_id: int, changes: Sequence[tuple[str, int]], count_delta: int = 0) -> Thread:
+        """ThreadRepo.bump for several changes of one thread at once: the version moves by one per
+        change, each logged with its own version (live replay); the thread as it is now."""
+        stmt = (
+            update(threads)
+            .where(t.id == thread_id)
+            .values(version=t.version + len(changes), count=t.count + count_delta)
+            .returning(*threads.c)
+        )
+        thread = _thread((await self.tx.conn.execute(stmt)).one())
+        first = thread.version - len(changes) + 1
+        await self.tx.conn.execute(
+            thread_events.insert(),
+            [
+                {"thread_id": thread_id, "version": first + i, "kind": kind, "comment_id": comment_id}
+                for i, (kind, comment_id) in enumerate(changes)
+            ],
+        )
+        return thread
+
     async def anonymise_comments(self, ids: Sequence[int], name: str, avatar_key: str) -> None:
         """The words stay; who wrote them goes: the name becomes ``name``, the address, link, reader
         id and address hash are emptied, the avatar is everyone's erased one."""
@@ -235,6 +289,19 @@ class PrivacyRepo:
         ]
         await self.tx.conn.execute(delete(votes).where(where))
         return found
+
+    async def take_votes(self, tallies: dict[int, tuple[int, int]]) -> None:
+        """Adjust the tallies of many comments by (up, down) deltas: one statement per distinct delta."""
+        by_delta: dict[tuple[int, int], list[int]] = {}
+        for comment_id, delta in tallies.items():
+            by_delta.setdefault(delta, []).append(comment_id)
+        for (up, down), ids in sorted(by_delta.items()):
+            for chunk in _chunks(sorted(ids)):
+                await self.tx.conn.execute(
+                    update(comments)
+                    .where(c.id.in_(chunk))
+                    .values(up=c.up + up, down=c.down + down, score=c.score + up - down)
+                )
 
     async def delete_flags(self, site: str, reader_ids: Sequence[str]) -> int:
         if not reader_ids:
@@ -342,12 +409,13 @@ class PrivacyRepo:
                 delete(idempotency_keys).where(i.site == site, i.principal.in_(list(reader_ids)))
             )
         w = webhook_deliveries.c
-        for comment_id in comment_ids:
+        if (await self.tx.conn.execute(select(w.id).limit(1))).first() is None:
+            return  # (the usual case: no webhook has ever been called)
+        for start in range(0, len(comment_ids), 100):
             # The payload's comment (web/shapes.py) opens with its id (webhooks.py: compact JSON).
-            marker = f'"comment":{{"id":"{comment_id}",'
-            await self.tx.conn.execute(
-                delete(webhook_deliveries).where(w.payload.contains(marker, autoescape=True))
-            )
+            markers = [f'"comment":{{"id":"{i}",' for i in comment_ids[start : start + 100]]
+            has = or_(*(w.payload.contains(marker, autoescape=True) for marker in markers))
+            await self.tx.conn.execute(delete(webhook_deliveries).where(has))
 
     async def scrub_audit(self, site: str, email: str, instead: str) -> None:
         """The audit log keeps what staff did, not the address they did it about."""
