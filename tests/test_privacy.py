@@ -435,3 +435,34 @@ async def test_owners_export_and_erase_from_the_admin_moderators_may_not_and_csr
         assert [(a.site, a.action) for a in audit] == [("a", "privacy.export"), ("a", "privacy.erase")]
         assert all(a.actor.startswith("staff:") for a in audit)
         assert all(EMAIL not in f"{a.target}{a.detail}" and a.target.startswith("person:") for a in audit)
+
+
+async def test_live_readers_see_the_erasure_and_never_the_name_again(
+    tmp_path: Path, database_url: str
+) -> None:
+    """`kibitz privacy erase` in its own process: a reader's open stream (polling the database, no
+    Redis) gets comment.updated with "deleted"; a replay from before shows no name either."""
+    from tests.server import run_kibitz, serve
+    from tests.test_live import client, stream
+
+    with serve(tmp_path, database_url) as server:
+        async with client(server.url) as writer:
+            posted = await writer.post("/erased", "Words that stay.")  # by "Bo", bo@example.org
+            first = posted["comment"]["id"]
+            async with stream(server.url, "/erased") as reader:
+                done = await anyio.to_thread.run_sync(
+                    lambda: run_kibitz(
+                        "privacy", "erase", "--config", str(server.config), "--site", "a",
+                        "--email", "bo@example.org", "--yes", cwd=tmp_path,
+                    )
+                )  # fmt: skip
+                assert done.returncode == 0, done.stderr
+                event = await reader.event()
+                assert event.kind == "comment.updated"
+                assert event.json()["comment"]["id"] == first
+                assert event.json()["comment"]["author"]["name"] == "deleted"
+                assert "Bo" not in event.data
+            async with stream(server.url, "/erased", headers={"Last-Event-ID": "0"}) as replay:
+                created = await replay.event()
+                assert created.kind == "comment.created"
+                assert created.json()["comment"]["author"]["name"] == "deleted"
