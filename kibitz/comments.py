@@ -149,7 +149,7 @@ class Comments:
         title = inputs.title(req.title)
         url = self._article_url(site, req.url)
         a = req.anchor
-        anchor = None if a is None else inputs.anchor(a.exact, a.prefix, a.suffix, a.start, a.end)
+        anchor = None if a is None else inputs.anchor(a.exact, a.prefix, a.suffix, a.start, a.end, a.hash)
         html = markup.render(text, allow_images=site.allow_images)
         reader_id, new_reader = req.reader_id, req.reader_id is None
         # A retry after a lost 201 comes from the same reader or, for a first post, the same address.

@@ -23,6 +23,7 @@ from kibitz.config_values import (
     _bounded,
     _covers,
     _data_dir,
+    _duration,
     _hosts_or_networks,
     _http_url,
     _listen,
@@ -69,6 +70,14 @@ class AuthorPolicy(StrEnum):
     GUESTS = "guests"
     VERIFIED = "verified"
     ACCOUNTS = "accounts"
+
+
+class ErasePolicy(StrEnum):
+    """What erasing a reader does to their comments (privacy.py): keep the words without the name,
+    or take the words too (a tombstone where replies hang)."""
+
+    ANONYMISE = "anonymise"
+    REMOVE = "remove"
 
 
 class SmtpSecurity(StrEnum):
@@ -145,6 +154,8 @@ class SiteConfig:
     spam_reject: float = 0.9
     authors: AuthorPolicy = field(default_factory=lambda: AuthorPolicy.GUESTS)
     votes_per_address: int = 3
+    # What "Erase me" does to the reader's comments (privacy.py): anonymise | remove.
+    erase: ErasePolicy = field(default_factory=lambda: ErasePolicy.ANONYMISE)
     # Akismet (akismet.py): off unless a key is set; then its verdict is one more spam signal.
     akismet_key: str = field(default="", repr=False)
     # Newsletter lists, the first being the default; none given: one, "news", named after the site.
@@ -218,6 +229,9 @@ class Settings:
     mail_domain_concurrency: int = 5
     # OpenID Connect providers readers may sign in with (config_accounts.py, oidc.py).
     oidc: tuple[OidcProvider, ...] = ()
+    # How long the keyed hashes of client addresses stay on comments, votes and Akismet records
+    # before the retention job (privacy.py) drops them.
+    client_address_retention: timedelta = timedelta(days=30)
 
     @property
     def metrics_address(self) -> tuple[str, int] | None:
@@ -322,7 +336,15 @@ def _build(raw: Mapping[str, object], r: _Reader, cwd: Path, config_path: Path |
             r, top.get("mail_domain_concurrency", 5), "mail_domain_concurrency", 0, 1000
         ),
         oidc=oidc_tables(r, top.get("oidc", [])),
+        client_address_retention=_retention(r, top.get("client_address_retention", "30d")),
     )
+
+
+def _retention(r: _Reader, value: object) -> timedelta:
+    found = _duration(r, value, "client_address_retention")
+    if found is None or found < timedelta(hours=1):
+        r.fail("client_address_retention", "must be at least an hour, like '30d'")
+    return found
 
 
 def _mail_rate(r: _Reader, value: object) -> float:

@@ -26,6 +26,7 @@ from kibitz.moderation import Moderation
 from kibitz.oidc import Oidc
 from kibitz.outbound import OutboundPolicy
 from kibitz.policy import Policies
+from kibitz.privacy import Privacy
 from kibitz.security import Tokens
 from kibitz.staff import Staff
 from kibitz.store.db import Database
@@ -75,6 +76,7 @@ class Context:
     accounts: Accounts = field(init=False)
     email_sign_in: EmailSignIn = field(init=False)
     oidc: Oidc = field(init=False)
+    privacy: Privacy = field(init=False)
 
     def __post_init__(self) -> None:
         self.policies = self.comments.policies
@@ -106,6 +108,7 @@ class Context:
         self.accounts = Accounts(self.db, self.tokens, self.clock, self.policies, self.comments.avatar_secret)
         self.email_sign_in = EmailSignIn(self.accounts, self.tokens, self.campaigns.links)
         self.oidc = Oidc(self.accounts, self.settings)
+        self.privacy = Privacy(self.db, self.tokens, self.events, self.clock, self.comments.avatar_secret)
 
     @cached_property
     def reads(self) -> ReadCache:

@@ -40,6 +40,9 @@ class Anchor:
     suffix: str = ""
     start: int | None = None
     end: int | None = None
+    # A hash of the article's text when the passage was chosen (the widget's own, hex): the widget
+    # trusts start/end as they are while the article's text still has this hash.
+    hash: str = ""
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from kibitz.web import (
     oidc,
     ops,
     pages,
+    privacy,
     schemas,
     subscribe,
     subscriber_io,
@@ -283,6 +284,12 @@ def register(app: FastAPI) -> None:
         ("/newsletter/{site}/{list}/{id}", newsletter_archive.issue),
     ):
         r.add_api_route(archive_path, archive_handler, methods=["GET"], include_in_schema=False)
+    # Privacy (web/privacy.py): "Download my data" and "Erase me" from the manage page, and asking
+    # for a manage link by address.
+    r.add_api_route("/manage/{token}/data", privacy.download, methods=["POST"], include_in_schema=False)
+    r.add_api_route("/manage/{token}/erase", privacy.erase, methods=["POST"], include_in_schema=False)
+    r.add_api_route("/privacy/{site}", privacy.ask_page, methods=["GET"], include_in_schema=False)
+    r.add_api_route("/privacy/{site}", privacy.ask, methods=["POST"], include_in_schema=False)
     for action, handler in (
         ("delete", manage_pages.delete_own_comment),
         ("edit", manage_pages.edit_own_comment),
@@ -297,6 +304,7 @@ def register(app: FastAPI) -> None:
     r.add_api_route("/live.js", assets.live_js, methods=["GET"], include_in_schema=False)
     r.add_api_route("/actions.js", assets.actions_js, methods=["GET"], include_in_schema=False)
     r.add_api_route("/signin.js", assets.signin_js, methods=["GET"], include_in_schema=False)
+    r.add_api_route("/anchor.js", assets.anchor_js, methods=["GET"], include_in_schema=False)
     r.add_api_route("/newsletter.js", assets.newsletter_js, methods=["GET"], include_in_schema=False)
     # Swagger UI on /openapi.json, from files this server ships (404 with public_docs = false).
     r.add_api_route("/docs", apidocs.page, methods=["GET"], include_in_schema=False)
@@ -437,6 +445,9 @@ def _admin_pages(app: FastAPI) -> None:
         (f"{n}/cancel", admin_newsletter.cancel, "POST"),
         (f"{s}/newsletter/suppressions", admin_suppressions.suppressions, "GET"),
         (f"{s}/newsletter/suppressions/lift", admin_suppressions.lift, "POST"),
+        (f"{s}/privacy", privacy.requests_page, "GET"),
+        (f"{s}/privacy/export", privacy.requests_export, "POST"),
+        (f"{s}/privacy/erase", privacy.requests_erase, "POST"),
         ("/admin/{rest:path}", admin.not_found, "GET"),
         ("/admin/{rest:path}", admin.not_found, "POST"),
     ):

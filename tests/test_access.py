@@ -40,7 +40,7 @@ COMMENT_KEYS = {
     "status",
 }
 AUTHOR_KEYS = {"name", "avatar", "url", "badges"}
-ANCHOR_KEYS = {"exact", "prefix", "suffix", "start", "end"}
+ANCHOR_KEYS = {"exact", "prefix", "suffix", "start", "end", "hash"}
 
 
 def sites_with(**site_a: Any) -> list[dict[str, Any]]:

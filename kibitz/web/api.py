@@ -14,7 +14,7 @@ from kibitz.config import SiteConfig
 from kibitz.context import Context
 from kibitz.models import Anchor, Sort
 from kibitz.origins import origin_of
-from kibitz.security import client_address, rate_key
+from kibitz.security import client_address
 from kibitz.web import schemas
 from kibitz.web.sessions import writer_of
 
@@ -48,10 +48,12 @@ def site_of(ctx: Context, site_id: str) -> SiteConfig:
 
 
 def client_of(ctx: Context, request: Request) -> tuple[str, str]:
-    """(address, rate-limit key) of the client; forwarded-for only from trusted proxies."""
+    """(address, rate-limit key) of the client; forwarded-for only from trusted proxies. The key is
+    the keyed hash of the address (an IPv6 address by its /64; Policies.address_hash): what rate
+    counters and replayable answers store, so no table holds a client's address in clear."""
     peer = request.client.host if request.client else None
     addr = client_address(peer, request.headers.get("x-forwarded-for"), ctx.settings.trusted_proxies)
-    return addr, rate_key(addr)
+    return addr, ctx.policies.address_hash(addr)
 
 
 def reader_of(ctx: Context, request: Request) -> tuple[str, str | None]:
@@ -147,7 +149,9 @@ async def post_comment(
     addr, client = client_of(ctx, request)
     raw_reader = ctx.tokens.reader(request.headers.get(READER_HEADER))
     a = body.anchor
-    anchor = None if a is None else Anchor(a.exact, a.prefix or "", a.suffix or "", a.start, a.end)
+    anchor = (
+        None if a is None else Anchor(a.exact, a.prefix or "", a.suffix or "", a.start, a.end, a.hash or "")
+    )
     posted = await ctx.comments.post(
         PostRequest(
             site=config,

@@ -40,6 +40,7 @@ class AnchorIn(Strict):
     suffix: Annotated[Str, Field(max_length=64)] | None = None
     start: Annotated[int, Field(ge=0, le=10_000_000)] | None = None
     end: Annotated[int, Field(ge=0, le=10_000_000)] | None = None
+    hash: Annotated[Str, Field(max_length=64)] | None = None
 
 
 class PostIn(Strict):
@@ -102,6 +103,7 @@ class AnchorOut(BaseModel):
     suffix: str
     start: int | None = None
     end: int | None = None
+    hash: str | None = None
 
 
 class CommentOut(BaseModel):

@@ -86,6 +86,7 @@ class Shaper:
             "suffix": anchor.suffix,
             "start": anchor.start,
             "end": anchor.end,
+            "hash": anchor.hash or None,
         }
 
     def nodes(self, nodes: list[CommentNode]) -> list[dict[str, Any]]:

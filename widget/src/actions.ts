@@ -114,7 +114,10 @@ async function post(form: HTMLFormElement, parent: HTMLLIElement | null, text: s
     digest,
     hp: value(form, "hp") || null,
     form: form_token,
+    // A passage of the article the reader chose (anchor.js puts it on the main form).
+    anchor: parent || !form.dataset.anchor ? undefined : JSON.parse(form.dataset.anchor),
   });
+  delete form.dataset.anchor;
   const c = posted.comment;
   const held = posted.status == "pending";
   if (account == null) set("author", JSON.stringify({ ...getJson<object>("author"), ...author, notify, digest }));

@@ -131,7 +131,8 @@ function boot(): void {
       updates,
       ago,
     };
-    document.head.appendChild(h("script", { src: asset("live.js"), async: true }));
+    // Inline feedback (anchor.js): the same hook; it places the passages when the browser is idle.
+    for (const name of ["live.js", "anchor.js"]) document.head.appendChild(h("script", { src: asset(name), async: true }));
     // Signed in already, or the publisher's page names its signed-in reader: the sign-in bundle.
     if (get("session") || sso) signIn().catch(() => {});
   });

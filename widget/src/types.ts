@@ -73,6 +73,7 @@ export type Sort = "newest" | "oldest" | "votes";
 /**
  * What embed.js hands live.js (src/live.ts, loaded lazily after the first render) through
  * `window.kibitzLive`: where the widget is, its root, and the ways to draw and count comments.
+ * anchor.js (src/anchor.ts, loaded with it) reads the same object: site, page, root, lang.
  */
 export interface LiveHost {
   site: string;
