@@ -30,6 +30,7 @@ from kibitz.cli_data import (
 from kibitz.cli_import import export_comments, import_comments
 from kibitz.cli_newsletter import newsletter
 from kibitz.cli_outbox import outbox, worker
+from kibitz.cli_privacy import privacy
 from kibitz.cli_staff import admin, apikey
 from kibitz.config import Settings
 from kibitz.origins import origin
@@ -186,7 +187,7 @@ def demo(host: str, port: int, data_dir: Path, origins: tuple[str, ...]) -> None
     run_demo(host, port, data_dir, origins)
 
 
-for command in (comments, threads, worker, outbox, admin, apikey, bounces, newsletter):
+for command in (comments, threads, worker, outbox, admin, apikey, bounces, newsletter, privacy):
     main.add_command(command)
 for command in (import_comments, export_comments, backup, restore):
     main.add_command(command)

@@ -16,6 +16,7 @@ from kibitz.avatar import avatar_key
 from kibitz.config import ModerationMode, SiteConfig
 from kibitz.events import EventKind, Events, ThreadEvent
 from kibitz.models import (
+    AccountAuthor,
     Anchor,
     Author,
     Comment,
@@ -68,6 +69,7 @@ class PostRequest:
     form_token: str | None = None  # from GET .../form when the widget drew its form
     user_agent: str = ""  # for Akismet, when the site turned it on
     referrer: str = ""
+    account: AccountAuthor | None = None  # a signed-in poster: their account's name and address
 
 
 @dataclass(frozen=True)
@@ -140,11 +142,14 @@ class Comments:
         text = inputs.text(req.text)
         name = inputs.author_name(req.author_name)
         email = inputs.email(req.author_email)
+        signed_in = req.account
+        if signed_in is not None:  # the account's name and proven address, never what was typed
+            name, email = signed_in.name, signed_in.email
         author_url = inputs.web_url(req.author_url)
         title = inputs.title(req.title)
         url = self._article_url(site, req.url)
         a = req.anchor
-        anchor = None if a is None else inputs.anchor(a.exact, a.prefix, a.suffix, a.start, a.end)
+        anchor = None if a is None else inputs.anchor(a.exact, a.prefix, a.suffix, a.start, a.end, a.hash)
         html = markup.render(text, allow_images=site.allow_images)
         reader_id, new_reader = req.reader_id, req.reader_id is None
         # A retry after a lost 201 comes from the same reader or, for a first post, the same address.
@@ -159,6 +164,10 @@ class Comments:
             url=author_url,
             avatar_key=avatar_key(self.avatar_secret, site.id, reader_id),
         )
+        if signed_in is not None:
+            author = replace(
+                author, avatar_key=signed_in.avatar_key, picture=signed_in.picture, badges=signed_in.badges
+            )
         # Outside the transaction: a slow answer holds no lock (and holds the post, if none comes).
         checked = await self._akismet(req, url, text, name, email, author_url)
         now = self.clock()
@@ -214,6 +223,7 @@ class Comments:
                         client_hash=address_hash,
                         spam_score=screened.spam_score,
                         reasons=screened.reasons,
+                        account_id=signed_in.id if signed_in is not None else None,
                     )
                 )
                 if checked is not None:
@@ -309,8 +319,10 @@ class Comments:
             return
         topic = NOTIFY_TOPICS[req.notify]
         digest = req.digest if req.digest in ("instant", "daily") else "instant"
+        # A signed-in poster's address is proven (accounts.py): what they ask for is in force at once.
+        proven = req.account is not None and req.account.email == comment.author.email
         await consent.request_subscription(
-            tx, self.links, req.site.id, comment.author.email, topic, thread.id, digest, now
+            tx, self.links, req.site.id, comment.author.email, topic, thread.id, digest, now, proven=proven
         )
 
     async def _replay(self, tx: Tx, fingerprint: str, req: PostRequest, response: str) -> Posted:

@@ -16,12 +16,14 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from kibitz import origins as urls
+from kibitz.config_accounts import OidcProvider, oidc_tables
 from kibitz.config_values import (
     _DURATION_UNITS,
     _async_database_url,
     _bounded,
     _covers,
     _data_dir,
+    _duration,
     _hosts_or_networks,
     _http_url,
     _listen,
@@ -70,6 +72,14 @@ class AuthorPolicy(StrEnum):
     ACCOUNTS = "accounts"
 
 
+class ErasePolicy(StrEnum):
+    """What erasing a reader does to their comments (privacy.py): keep the words without the name,
+    or take the words too (a tombstone where replies hang)."""
+
+    ANONYMISE = "anonymise"
+    REMOVE = "remove"
+
+
 class SmtpSecurity(StrEnum):
     NONE = "none"
     STARTTLS = "starttls"
@@ -99,6 +109,7 @@ class RateLimits:
     flags: RateLimit = RateLimit(10, 3600)
     edits: RateLimit = RateLimit(30, 60)
     previews: RateLimit = RateLimit(60, 60)
+    sign_ins: RateLimit = RateLimit(10, 3600)  # sign-in links and tokens asked for (accounts.py)
 
 
 @dataclass(frozen=True)
@@ -143,10 +154,15 @@ class SiteConfig:
     spam_reject: float = 0.9
     authors: AuthorPolicy = field(default_factory=lambda: AuthorPolicy.GUESTS)
     votes_per_address: int = 3
+    # What "Erase me" does to the reader's comments (privacy.py): anonymise | remove.
+    erase: ErasePolicy = field(default_factory=lambda: ErasePolicy.ANONYMISE)
     # Akismet (akismet.py): off unless a key is set; then its verdict is one more spam signal.
     akismet_key: str = field(default="", repr=False)
     # Newsletter lists, the first being the default; none given: one, "news", named after the site.
     lists: tuple[NewsletterList, ...] = ()
+    # The publisher's own login (sso.py): an HS256 secret, or a PEM public key (RS256 or EdDSA).
+    sso_secret: str = field(default="", repr=False)
+    sso_public_key: str = ""
 
     def __post_init__(self) -> None:
         if not self.lists:
@@ -211,6 +227,11 @@ class Settings:
     # (0 = as fast as it goes) and sends in flight to one recipient domain at once (0 = no limit).
     mail_rate: float = 0.0
     mail_domain_concurrency: int = 5
+    # OpenID Connect providers readers may sign in with (config_accounts.py, oidc.py).
+    oidc: tuple[OidcProvider, ...] = ()
+    # How long the keyed hashes of client addresses stay on comments, votes and Akismet records
+    # before the retention job (privacy.py) drops them.
+    client_address_retention: timedelta = timedelta(days=30)
 
     @property
     def metrics_address(self) -> tuple[str, int] | None:
@@ -237,7 +258,7 @@ _SMTP_KEYS = tuple(f.name for f in fields(SmtpConfig))
 _SITE_KEYS = tuple(f.name for f in fields(SiteConfig))
 _RATE_KEYS = tuple(f.name for f in fields(RateLimits))
 # Settings whose environment variable holds JSON: a table, or an array of tables.
-_JSON_KEYS = {"smtp": dict, "sites": list}
+_JSON_KEYS = {"smtp": dict, "sites": list, "oidc": list}
 
 
 def load_settings(
@@ -314,7 +335,16 @@ def _build(raw: Mapping[str, object], r: _Reader, cwd: Path, config_path: Path |
         mail_domain_concurrency=_bounded(
             r, top.get("mail_domain_concurrency", 5), "mail_domain_concurrency", 0, 1000
         ),
+        oidc=oidc_tables(r, top.get("oidc", [])),
+        client_address_retention=_retention(r, top.get("client_address_retention", "30d")),
     )
+
+
+def _retention(r: _Reader, value: object) -> timedelta:
+    found = _duration(r, value, "client_address_retention")
+    if found is None or found < timedelta(hours=1):
+        r.fail("client_address_retention", "must be at least an hour, like '30d'")
+    return found
 
 
 def _mail_rate(r: _Reader, value: object) -> float:

@@ -18,6 +18,7 @@ from kibitz.config import (
     _SITE_KEYS,
     _SLUG,
     AuthorPolicy,
+    ErasePolicy,
     ListFeed,
     ModerationMode,
     NewsletterList,
@@ -25,6 +26,7 @@ from kibitz.config import (
     RateLimits,
     SiteConfig,
 )
+from kibitz.config_accounts import sso_key
 from kibitz.config_values import (
     _MAX_DURATION,
     _bounded,
@@ -77,6 +79,9 @@ def _site(r: _Reader, value: object, key: str, base_origin: str) -> SiteConfig:
             r.fail(f"{key}.moderators[{index}]", f"must be an email address, not {_show(address)}")
     edit_window = _duration(r, table.get("edit_window", "15m"), f"{key}.edit_window")
     close_after = _duration(r, table.get("close_after", ""), f"{key}.close_after", optional=True)
+    sso_secret, sso_public_key, _ = sso_key(
+        r, table.get("sso_secret", ""), table.get("sso_public_key", ""), key
+    )
     return SiteConfig(
         id=site_id,
         name=name,
@@ -95,8 +100,11 @@ def _site(r: _Reader, value: object, key: str, base_origin: str) -> SiteConfig:
         spam_reject=_fraction(r, table.get("spam_reject", 0.9), f"{key}.spam_reject"),
         authors=r.choice(AuthorPolicy, table.get("authors", "guests"), f"{key}.authors"),
         votes_per_address=_bounded(r, table.get("votes_per_address", 3), f"{key}.votes_per_address", 1, 1000),
+        erase=r.choice(ErasePolicy, table.get("erase", "anonymise"), f"{key}.erase"),
         akismet_key=r.string(table.get("akismet_key", ""), f"{key}.akismet_key").strip(),
         lists=_lists(r, table.get("lists", []), f"{key}.lists", name, tuple(origins)),
+        sso_secret=sso_secret,
+        sso_public_key=sso_public_key,
     )
 
 

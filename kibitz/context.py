@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from kibitz.accounts import Accounts
+from kibitz.accounts_email import EmailSignIn
 from kibitz.akismet import Akismet
 from kibitz.bans import Bans
 from kibitz.broker import LocalBroker, make_broker
@@ -21,8 +23,10 @@ from kibitz.feed_digests import FeedDigests
 from kibitz.metrics import Metrics
 from kibitz.migrate import upgrade
 from kibitz.moderation import Moderation
+from kibitz.oidc import Oidc
 from kibitz.outbound import OutboundPolicy
 from kibitz.policy import Policies
+from kibitz.privacy import Privacy
 from kibitz.security import Tokens
 from kibitz.staff import Staff
 from kibitz.store.db import Database
@@ -69,6 +73,10 @@ class Context:
     feed_digests: FeedDigests = field(init=False)
     subscriber_io: SubscriberIo = field(init=False)
     story_updates: StoryUpdates = field(init=False)
+    accounts: Accounts = field(init=False)
+    email_sign_in: EmailSignIn = field(init=False)
+    oidc: Oidc = field(init=False)
+    privacy: Privacy = field(init=False)
 
     def __post_init__(self) -> None:
         self.policies = self.comments.policies
@@ -96,6 +104,11 @@ class Context:
         self.feed_digests = FeedDigests(self.db, self.settings, self.campaigns, self.clock)
         self.subscriber_io = SubscriberIo(self.db, self.campaigns.links, self.clock)
         self.story_updates = StoryUpdates(self.db, self.events, self.campaigns.links, self.clock)
+        # Reader accounts: sessions, the site's ``authors`` policy, and the mailed sign-in link.
+        self.accounts = Accounts(self.db, self.tokens, self.clock, self.policies, self.comments.avatar_secret)
+        self.email_sign_in = EmailSignIn(self.accounts, self.tokens, self.campaigns.links)
+        self.oidc = Oidc(self.accounts, self.settings)
+        self.privacy = Privacy(self.db, self.tokens, self.events, self.clock, self.comments.avatar_secret)
 
     @cached_property
     def reads(self) -> ReadCache:

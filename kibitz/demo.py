@@ -348,13 +348,16 @@ def build_app(settings: Settings) -> FastAPI:
     app = create_app(settings)
     app.router.add_api_route("/", front_page, methods=["GET"], include_in_schema=False)
     app.router.add_api_route("/articles/{slug}", article_page, methods=["GET"], include_in_schema=False)
-    from kibitz import demo_feed, demo_mail  # they read DEMO_SITE from here
+    from kibitz import demo_feed, demo_mail, demo_sso  # they read DEMO_SITE from here
 
     app.router.add_api_route("/feed.xml", demo_feed.feed_xml, methods=["GET"], include_in_schema=False)
 
     app.router.add_api_route("/demo/mail", demo_mail.mail_list_page, methods=["GET"], include_in_schema=False)
     app.router.add_api_route(
         "/demo/mail/{name}", demo_mail.mail_page, methods=["GET"], include_in_schema=False
+    )
+    app.router.add_api_route(
+        "/demo/subscriber", demo_sso.subscriber_page, methods=["GET"], include_in_schema=False
     )
     return app
 

@@ -16,6 +16,12 @@ MAIL_SENDER = f"{SITE_NAME} <comments@daily-kibitz.example>"
 DEMO_DATABASE_URL = "sqlite:///kibitz.db"
 
 
+def demo_sso_secret(data_dir: Path) -> str:
+    from kibitz.demo_sso import sso_secret  # demo_sso imports the demo's pages, which import this
+
+    return sso_secret(data_dir)
+
+
 def _browser_host(host: str) -> str:
     """The host a browser on this machine uses for a server bound to ``host``."""
     if host in ("", "0.0.0.0"):  # noqa: S104 - mapping a wildcard bind to a reachable address
@@ -60,6 +66,8 @@ def demo_settings(
                 "edit_window": "15m",
                 # Its newsletter follows its own feed (demo_feed.py): a digest of the new articles.
                 "lists": [{"id": "news", "name": f"{SITE_NAME} newsletter", "feed": f"{base_url}/feed.xml"}],
+                # Its own login's key: /demo/subscriber signs its readers' tokens with it (demo_sso.py).
+                "sso_secret": demo_sso_secret(data_dir.resolve()),
             }
         ],
         # The demo is its own publisher: its article pages, read for their titles, are on this host.

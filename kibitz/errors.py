@@ -10,7 +10,10 @@
     │   └── InvalidCsv          400 invalid_csv
     ├── Unauthorized            401 unauthorized
     │   ├── InvalidCredentials  401 invalid_credentials
-    │   └── TotpRequired        401 totp_required
+    │   ├── TotpRequired        401 totp_required
+    │   ├── SignInRequired      401 sign_in_required
+    │   ├── SessionInvalid      401 session_invalid
+    │   └── InvalidSignIn       401 invalid_sign_in
     ├── Forbidden               403 forbidden
     │   ├── OriginNotAllowed    403 origin_not_allowed
     │   ├── EditWindowClosed    403 edit_window_closed
@@ -18,7 +21,8 @@
     │   ├── OwnComment          403 own_comment
     │   ├── Banned              403 banned
     │   ├── VoteLimit           403 vote_limit
-    │   └── CsrfFailed          403 csrf_failed
+    │   ├── CsrfFailed          403 csrf_failed
+    │   └── AccountRequired     403 account_required
     ├── NotFound                404 not_found
     ├── MethodNotAllowed        405 method_not_allowed
     ├── Conflict                409 conflict
@@ -108,6 +112,18 @@ class TotpRequired(Unauthorized):
     code, status, title = "totp_required", 401, "This account needs the code from its authenticator app"
 
 
+class SignInRequired(Unauthorized):
+    code, status, title = "sign_in_required", 401, "This site asks readers to sign in before they write"
+
+
+class SessionInvalid(Unauthorized):
+    code, status, title = "session_invalid", 401, "This sign-in has ended; sign in again"
+
+
+class InvalidSignIn(Unauthorized):
+    code, status, title = "invalid_sign_in", 401, "The sign-in could not be verified"
+
+
 class Forbidden(KibitzError):
     code, status, title = "forbidden", 403, "Not allowed"
 
@@ -138,6 +154,10 @@ class VoteLimit(Forbidden):
 
 class CsrfFailed(Forbidden):
     code, status, title = "csrf_failed", 403, "The form is stale or was not sent by this site; reload it"
+
+
+class AccountRequired(Forbidden):
+    code, status, title = "account_required", 403, "This site asks readers to sign in with an account"
 
 
 class NotFound(KibitzError):

@@ -195,8 +195,19 @@ def title(value: str | None, field: str = "title") -> str:
     return value
 
 
-def anchor(exact: str, prefix: str | None, suffix: str | None, start: int | None, end: int | None) -> Anchor:
-    """An inline-feedback selector: the quoted passage (≤ 500) with up to 64 characters around it."""
+_ANCHOR_HASH = re.compile(r"[0-9a-f]{1,64}")
+
+
+def anchor(
+    exact: str,
+    prefix: str | None,
+    suffix: str | None,
+    start: int | None,
+    end: int | None,
+    hash: str | None = None,
+) -> Anchor:
+    """An inline-feedback selector: the quoted passage (≤ 500) with up to 64 characters around it, and
+    the hash of the article's text it was chosen in (1–64 lower-case hex digits)."""
     fields = {"anchor.exact": exact, "anchor.prefix": prefix or "", "anchor.suffix": suffix or ""}
     for name, value in fields.items():
         check_string(name, value)
@@ -215,4 +226,7 @@ def anchor(exact: str, prefix: str | None, suffix: str | None, start: int | None
         raise errors.InvalidInput.field("anchor.start", "must not be negative")
     if end is not None and (end < 0 or (start is not None and end < start)):
         raise errors.InvalidInput.field("anchor.end", "must not be before start")
-    return Anchor(exact=exact, prefix=prefix or "", suffix=suffix or "", start=start, end=end)
+    if hash and not _ANCHOR_HASH.fullmatch(hash):
+        raise errors.InvalidInput.field("anchor.hash", "must be 1 to 64 lower-case hexadecimal digits")
+    prefix, suffix = prefix or "", suffix or ""
+    return Anchor(exact=exact, prefix=prefix, suffix=suffix, start=start, end=end, hash=hash or "")

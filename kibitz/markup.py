@@ -73,7 +73,7 @@ _DOMAINISH = re.compile(
 _EMAILISH = re.compile(r"(?:mailto:)?[^\s@/:]+@(?:[\w\-]+\.)*[\w\-]+\.?", re.IGNORECASE)
 
 
-def _new_parser() -> MarkdownIt:
+def _new_parser(*, linkify: bool = True) -> MarkdownIt:
     # The commonmark preset caps nesting at 20 (block quotes, lists, brackets): deep input stays
     # linear and the sanitiser never sees a deep tree.
     md = MarkdownIt("commonmark", {"html": False, "linkify": True, "typographer": False})
@@ -82,10 +82,21 @@ def _new_parser() -> MarkdownIt:
     # links "foo.py" and "e.g." too) and not bare emails (no mailto: links for harvesters).
     assert md.linkify is not None
     md.linkify.set({"fuzzy_link": False, "fuzzy_email": False})
+    if not linkify:
+        md.disable("linkify")
     return md
 
 
 _MD = _new_parser()
+# With fuzzy matching off, linkify links only after a scheme: "http:", "https:" and "ftp:" need a
+# "//" after them, a protocol-relative link is "//" itself, and "mailto:" is the one other. A text
+# holding neither "//" nor "mailto:" has nothing to link, so it is parsed without linkify's pass
+# over every text token: the same HTML (tests/test_markup.py checks), about a third less time.
+_MD_UNLINKED = _new_parser(linkify=False)
+
+
+def _parser_for(text: str) -> MarkdownIt:
+    return _MD if "//" in text or "mailto:" in text.lower() else _MD_UNLINKED
 
 
 def safe_url(url: str, schemes: frozenset[str] = LINK_SCHEMES) -> bool:
@@ -156,16 +167,46 @@ def render(text: str, *, allow_images: bool = False) -> str:
     link text stays, unlinked); without `allow_images` an image becomes a link to it (or its alt
     text). A link whose text looks like a URL or domain on another host shows its real target.
     """
+    plain = _plain(_BAD_CHARS.sub("\ufffd", text))
+    if plain is not None:
+        return _CLEANERS[allow_images].clean(plain)
+    return _render(_parser_for(text), text, allow_images)
+
+
+# Plain prose: nothing in it that CommonMark, linkify or HTML would read as markup. Anywhere: a
+# backslash, backtick, * _ [ ] < & ~ (escapes, code, emphasis, links, autolinks, entities,
+# strikethrough), "//" or "mailto:" (links), or blank characters other than space and line break;
+# at a line's start: a space, - + # = > or a digit (indented code, lists, headings, setext lines,
+# quotes, ordered lists); at a line's end: a space (a hard break). What is left can only be
+# paragraphs of text lines, which markdown-it renders as <p>, the lines escaped and joined by line
+# breaks: made here directly, then cleaned like the rest. tests/test_markup.py checks both ways
+# agree on thousands of generated texts. Most comments are plain prose: this is most of them.
+_NOT_PLAIN = re.compile(r"[\\`*_\[\]<&~]|//|(?i:mailto:)|[^\S \n]|(?m:^[ \-+#=>0-9]| $)")
+_PARAGRAPH_BREAK = re.compile(r"\n{2,}")
+
+
+def _plain(text: str) -> str | None:
+    """The HTML markdown-it gives ``text`` when it is plain prose, else None."""
+    text = text.strip("\n")
+    if not text or _NOT_PLAIN.search(text):
+        return None
+    return "".join(
+        "<p>" + paragraph.replace(">", "&gt;").replace('"', "&quot;") + "</p>\n"
+        for paragraph in _PARAGRAPH_BREAK.split(text)
+    )
+
+
+def _render(md: MarkdownIt, text: str, allow_images: bool) -> str:
     text = _BAD_CHARS.sub("\ufffd", text)
     env: dict[str, object] = {}
-    tokens = _MD.parse(text, env)
+    tokens = md.parse(text, env)
     for token in tokens:
         if token.type in ("heading_open", "heading_close"):
             _heading_to_paragraph(token)
         elif token.type == "inline" and token.children:
             token.children = _rewrite_inline(token.children, allow_images)
     _strengthen_headings(tokens)
-    raw = _MD.renderer.render(tokens, _MD.options, env)
+    raw = md.renderer.render(tokens, md.options, env)
     return _CLEANERS[allow_images].clean(raw)
 
 

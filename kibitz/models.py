@@ -40,6 +40,9 @@ class Anchor:
     suffix: str = ""
     start: int | None = None
     end: int | None = None
+    # A hash of the article's text when the passage was chosen (the widget's own, hex): the widget
+    # trusts start/end as they are while the article's text still has this hash.
+    hash: str = ""
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,21 @@ class Author:
     email: str  # normalised; never leaves the server through the public API
     url: str
     avatar_key: str
+    # A signed-in author's (accounts.py): the provider's https picture they chose, and their badges.
+    picture: str = ""
+    badges: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class AccountAuthor:
+    """A signed-in poster (accounts.py): what their comment carries instead of what a guest types."""
+
+    id: int
+    name: str
+    email: str  # the proven address, or ""
+    avatar_key: str  # the account's identicon
+    picture: str  # the provider's https picture when chosen, else ""
+    badges: tuple[str, ...]
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from kibitz import errors
 from kibitz.config import (
     AuthorPolicy,
     ConfigError,
+    ErasePolicy,
     ModerationMode,
     SiteConfig,
     parse_duration_setting,
@@ -37,6 +38,7 @@ KEYS = (
     "allow_images",
     "authors",
     "votes_per_address",
+    "erase",
 )
 
 
@@ -63,6 +65,7 @@ def as_dict(site: SiteConfig) -> dict[str, Any]:
         "allow_images": site.allow_images,
         "authors": site.authors.value,
         "votes_per_address": site.votes_per_address,
+        "erase": site.erase.value,
     }
 
 
@@ -119,6 +122,8 @@ def validate(changes: dict[str, Any]) -> dict[str, Any]:
             out[key] = _choice(key, value, tuple(m.value for m in ModerationMode))
         elif key == "authors":
             out[key] = _choice(key, value, tuple(a.value for a in AuthorPolicy))
+        elif key == "erase":
+            out[key] = _choice(key, value, tuple(e.value for e in ErasePolicy))
         elif key in ("hold_links", "trust_after"):
             out[key] = _int(key, value, 0, 1000)
         elif key == "votes_per_address":
@@ -146,6 +151,8 @@ def apply(site: SiteConfig, stored: dict[str, Any]) -> SiteConfig:
             values[key] = ModerationMode(value)
         elif key == "authors":
             values[key] = AuthorPolicy(value)
+        elif key == "erase":
+            values[key] = ErasePolicy(value)
         elif key in ("blocked_words", "suspect_words"):
             values[key] = tuple(value)
         elif key in ("edit_window", "close_after"):

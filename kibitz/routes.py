@@ -21,6 +21,7 @@ from kibitz.web import (
     api,
     apidocs,
     assets,
+    auth,
     bounces,
     campaigns_api,
     embedcheck,
@@ -30,8 +31,10 @@ from kibitz.web import (
     mod_links,
     newsletter,
     newsletter_archive,
+    oidc,
     ops,
     pages,
+    privacy,
     schemas,
     subscribe,
     subscriber_io,
@@ -61,6 +64,43 @@ WRITE = _problems(400, 401, 403, 404, 413, 415, 422, 429, 503)
 
 def _ok(model: type[Any], status: int = 200, description: str = "OK") -> dict[int | str, dict[str, Any]]:
     return {status: {"model": model, "description": description}}
+
+
+def _auth(app: FastAPI) -> None:
+    """Reader sign-in (web/auth.py) and the signed-in reader's account."""
+    r = app.router
+    v1 = "/api/v1"
+    signed_in = {**_ok(auth.SignedInOut), **WRITE}
+    for path, handler, method, responses, status in (
+        (
+            f"{v1}/sites/{{site}}/auth",
+            auth.options,
+            "GET",
+            {**_ok(auth.OptionsOut), **_problems(404, 422)},
+            200,
+        ),
+        (
+            f"{v1}/sites/{{site}}/auth/email",
+            auth.email_link,
+            "POST",
+            {**_ok(auth.SentOut, 202, "Accepted (the same answer for every address)"), **WRITE},
+            202,
+        ),
+        (f"{v1}/sites/{{site}}/auth/sso", auth.sso_sign_in, "POST", signed_in, 200),
+        (f"{v1}/me", auth.me, "GET", {**_ok(auth.MeOut), **_problems(401, 404)}, 200),
+        (f"{v1}/me", auth.update_me, "PATCH", {**_ok(auth.MeOut), **WRITE}, 200),
+        (f"{v1}/me/sign-out", auth.sign_out, "POST", {204: {"description": "Signed out"}, **WRITE}, 204),
+        (f"{v1}/me/join", auth.join, "POST", {**_ok(auth.JoinedOut), **WRITE}, 200),
+    ):
+        r.add_api_route(
+            path, handler, methods=[method], responses=responses, status_code=status, tags=["accounts"]
+        )
+    # The mailed link's page (GET shows a button, POST signs in); HTML, not part of the JSON API.
+    r.add_api_route("/auth/email/{token}", auth.email_link_page, methods=["GET"], include_in_schema=False)
+    r.add_api_route("/auth/email/{token}", auth.email_link_use, methods=["POST"], include_in_schema=False)
+    # OpenID Connect in the widget's popup (web/oidc.py): to the provider and back, then postMessage.
+    r.add_api_route("/auth/oidc/{provider}/start", oidc.start, methods=["GET"], include_in_schema=False)
+    r.add_api_route("/auth/oidc/{provider}/callback", oidc.callback, methods=["GET"], include_in_schema=False)
 
 
 def register(app: FastAPI) -> None:
@@ -220,6 +260,7 @@ def register(app: FastAPI) -> None:
         responses={200: {"content": {"image/svg+xml": {}}, "description": "Identicon"}, **_problems(404)},
         tags=["assets"],
     )
+    _auth(app)
     _admin_api(app)
     _admin_pages(app)
     # Pages for people, reached from links in mails (HTML; not part of the JSON API).
@@ -243,6 +284,12 @@ def register(app: FastAPI) -> None:
         ("/newsletter/{site}/{list}/{id}", newsletter_archive.issue),
     ):
         r.add_api_route(archive_path, archive_handler, methods=["GET"], include_in_schema=False)
+    # Privacy (web/privacy.py): "Download my data" and "Erase me" from the manage page, and asking
+    # for a manage link by address.
+    r.add_api_route("/manage/{token}/data", privacy.download, methods=["POST"], include_in_schema=False)
+    r.add_api_route("/manage/{token}/erase", privacy.erase, methods=["POST"], include_in_schema=False)
+    r.add_api_route("/privacy/{site}", privacy.ask_page, methods=["GET"], include_in_schema=False)
+    r.add_api_route("/privacy/{site}", privacy.ask, methods=["POST"], include_in_schema=False)
     for action, handler in (
         ("delete", manage_pages.delete_own_comment),
         ("edit", manage_pages.edit_own_comment),
@@ -256,6 +303,8 @@ def register(app: FastAPI) -> None:
     r.add_api_route("/count.js", assets.count_js, methods=["GET"], include_in_schema=False)
     r.add_api_route("/live.js", assets.live_js, methods=["GET"], include_in_schema=False)
     r.add_api_route("/actions.js", assets.actions_js, methods=["GET"], include_in_schema=False)
+    r.add_api_route("/signin.js", assets.signin_js, methods=["GET"], include_in_schema=False)
+    r.add_api_route("/anchor.js", assets.anchor_js, methods=["GET"], include_in_schema=False)
     r.add_api_route("/newsletter.js", assets.newsletter_js, methods=["GET"], include_in_schema=False)
     # Swagger UI on /openapi.json, from files this server ships (404 with public_docs = false).
     r.add_api_route("/docs", apidocs.page, methods=["GET"], include_in_schema=False)
@@ -396,6 +445,9 @@ def _admin_pages(app: FastAPI) -> None:
         (f"{n}/cancel", admin_newsletter.cancel, "POST"),
         (f"{s}/newsletter/suppressions", admin_suppressions.suppressions, "GET"),
         (f"{s}/newsletter/suppressions/lift", admin_suppressions.lift, "POST"),
+        (f"{s}/privacy", privacy.requests_page, "GET"),
+        (f"{s}/privacy/export", privacy.requests_export, "POST"),
+        (f"{s}/privacy/erase", privacy.requests_erase, "POST"),
         ("/admin/{rest:path}", admin.not_found, "GET"),
         ("/admin/{rest:path}", admin.not_found, "POST"),
     ):

@@ -67,6 +67,15 @@ class Tokens:
         return mac.hexdigest()
 
 
+ERASED_PREFIX = "hmac:"
+
+
+def suppression_key(tokens: Tokens, email: str) -> str:
+    """How the suppression list holds an erased address (privacy.py): a keyed hash of its canonical
+    form, so the list can stop mail to it without anyone reading the address back."""
+    return ERASED_PREFIX + tokens.keyed_hash("suppression", email)
+
+
 def client_address(peer: str | None, forwarded_for: str | None, trusted: Sequence[Network]) -> str:
     """The address to account a request to: the socket peer, or the first untrusted hop behind
     trusted proxies (X-Forwarded-For is believed only when the peer is a trusted proxy)."""

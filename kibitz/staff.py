@@ -274,7 +274,7 @@ class Staff:
         """A new session, or InvalidCredentials (one answer for an unknown email, a wrong password and
         a wrong code), TotpRequired (right password, code missing), RateLimited (locked out).
 
-        ``client`` is the client's rate-limit key (kibitz.security.rate_key of its address).
+        ``client`` is the client's rate-limit key (the keyed hash of its address: web/api.py client_of).
         """
         now = self.clock()
         try:

@@ -36,7 +36,7 @@ from kibitz.mail_wire import envelope_address, mail_bytes
 from kibitz.mailer import Mailer, MailError, PermanentMailError, SmtpMailer, WireMailer, classify
 from kibitz.metrics import Metrics
 from kibitz.outcomes import Outcomes, Retry
-from kibitz.security import Tokens
+from kibitz.security import Tokens, suppression_key
 from kibitz.send_limits import DomainGates, Sleep, Ticker, TokenBucket
 from kibitz.store.db import Database
 from kibitz.store.outbox import OutboxRow
@@ -53,6 +53,8 @@ Clock = Callable[[], datetime]
 MAX_ATTEMPTS = 8
 # How often a worker asks whether a periodic job is due (at most; a shorter period asks more often).
 JOB_CHECK = timedelta(seconds=30)
+# How often old client address hashes are dropped (privacy.py; client_address_retention).
+RETENTION_EVERY = timedelta(hours=1)
 TITLES_EVERY = timedelta(seconds=15)  # how often due article pages are read for their titles
 CAMPAIGNS_EVERY = timedelta(seconds=15)  # how often due campaigns start and recipients are enqueued
 BATCH = 500  # rows claimed at once
@@ -157,6 +159,7 @@ class Worker(LeasedLoop):
             owner=self.owner,
         )
         self._job_checked: dict[str, datetime] = {}
+        self._tokens: Tokens | None = None
         self.campaign_recheck = CAMPAIGN_RECHECK
 
     @property
@@ -191,8 +194,9 @@ class Worker(LeasedLoop):
         return len(rows)
 
     async def _send_batch(self, rows: list[OutboxRow]) -> None:
+        hashed = await self._erased_hash()
         async with self.db.read() as tx:
-            reasons = await tx.outbox.undeliverable(rows)
+            reasons = await tx.outbox.undeliverable(rows, hashed)
         slots = asyncio.Semaphore(self.concurrency)
         watch = CampaignWatch(self.db, {row.campaign_id for row in rows}, self.campaign_recheck)
         paused: list[int] = []
@@ -268,6 +272,15 @@ class Worker(LeasedLoop):
             return
         log.debug("outbox %s sent (%s to %s)", row.id, row.kind, row.recipient)
         await self.outcomes.sent(row.id)
+
+    async def _erased_hash(self) -> Callable[[str], str]:
+        """How an erased address is suppressed (privacy.py): its keyed hash, with the shared secret."""
+        if self._tokens is None:
+            from kibitz.context import load_secret  # the secret every process shares
+
+            self._tokens = Tokens(await load_secret(self.db, self.settings.secret_key))
+        tokens = self._tokens
+        return lambda address: suppression_key(tokens, address)
 
     async def _envelope_sender(self, row: OutboxRow) -> str:
         """The row's signed return path (VERP) when ``bounce_address`` is set; else the ``From``
@@ -398,8 +411,14 @@ def default_jobs(ctx: Context) -> list[Job]:
         if made:
             log.info("feed digests: %d made", made)
 
+    async def retention() -> None:
+        dropped = await ctx.privacy.retain(ctx.settings.client_address_retention)
+        if dropped:
+            log.info("retention: %d client address records dropped", dropped)
+
     return [
         Job("daily-digest", timedelta(days=1), digests),
+        Job("address-retention", RETENTION_EVERY, retention),
         Job("campaigns", CAMPAIGNS_EVERY, campaigns),
         Job("feed-digests", FEEDS_EVERY, feed_digests),
         Job("moderator-digest", DIGEST_EVERY, moderator_digests),

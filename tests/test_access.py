@@ -39,8 +39,8 @@ COMMENT_KEYS = {
     "deleted",
     "status",
 }
-AUTHOR_KEYS = {"name", "avatar", "url"}
-ANCHOR_KEYS = {"exact", "prefix", "suffix", "start", "end"}
+AUTHOR_KEYS = {"name", "avatar", "url", "badges"}
+ANCHOR_KEYS = {"exact", "prefix", "suffix", "start", "end", "hash"}
 
 
 def sites_with(**site_a: Any) -> list[dict[str, Any]]:

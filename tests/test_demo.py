@@ -356,3 +356,30 @@ async def test_the_demo_list_follows_its_own_feed_and_mailed_a_digest_of_the_new
     assert newest[1].headline in mails[0].text_body
     assert newest[2].headline not in mails[0].text_body  # the list knew it before
     assert "Inês Carvalho (4 votes)" in mails[0].text_body  # the most-voted comment, quoted
+
+
+async def test_the_demo_signs_its_subscribers_in_with_its_own_key(site: httpx.AsyncClient) -> None:
+    """/demo/subscriber: the paper's own login, its token signed with the demo's key (docs/sign-in.md)."""
+    origin = {"Origin": "http://127.0.0.1:8000"}
+    signed_in: dict[str, Any] = {}
+    for who in ("reader", "editor"):
+        page = await site.get("/demo/subscriber", params={"as": who})
+        assert page.status_code == 200
+        found = re.search(r'data-sso="([A-Za-z0-9_.-]+)"', page.text)
+        assert found, page.text
+        r = await site.post("/api/v1/sites/demo/auth/sso", json={"token": found.group(1)}, headers=origin)
+        assert r.status_code == 200, r.text
+        signed_in[who] = r.json()["account"]
+    assert signed_in["reader"]["name"] == "Sam Subscriber"
+    assert signed_in["reader"]["badges"] == ["verified"]
+    assert signed_in["editor"]["badges"] == ["staff", "verified"]
+    # Signed out on the paper's site: the widget gets an empty data-sso, which ends that session.
+    nobody = await site.get("/demo/subscriber", params={"as": "none"})
+    assert 'data-sso=""' in nobody.text
+    # The widget's "Sign in" mails a link, which the demo's mail pages show.
+    r = await site.post(
+        "/api/v1/sites/demo/auth/email", json={"email": "visitor@mail.example"}, headers=origin
+    )
+    assert r.status_code == 202
+    front = await site.get("/")
+    assert 'href="/demo/subscriber"' in front.text

@@ -35,7 +35,22 @@ async def api(tmp_path: Path, database_url: str, clock: FakeClock) -> AsyncItera
 PROBLEM_JSON = "application/problem+json"
 ATOM = "{http://www.w3.org/2005/Atom}"
 # The fragment template's own markup, around the sanitised comment bodies.
-TEMPLATE_TAGS = {"section", "meta", "link", "h2", "p", "article", "header", "img", "span", "a", "time", "div"}
+# blockquote: an anchored comment's quote (its anchor's `exact`, as text)
+TEMPLATE_TAGS = {
+    "section",
+    "meta",
+    "link",
+    "h2",
+    "p",
+    "article",
+    "header",
+    "img",
+    "span",
+    "a",
+    "time",
+    "div",
+    "blockquote",
+}
 FORBIDDEN_ATTRIBUTES = {"style", "srcdoc", "formaction", "action", "xlink:href", "target"}
 REL = {"nofollow", "ugc", "noopener", "noreferrer"}
 _COMMENT_BODY = re.compile(r'<div class="kibitz-text"[^>]*>(.*?)</div>', re.DOTALL)
@@ -302,6 +317,8 @@ async def test_hostile_names_titles_urls_pages_and_anchors_are_served_as_text(ap
         assert thread["thread"]["url"] == overrides.get("url"), label
         text = "".join(parsed.texts)
         assert author["name"] in text, label
+        if "anchor" in overrides:
+            assert overrides["anchor"]["exact"] in text, label  # the quote, decoded from its escaped form
         attributes = [value for _tag, attrs in parsed.elements for value in attrs.values()]
         assert page in attributes, label  # data-page, decoded from its escaped form
         if overrides.get("title"):

@@ -292,6 +292,7 @@ async def test_inline_filter_lists_only_anchored_comments_and_anchors_round_trip
         "suffix": " after",
         "start": 120,
         "end": 138,
+        "hash": "0a1b2c3d",
     }
     plain = await posted_id(api, text="General remark")
     r = await api.post(text="About this passage", anchor=anchor)
@@ -307,7 +308,12 @@ async def test_inline_filter_lists_only_anchored_comments_and_anchors_round_trip
         "suffix": "",
         "start": None,
         "end": None,
+        "hash": None,
     }
+    for bad in ("XYZ", "0A1B", "a" * 65, "12 34"):
+        r = await api.post(text="Bad hash", anchor={"exact": "words", "hash": bad})
+        assert r.status_code == 422, (bad, r.text)
+        assert r.headers["content-type"].startswith("application/problem+json")
 
     inline = await api.thread(filter="inline")
     assert sorted(ids_of(inline)) == sorted([anchored, loose])

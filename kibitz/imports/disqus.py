@@ -20,8 +20,8 @@ NS = "http://disqus.com"
 DSQ = "http://disqus.com/disqus-internals"
 
 
-def _flag(element: etree._Element, name: str, default: bool = False) -> bool:
-    value = xmlsafe.text(element, name).strip().lower()
+def _flag(fields: dict[str, etree._Element], name: str, default: bool = False) -> bool:
+    value = xmlsafe.content(fields.get(name)).strip().lower()
     return default if not value else value in ("true", "1")
 
 
@@ -42,38 +42,41 @@ class DisqusSource:
         sid = xmlsafe.attribute(element, "id")
         if not sid:
             return SkippedRecord("thread", "(no id)", "it has no dsq:id")
-        if _flag(element, "isDeleted"):
+        fields = xmlsafe.children(element)
+        if _flag(fields, "isDeleted"):
             return SkippedRecord("thread", sid, "deleted in Disqus")
         return ThreadRecord(
             source_id=sid,
-            link=xmlsafe.text(element, "link").strip(),
-            identifier=xmlsafe.text(element, "id").strip(),
-            title=xmlsafe.text(element, "title"),
-            closed=_flag(element, "isClosed"),
+            link=xmlsafe.content(fields.get("link")).strip(),
+            identifier=xmlsafe.content(fields.get("id")).strip(),
+            title=xmlsafe.content(fields.get("title")),
+            closed=_flag(fields, "isClosed"),
         )
 
     def _post(self, element: etree._Element) -> Record:
-        sid = xmlsafe.attribute(element, "id") or xmlsafe.text(element, "id").strip()
+        fields = xmlsafe.children(element)
+        sid = xmlsafe.attribute(element, "id") or xmlsafe.content(fields.get("id")).strip()
         if not sid:
             return SkippedRecord("comment", "(no id)", "it has no dsq:id or id")
-        thread = xmlsafe.child(element, "thread")
-        parent = xmlsafe.child(element, "parent")
-        created = iso_time(xmlsafe.text(element, "createdAt").strip())
+        thread = fields.get("thread")
+        parent = fields.get("parent")
+        created = iso_time(xmlsafe.content(fields.get("createdAt")).strip())
         if created is None:
             return SkippedRecord("comment", sid, "its createdAt is not a date")
-        deleted = _flag(element, "isDeleted")
-        message = xmlsafe.text(element, "message").strip()
+        deleted = _flag(fields, "isDeleted")
+        message = xmlsafe.content(fields.get("message")).strip()
         if not message and not deleted:
             return SkippedRecord("comment", sid, "it has no message")
-        author = xmlsafe.child(element, "author")
+        author = fields.get("author")
         name = email = link = ""
         if author is not None:
-            name = xmlsafe.text(author, "name") or xmlsafe.text(author, "username")
-            email = xmlsafe.text(author, "email")
-            link = xmlsafe.text(author, "link")
-        if _flag(element, "isSpam"):
+            who = xmlsafe.children(author)
+            name = xmlsafe.content(who.get("name")) or xmlsafe.content(who.get("username"))
+            email = xmlsafe.content(who.get("email"))
+            link = xmlsafe.content(who.get("link"))
+        if _flag(fields, "isSpam"):
             status = CommentStatus.SPAM
-        elif not _flag(element, "isApproved", default=True):
+        elif not _flag(fields, "isApproved", default=True):
             status = CommentStatus.PENDING
         else:
             status = CommentStatus.APPROVED

@@ -134,7 +134,7 @@ class Body:
         return self.status is CommentStatus.APPROVED and not self.deleted
 
 
-def body(record: CommentRecord, site: SiteConfig) -> Body:
+def body(record: CommentRecord, allow_images: bool) -> Body:
     """Author and text cleaned, the text rendered as every comment is; a deleted comment keeps
     nothing of its author or text (a tombstone, as a deletion in Kibitz leaves it)."""
     if record.deleted:
@@ -144,7 +144,7 @@ def body(record: CommentRecord, site: SiteConfig) -> Body:
     truncated = len(text) > inputs.MAX_TEXT
     if truncated:
         text = text[: inputs.MAX_TEXT - 1].rstrip() + "…"
-    html = markup.render(text, allow_images=site.allow_images)
+    html = markup.render(text, allow_images=allow_images)
     return Body(
         clean_name(record.author_name), clean_email(record.author_email), clean_url(record.author_url),
         text, html, truncated, record.status, False,

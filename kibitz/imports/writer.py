@@ -1,13 +1,19 @@
 """The one writer every import goes through: check the whole file (plan.py), then write it in chunks,
 parents before their replies (however the file orders them), idempotent by source id; counts, thread
-versions and the read cache stay right. An import sends no mail, webhook or notification."""
+versions and the read cache stay right. An import sends no mail, webhook or notification.
+
+A chunk's bodies are rendered in worker processes (render_pool.py) while the chunk before it is
+written: each chunk is one transaction whose new comments go in as one executemany under ids
+reserved for them, so replies in the same chunk can name their parents."""
 
 from __future__ import annotations
 
+import asyncio
 import getpass
+from array import array
 from collections import Counter, OrderedDict
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -16,17 +22,24 @@ from kibitz.avatar import avatar_key
 from kibitz.config import SiteConfig
 from kibitz.events import EventKind
 from kibitz.imports import plan as planning
-from kibitz.imports.normalise import Body, PageMap, body, fingerprint
+from kibitz.imports.normalise import Body, PageMap, fingerprint
+from kibitz.imports.plan import NONE, REASONS, Fate
 from kibitz.imports.records import CommentRecord, Source
+from kibitz.imports.render_pool import Renderer
 from kibitz.imports.report import Report
-from kibitz.models import Author, Comment
-from kibitz.store.comments import NewComment
+from kibitz.models import Author
+from kibitz.store.comments import NewComment, Place
 from kibitz.store.db import Database
-from kibitz.store.imports import CommentChange, ImportRun, Remembered
+from kibitz.store.imports import CommentChange, ImportRun, Known, Remembered
 from kibitz.store.tx import Tx
 
 CHUNK = 500  # comments per transaction: short transactions, few commits
-RECENT = 2000  # comments kept at hand as parents of the replies that follow
+AVATARS = 20_000  # authors whose avatar key is kept at hand
+RECENT = 4096  # places of the comments written last, kept at hand as parents of the replies that follow
+# Chunks after which the planner's statistics are brought up to date (PostgreSQL): the tables an
+# import fills from empty would otherwise be planned as if empty, and each chunk's look-up of source ids
+# would read every row imported so far (autovacuum comes too late).
+ANALYSE_AFTER = frozenset({2, 20, 200, 2000})
 Clock = Callable[[], datetime]
 
 
@@ -38,15 +51,29 @@ class Progress:
 
 
 @dataclass
+class _Item:
+    ordinal: int
+    record: CommentRecord
+    digest: str
+    before: Known | None
+
+
+@dataclass
+class _Batch:
+    items: list[_Item]
+    bodies: asyncio.Future[list[Body]]  # for the items that need one, in order
+
+
+@dataclass
 class _State:
     plan: planning.Plan
     report: Report
+    ids: array[int]  # ordinal -> comment id (0: not written yet; in a dry run, never)
+    placed: bytearray  # ordinal -> 1 once it is in a chunk (its replies may follow)
     thread_ids: dict[str, int] = field(default_factory=dict)  # source thread id -> thread id
-    # Source comment id -> comment id, for every comment written (or in a dry run, placed) so far.
-    comment_ids: dict[str, int] = field(default_factory=dict)
-    chunk: set[str] = field(default_factory=set)  # the source ids of the chunk being gathered
-    # The comments written last, by source id: most replies come soon after their parent.
-    recent: OrderedDict[str, Comment] = field(default_factory=OrderedDict)
+    recent: OrderedDict[int, Place] = field(default_factory=OrderedDict)  # ordinal -> place
+    written: int = 0  # chunks
+    avatars: dict[str, str] = field(default_factory=dict)  # source author -> avatar key (AVATARS at most)
 
 
 class Importer:
@@ -74,34 +101,47 @@ class Importer:
         plan = planning.scan(
             source, self.site, maps or [], report, lambda n: progress.update("checking", n, 0)
         )
-        state = _State(plan, report)
-        total = len(plan.comments)
+        count = plan.comments
+        state = _State(plan, report, array("q", bytes(8 * count)), bytearray(count))
+        total = plan.kept()
         done = 0
-        while done < total:
-            chunk: list[CommentRecord] = []
-            at_start = done
-            for record in source.records():
-                if not isinstance(record, CommentRecord):
-                    continue
-                sid = record.source_id
-                # Not in the plan (skipped), or written already (this run's earlier read, or the
-                # first of two records under one id).
-                if sid not in plan.comments or sid in state.comment_ids or sid in state.chunk:
-                    continue
-                parent = plan.comments[sid][1]
-                if parent is not None and parent not in state.comment_ids and parent not in state.chunk:
-                    continue  # its parent comes later in the file: the next read writes it
-                state.chunk.add(sid)
-                chunk.append(record)
-                done += 1
-                if len(chunk) >= CHUNK:
-                    await self._chunk(state, chunk, dry_run)
-                    chunk = []
-                    progress.update("importing", done, total)
-            await self._chunk(state, chunk, dry_run)
-            progress.update("importing", done, total)
-            if done == at_start:
-                break  # nothing more can be placed (the plan refuses loops: never reached)
+        first_read = True
+        with Renderer(self.site.allow_images, total) as renderer:
+            while done < total:
+                at_start = done
+                pending: _Batch | None = None
+                chunk: list[tuple[int, CommentRecord]] = []
+                ordinal = -1
+                for record in source.records():
+                    if not isinstance(record, CommentRecord):
+                        continue
+                    ordinal += 1
+                    fate = plan.fate[ordinal]
+                    if fate > Fate.STRANGER:
+                        if first_read:
+                            report.skip("comment", record.source_id, REASONS[Fate(fate)])
+                        continue
+                    if state.placed[ordinal]:
+                        continue
+                    parent = plan.parent_of[ordinal]
+                    if parent != NONE and not state.placed[parent]:
+                        continue  # its parent comes later in the file: the next read writes it
+                    if fate != Fate.KEEP:
+                        report.note("comment", record.source_id, REASONS[Fate(fate)])
+                    state.placed[ordinal] = 1
+                    chunk.append((ordinal, record))
+                    done += 1
+                    if len(chunk) >= CHUNK:
+                        pending = await self._next(state, chunk, pending, renderer, dry_run)
+                        chunk = []
+                        progress.update("importing", done, total)
+                first_read = False
+                pending = await self._next(state, chunk, pending, renderer, dry_run)
+                if pending is not None:
+                    await self._write(state, pending, dry_run)
+                progress.update("importing", done, total)
+                if done == at_start:
+                    break  # nothing more can be placed (the plan refuses loops: never reached)
         if not dry_run:
             async with self.db.write() as tx:
                 await tx.imports.log_run(
@@ -112,90 +152,155 @@ class Importer:
                 )  # fmt: skip
         return report
 
-    async def _chunk(self, state: _State, chunk: list[CommentRecord], dry_run: bool) -> None:
-        if not chunk:
-            return
+    async def _next(
+        self,
+        state: _State,
+        chunk: list[tuple[int, CommentRecord]],
+        pending: _Batch | None,
+        renderer: Renderer,
+        dry_run: bool,
+    ) -> _Batch | None:
+        """Start rendering ``chunk``, then write the chunk before it; the chunk is pending now."""
+        batch = await self._prepare(state, chunk, renderer) if chunk else None
+        if pending is not None:
+            await self._write(state, pending, dry_run)
+        return batch
+
+    async def _prepare(
+        self, state: _State, chunk: list[tuple[int, CommentRecord]], renderer: Renderer
+    ) -> _Batch:
+        """What an earlier run made of the chunk's comments; bodies started for those that changed."""
+        async with self.db.read() as tx:
+            known = await tx.imports.known(
+                self.site.id, state.report.source, "comment", [r.source_id for _, r in chunk]
+            )
+        items: list[_Item] = []
+        to_render: list[CommentRecord] = []
+        for ordinal, record in chunk:
+            parent_sid = record.parent_id if state.plan.parent_of[ordinal] != NONE else None
+            item = _Item(ordinal, record, fingerprint(record, parent_sid), known.get(record.source_id))
+            items.append(item)
+            if item.before is None or item.before.fingerprint != item.digest:
+                to_render.append(record)
+        return _Batch(items, renderer.render(to_render))
+
+    async def _write(self, state: _State, batch: _Batch, dry_run: bool) -> None:
+        bodies = await batch.bodies
         if dry_run:
             async with self.db.read() as tx:
-                await self._apply(tx, state, chunk, dry_run=True)
+                await self._apply(tx, state, batch.items, iter(bodies), dry_run=True)
         else:
             async with self.db.write() as tx:
-                await self._apply(tx, state, chunk, dry_run=False)
-        state.chunk.clear()  # each of them is in comment_ids now
+                await self._apply(tx, state, batch.items, iter(bodies), dry_run=False)
+            state.written += 1
+            if state.written in ANALYSE_AFTER:
+                async with self.db.write() as tx:
+                    await tx.imports.analyse()
 
-    async def _apply(self, tx: Tx, state: _State, chunk: list[CommentRecord], *, dry_run: bool) -> None:
-        site, source, now = self.site.id, state.report.source, self.clock()
-        known = await tx.imports.known(site, source, "comment", [r.source_id for r in chunk])
+    async def _apply(
+        self, tx: Tx, state: _State, items: list[_Item], bodies: Iterator[Body], *, dry_run: bool
+    ) -> None:
+        source, now = state.report.source, self.clock()
         counts: Counter[int] = Counter()
         touched: set[int] = set()
-        # Written once at the end of the chunk, not a statement per comment.
-        remembered: list[Remembered] = []
-        shown_below: Counter[int] = Counter()  # comment id -> visible replies added under it
-        for record in chunk:
-            thread_sid, parent_sid = state.plan.comments[record.source_id]
-            digest = fingerprint(record, parent_sid)
-            thread_id = await self._thread(tx, state, thread_sid, record.created, dry_run=dry_run)
-            before = known.get(record.source_id)
-            if before is not None and before.fingerprint == digest:
-                state.comment_ids[record.source_id] = before.target_id
+        new: list[tuple[_Item, int, Body]] = []  # (item, thread id, body)
+        await self._threads(tx, state, items, dry_run=dry_run)
+        for item in items:
+            record = item.record
+            thread_id = state.thread_ids[state.plan.thread_ids[state.plan.thread_of[item.ordinal]]]
+            before = item.before
+            if before is not None and before.fingerprint == item.digest:
+                state.ids[item.ordinal] = before.target_id
                 state.report.unchanged_one("comment")
                 continue  # not rendered again: a second run of a big file only reads it
-            stored = body(record, self.site)
+            stored = next(bodies)
             if stored.truncated:
-                state.report.note(
-                    "comment", record.source_id, "longer than Kibitz keeps: cut to 10,000 chars"
-                )
+                cut = "longer than Kibitz keeps: cut to 10,000 chars"
+                state.report.note("comment", record.source_id, cut)
             if before is not None:
-                state.comment_ids[record.source_id] = before.target_id
+                state.ids[item.ordinal] = before.target_id
                 state.report.updated_one("comment")
                 if not dry_run:
                     thread_id, delta = await self._update(
-                        tx, source, before.target_id, record, stored, digest
+                        tx, source, before.target_id, record, stored, item.digest
                     )
                     counts[thread_id] += delta
                     touched.add(thread_id)
                 continue
             state.report.created_one("comment")
-            if dry_run:
-                state.comment_ids[record.source_id] = 0  # placed: its replies may follow
-                continue
-            parent = await self._parent(tx, state, parent_sid) if parent_sid else None
-            # One avatar per source author (by address, else name): their comments look alike.
-            who = f"import:{source}:{stored.email or stored.name}"
-            author = Author(stored.name, stored.email, stored.url, avatar_key(self.avatar_secret, site, who))
-            comment = await tx.comments.insert(
+            if not dry_run:
+                new.append((item, thread_id, stored))
+        if new:
+            await self._insert(tx, state, new, counts, touched, now)
+        # One version per thread per chunk: readers' caches look again, live readers reload.
+        await tx.threads.bump_many({t: counts[t] for t in touched}, kind=EventKind.THREAD_CHANGED)
+
+    async def _insert(
+        self,
+        tx: Tx,
+        state: _State,
+        new: list[tuple[_Item, int, Body]],
+        counts: Counter[int],
+        touched: set[int],
+        now: datetime,
+    ) -> None:
+        """Store a chunk's new comments in one statement, parents before their replies."""
+        site, source = self.site.id, state.report.source
+        ids = await tx.imports.reserve_comment_ids(len(new))
+        for (item, _, _), comment_id in zip(new, ids, strict=True):
+            state.ids[item.ordinal] = comment_id
+        in_chunk = {item.ordinal for item, _, _ in new}
+        parents = {state.plan.parent_of[item.ordinal] for item, _, _ in new} - {NONE}
+        lookup = [state.ids[p] for p in parents if p not in in_chunk and p not in state.recent]
+        fetched = await tx.imports.places(lookup) if lookup else {}
+        chunk_places: dict[int, Place] = {}
+        rows: list[tuple[int, NewComment, Place | None]] = []
+        remembered: list[Remembered] = []
+        shown_below: Counter[int] = Counter()  # comment id -> visible replies added under it
+        for (item, thread_id, stored), comment_id in zip(new, ids, strict=True):
+            record, p = item.record, state.plan.parent_of[item.ordinal]
+            parent: Place | None = None
+            if p != NONE:
+                parent = chunk_places.get(p) or state.recent.get(p) or fetched[state.ids[p]]
+            place = parent.child(comment_id) if parent else Place(comment_id, None, "", 0)
+            chunk_places[item.ordinal] = place
+            author = Author(stored.name, stored.email, stored.url, self._avatar(state, stored))
+            rows.append((
+                comment_id,
                 NewComment(
-                    thread_id=thread_id, parent=parent, status=stored.status, text=stored.text,
+                    thread_id=thread_id, parent=None, status=stored.status, text=stored.text,
                     html=stored.html, renderer_version=markup.RENDERER_VERSION, author=author,
                     reader_id="", created=record.created, anchor=None, site=site,
                     reasons=("import",), deleted=stored.deleted, up=record.up, down=record.down,
                     edited=record.edited,
-                )
-            )  # fmt: skip
-            remembered.append(Remembered(site, source, "comment", record.source_id, comment.id, digest, now))
-            state.comment_ids[record.source_id] = comment.id
-            state.recent[record.source_id] = comment
-            if len(state.recent) > RECENT:
-                state.recent.popitem(last=False)
+                ),
+                parent,
+            ))  # fmt: skip
+            remembered.append(
+                Remembered(site, source, "comment", record.source_id, comment_id, item.digest, now)
+            )
             touched.add(thread_id)
             if stored.visible:
-                shown_below.update(comment.ancestor_ids)
+                shown_below.update(place.ancestor_ids)
                 counts[thread_id] += 1
+        await tx.imports.insert_comments(rows)
         await tx.imports.remember_many(remembered)
         await tx.comments.add_visible_descendants_many(shown_below)
-        for thread_id in sorted(touched):
-            # One version per thread per chunk: readers' caches look again, live readers reload.
-            await tx.threads.bump(thread_id, counts[thread_id], kind=EventKind.THREAD_CHANGED)
+        for ordinal, place in chunk_places.items():
+            state.recent[ordinal] = place
+        while len(state.recent) > RECENT:
+            state.recent.popitem(last=False)
 
-    async def _parent(self, tx: Tx, state: _State, sid: str) -> Comment:
-        """A reply's parent, made by this run a moment ago (kept) or earlier (read)."""
-        found = state.recent.get(sid)
-        if found is not None:
-            state.recent.move_to_end(sid)
-            return found
-        comment = await tx.comments.get(state.comment_ids[sid])
-        assert comment is not None
-        return comment
+    def _avatar(self, state: _State, stored: Body) -> str:
+        """One avatar per source author (by address, else name): their comments look alike. Kept for
+        the authors met last, as most write more than once."""
+        who = f"import:{state.report.source}:{stored.email or stored.name}"
+        key = state.avatars.get(who)
+        if key is None:
+            key = state.avatars[who] = avatar_key(self.avatar_secret, self.site.id, who)
+            if len(state.avatars) > AVATARS:
+                del state.avatars[next(iter(state.avatars))]
+        return key
 
     async def _update(
         self, tx: Tx, source: str, comment_id: int, record: CommentRecord, stored: Body, digest: str
@@ -214,35 +319,48 @@ class Importer:
         await tx.comments.add_visible_descendants(current.ancestor_ids, delta)
         return current.thread_id, delta
 
-    async def _thread(self, tx: Tx, state: _State, sid: str, first: datetime, *, dry_run: bool) -> int:
-        """The thread a source thread became (made now, or by an earlier run, or already there)."""
-        if sid in state.thread_ids:
-            return state.thread_ids[sid]
-        site, source, now = self.site.id, state.report.source, self.clock()
-        target = state.plan.threads[sid]
-        known = (await tx.imports.known(site, source, "thread", [sid])).get(sid)
-        if known is not None:
-            state.report.unchanged_one("thread")
+    async def _threads(self, tx: Tx, state: _State, items: list[_Item], *, dry_run: bool) -> None:
+        """The threads the chunk's comments go in, found (made by an earlier run, or already there
+        for their page) or made, a statement for all of them rather than several for each."""
+        first: dict[str, datetime] = {}
+        for item in items:
+            sid = state.plan.thread_ids[state.plan.thread_of[item.ordinal]]
+            if sid not in state.thread_ids and sid not in first:
+                first[sid] = item.record.created  # created when its first comment was
+        if not first:
+            return
+        site, source, report, now = self.site.id, state.report.source, state.report, self.clock()
+        for sid, known in (await tx.imports.known(site, source, "thread", first)).items():
+            report.unchanged_one("thread")
             state.thread_ids[sid] = known.target_id
-            return known.target_id
-        existing = await tx.threads.get(site, target.page)
-        if existing is not None:
-            state.report.note("thread", sid, "its page already has a thread: the comments join it")
-        else:
-            state.report.created_one("thread")
+            del first[sid]
+        targets = {sid: state.plan.threads[sid] for sid in first}
+        existing = await tx.threads.get_many(site, [target.page for target in targets.values()])
+        new: dict[str, tuple[str, str, str, datetime]] = {}  # page -> what its new thread is made with
+        for sid, target in targets.items():
+            if target.page in existing or target.page in new:
+                report.note("thread", sid, "its page already has a thread: the comments join it")
+            else:
+                report.created_one("thread")
+                # A site's close_after counts from the thread's first comment.
+                new[target.page] = (target.page, target.title, target.url, min(first[sid], now))
         if dry_run:
-            state.thread_ids[sid] = 0
-            return 0
-        # Created when its first comment was: a site's close_after counts from then.
-        thread = existing or await tx.threads.get_or_create(
-            site, target.page, target.title, target.url, min(first, now)
-        )
-        await tx.threads.fill_missing(thread.id, title=target.title, url=target.url)
-        if target.closed and not thread.closed:
-            await tx.threads.set_closed(thread.id, True, kind=EventKind.THREAD_CHANGED)
-        await tx.imports.remember(site, source, "thread", sid, thread.id, "", now)
-        state.thread_ids[sid] = thread.id
-        return thread.id
+            state.thread_ids.update(dict.fromkeys(targets, 0))
+            return
+        await tx.threads.create_many(site, list(new.values()), now)
+        made = await tx.threads.get_many(site, list(new))
+        remembered: list[Remembered] = []
+        for sid, target in targets.items():
+            thread = existing.get(target.page) or made[target.page]
+            if target.page in existing:
+                await tx.threads.fill_missing(thread.id, title=target.title, url=target.url)
+            if target.closed and not thread.closed:
+                await tx.threads.set_closed(thread.id, True, kind=EventKind.THREAD_CHANGED)
+                thread = replace(thread, closed=True)
+                existing[target.page] = thread
+            remembered.append(Remembered(site, source, "thread", sid, thread.id, "", now))
+            state.thread_ids[sid] = thread.id
+        await tx.imports.remember_many(remembered)
 
 
 def _actor() -> str:

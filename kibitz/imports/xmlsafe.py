@@ -83,6 +83,7 @@ def elements(path: Path, wanted: set[str], depth: int = 1) -> Iterator[etree._El
         parser = etree.iterparse(
             _Prefixed(head, stream),
             events=("end",),
+            tag=[f"{{*}}{name}" for name in sorted(wanted)],  # lxml hands over only these, any namespace
             resolve_entities=False,
             no_network=True,
             load_dtd=False,
@@ -92,14 +93,15 @@ def elements(path: Path, wanted: set[str], depth: int = 1) -> Iterator[etree._El
         )
         try:
             for _event, element in parser:
-                if local(element.tag) in wanted and _depth(element) == depth:
-                    yield element
-                    element.clear()
-                    # Drop what came before too: an element's earlier siblings are done with.
-                    while element.getprevious() is not None:
-                        parent = element.getparent()
-                        assert parent is not None
-                        del parent[0]
+                if _depth(element) != depth:
+                    continue  # a namesake deeper down (a Disqus post's <thread>): part of its element
+                yield element
+                element.clear()
+                # Drop what came before too: an element's earlier siblings are done with.
+                while element.getprevious() is not None:
+                    parent = element.getparent()
+                    assert parent is not None
+                    del parent[0]
         except etree.XMLSyntaxError as exc:
             where = str(exc).split(" (<string>")[0]
             raise Refused(f"{path.name} is not well-formed XML ({where}); nothing was imported") from None
@@ -107,17 +109,35 @@ def elements(path: Path, wanted: set[str], depth: int = 1) -> Iterator[etree._El
 
 def text(element: etree._Element, name: str) -> str:
     """The text of the first child named ``name`` (any namespace), "" when absent."""
-    for child in element:
-        if local(child.tag) == name:
-            return "".join(child.itertext())
-    return ""
+    found = element.find(f"{{*}}{name}")
+    if found is None:
+        return ""
+    if len(found) == 0:
+        return found.text or ""
+    return "".join(found.itertext())
+
+
+def children(element: etree._Element) -> dict[str, etree._Element]:
+    """An element's children by local name (the first of each name): one walk for many look-ups."""
+    found: dict[str, etree._Element] = {}
+    for item in element:
+        tag = item.tag
+        if isinstance(tag, str):
+            found.setdefault(_local(tag), item)
+    return found
+
+
+def content(element: etree._Element | None) -> str:
+    """An element's text, nested elements' included ("" for None)."""
+    if element is None:
+        return ""
+    if len(element) == 0:
+        return element.text or ""
+    return "".join(element.itertext())
 
 
 def child(element: etree._Element, name: str) -> etree._Element | None:
-    for item in element:
-        if local(item.tag) == name:
-            return item
-    return None
+    return element.find(f"{{*}}{name}")
 
 
 def attribute(element: etree._Element, name: str) -> str:

@@ -29,6 +29,7 @@ def _anchor(raw: str | None) -> Anchor | None:
         suffix=data.get("suffix", ""),
         start=data.get("start"),
         end=data.get("end"),
+        hash=data.get("hash", ""),
     )
 
 
@@ -40,6 +41,8 @@ def anchor_json(anchor: Anchor | None) -> str | None:
         data["start"] = anchor.start
     if anchor.end is not None:
         data["end"] = anchor.end
+    if anchor.hash:
+        data["hash"] = anchor.hash
     return json.dumps(data, ensure_ascii=False)
 
 
@@ -57,7 +60,12 @@ def to_comment(row: Any) -> Comment:
         html=row.html,
         renderer_version=row.renderer_version,
         author=Author(
-            name=row.author_name, email=row.author_email, url=row.author_url, avatar_key=row.avatar_key
+            name=row.author_name,
+            email=row.author_email,
+            url=row.author_url,
+            avatar_key=row.avatar_key,
+            picture=row.avatar_url,
+            badges=tuple(b for b in row.badges.split(",") if b),
         ),
         reader_id=row.reader_id,
         account_id=row.account_id,
@@ -99,6 +107,7 @@ class NewComment:
     up: int = 0
     down: int = 0
     edited: datetime | None = None
+    account_id: int | None = None  # a signed-in author's account (accounts.py)
 
 
 @dataclass(frozen=True)
@@ -165,42 +174,73 @@ def shown_clause() -> ColumnElement[bool]:
 _INSERT = comments.insert().returning(*comments.c)
 
 
+@dataclass(frozen=True)
+class Place:
+    """Where a comment sits in its thread's tree: what a reply to it needs to be stored."""
+
+    id: int
+    root_id: int | None
+    path: str
+    depth: int
+
+    @classmethod
+    def of(cls, comment: Comment) -> Place:
+        return cls(comment.id, comment.root_id, comment.path, comment.depth)
+
+    @property
+    def ancestor_ids(self) -> list[int]:
+        return [int(part) for part in self.path.split("/")] if self.path else []
+
+    def child(self, comment_id: int) -> Place:
+        """The place of a reply to this comment stored under ``comment_id``."""
+        path = f"{self.path}/{self.id}" if self.path else str(self.id)
+        return Place(comment_id, self.root_id or self.id, path, self.depth + 1)
+
+
+def comment_values(new: NewComment, parent: Place | None) -> dict[str, Any]:
+    """A new comment as the row it is stored as (without its id); its root, path and depth follow
+    from its parent's place."""
+    return {
+        "thread_id": new.thread_id,
+        "parent_id": parent.id if parent else None,
+        "root_id": (parent.root_id or parent.id) if parent else None,
+        "path": (f"{parent.path}/{parent.id}" if parent.path else str(parent.id)) if parent else "",
+        "depth": parent.depth + 1 if parent else 0,
+        "status": new.status.value,
+        "text": new.text,
+        "html": new.html,
+        "renderer_version": new.renderer_version,
+        "author_name": new.author.name,
+        "author_email": new.author.email,
+        "author_url": new.author.url,
+        "avatar_key": new.author.avatar_key,
+        "avatar_url": new.author.picture,
+        "badges": ",".join(new.author.badges),
+        "account_id": new.account_id,
+        "reader_id": new.reader_id,
+        "created": new.created,
+        "anchor": anchor_json(new.anchor),
+        "site": new.site,
+        "client_hash": new.client_hash,
+        "spam_score": new.spam_score,
+        "reasons": ",".join(new.reasons),
+        "deleted": new.deleted,
+        "up": new.up,
+        "down": new.down,
+        "score": new.up - new.down,
+        "edited": new.edited,
+    }
+
+
 class CommentRepo:
     def __init__(self, tx: Tx) -> None:
         self.tx = tx
 
     async def insert(self, new: NewComment) -> Comment:
         """Store a comment; its root, path and depth follow from its parent."""
-        parent = new.parent
-        values = {
-            "thread_id": new.thread_id,
-            "parent_id": parent.id if parent else None,
-            "root_id": (parent.root_id or parent.id) if parent else None,
-            "path": (f"{parent.path}/{parent.id}" if parent.path else str(parent.id)) if parent else "",
-            "depth": parent.depth + 1 if parent else 0,
-            "status": new.status.value,
-            "text": new.text,
-            "html": new.html,
-            "renderer_version": new.renderer_version,
-            "author_name": new.author.name,
-            "author_email": new.author.email,
-            "author_url": new.author.url,
-            "avatar_key": new.author.avatar_key,
-            "reader_id": new.reader_id,
-            "created": new.created,
-            "anchor": anchor_json(new.anchor),
-            "site": new.site,
-            "client_hash": new.client_hash,
-            "spam_score": new.spam_score,
-            "reasons": ",".join(new.reasons),
-            "deleted": new.deleted,
-            "up": new.up,
-            "down": new.down,
-            "score": new.up - new.down,
-            "edited": new.edited,
-        }
-        # Values as parameters, not .values(): one compiled statement, cached (imports insert millions).
-        result = await self.tx.conn.execute(_INSERT, values)
+        parent = None if new.parent is None else Place.of(new.parent)
+        # Values as parameters, not .values(): one compiled statement, cached.
+        result = await self.tx.conn.execute(_INSERT, comment_values(new, parent))
         return to_comment(result.one())
 
     async def get(self, comment_id: int, *, for_update: bool = False) -> Comment | None:

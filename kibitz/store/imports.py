@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import and_, func, select, text, update
 
+from kibitz.store.comments import NewComment, Place, comment_values
 from kibitz.store.schema import comments, import_ids, import_runs
 
 if TYPE_CHECKING:
@@ -108,7 +109,49 @@ class ImportRepo:
     async def remember_many(self, rows: Sequence[Remembered]) -> None:
         """``remember`` for many records in one statement (executemany)."""
         if rows:
-            await self.tx.conn.execute(insert(import_ids), [row._asdict() for row in rows])
+            await self.tx.insert_rows(import_ids, [row._asdict() for row in rows])
+
+    async def reserve_comment_ids(self, count: int) -> list[int]:
+        """``count`` ids for comments stored by ``insert_comments`` in this transaction (so replies
+        in the same chunk can name their parents before anything is written)."""
+        if count <= 0:
+            return []
+        if self.tx.dialect == "postgresql":
+            rows = await self.tx.conn.execute(
+                text("SELECT nextval(pg_get_serial_sequence('comments', 'id')) FROM generate_series(1, :n)"),
+                {"n": count},
+            )
+            return sorted(int(row[0]) for row in rows)
+        # SQLite: the write transaction holds the database's one write lock until it commits.
+        top = (await self.tx.conn.execute(select(func.coalesce(func.max(comments.c.id), 0)))).scalar_one()
+        return list(range(int(top) + 1, int(top) + 1 + count))
+
+    async def insert_comments(self, rows: Sequence[tuple[int, NewComment, Place | None]]) -> None:
+        """Store many comments under reserved ids in one statement (executemany): (id, comment,
+        its parent's place or None)."""
+        if rows:
+            await self.tx.insert_rows(
+                comments, [{"id": id_, **comment_values(new, parent)} for id_, new, parent in rows]
+            )
+
+    async def places(self, comment_ids: Iterable[int]) -> dict[int, Place]:
+        """Where these comments sit in their trees (parents of replies an import is about to store)."""
+        c = comments.c
+        wanted = sorted(set(comment_ids))
+        found: dict[int, Place] = {}
+        for start in range(0, len(wanted), 500):
+            rows = await self.tx.conn.execute(
+                select(c.id, c.root_id, c.path, c.depth).where(c.id.in_(wanted[start : start + 500]))
+            )
+            found.update({int(r.id): Place(int(r.id), r.root_id, r.path, int(r.depth)) for r in rows})
+        return found
+
+    async def analyse(self) -> None:
+        """Bring the planner's statistics of what an import fills up to date (PostgreSQL; SQLite
+        plans these look-ups off the primary key whatever it knows)."""
+        if self.tx.dialect == "postgresql":
+            await self.tx.conn.execute(text("ANALYZE import_ids"))
+            await self.tx.conn.execute(text("ANALYZE comments"))
 
     async def refingerprint(
         self, site: str, source: str, kind: str, source_id: str, fingerprint: str, now: datetime

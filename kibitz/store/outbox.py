@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -263,18 +263,25 @@ class OutboxRepo:
         row = (await self.tx.conn.execute(select(outbox).where(o.id == outbox_id))).first()
         return to_row(row) if row else None
 
-    async def still_deliverable(self, row: OutboxRow) -> str | None:
+    async def still_deliverable(
+        self, row: OutboxRow, hashed: Callable[[str], str] | None = None
+    ) -> str | None:
         """None when the mail may go now; otherwise why not (checked at send time, QUALITY T41)."""
-        return (await self.undeliverable([row])).get(row.id)
+        return (await self.undeliverable([row], hashed)).get(row.id)
 
-    async def undeliverable(self, rows: Sequence[OutboxRow]) -> dict[int, str]:
+    async def undeliverable(
+        self, rows: Sequence[OutboxRow], hashed: Callable[[str], str] | None = None
+    ) -> dict[int, str]:
         """Of ``rows``, those that may not go now, with the reason: a handful of queries for the
         whole batch the worker is about to send. A suppressed address (a hard bounce, a complaint:
-        store/suppressions.py) gets no mail at all, not even a confirmation."""
+        store/suppressions.py) gets no mail at all, not even a confirmation. ``hashed``: the keyed
+        hash an erased address is suppressed under (privacy.py), when the caller knows the key."""
         conn = self.tx.conn
         suppressed: dict[tuple[str, str], str] = {}
         sites = sorted({r.site for r in rows} | {EVERY_SITE})
-        for addresses in _chunks(sorted({r.recipient for r in rows})):
+        recipients = {r.recipient for r in rows}
+        as_hash = {r: hashed(r) for r in recipients} if hashed is not None else {}
+        for addresses in _chunks(sorted(recipients | set(as_hash.values()))):
             query = select(sp.c.site, sp.c.email, sp.c.reason).where(
                 sp.c.email.in_(addresses), sp.c.site.in_(sites)
             )
@@ -289,6 +296,9 @@ class OutboxRepo:
         reasons: dict[int, str] = {}
         for row in rows:
             reason = suppressed.get((row.site, row.recipient)) or suppressed.get((EVERY_SITE, row.recipient))
+            if reason is None and row.recipient in as_hash:
+                key = as_hash[row.recipient]
+                reason = suppressed.get((row.site, key)) or suppressed.get((EVERY_SITE, key))
             if reason is not None:
                 reasons[row.id] = f"suppressed: {reason}"
             elif row.campaign_id is not None and campaign_state.get(row.campaign_id) in (None, "cancelled"):

@@ -19,6 +19,10 @@ from sqlalchemy import (
     text,
 )
 
+from kibitz.store.schema_accounts import account_identities as account_identities
+from kibitz.store.schema_accounts import account_sessions as account_sessions
+from kibitz.store.schema_accounts import accounts as accounts
+from kibitz.store.schema_accounts import sign_ins as sign_ins
 from kibitz.store.schema_base import Id as Id
 from kibitz.store.schema_base import UTCDateTime as UTCDateTime
 from kibitz.store.schema_base import metadata as metadata
@@ -124,12 +128,17 @@ comments = Table(
     Column("mod_edited", Boolean, nullable=False, server_default="0"),
     Column("spam_score", Float, nullable=False, server_default="0"),
     Column("reasons", Text, nullable=False, server_default=""),  # why it was held: comma-separated codes
+    # A signed-in author's badges when posted (staff, moderator, verified: comma-separated) and the
+    # provider's picture they chose (https, shown as is, never proxied); "" for guests (0018).
+    Column("badges", String(200), nullable=False, server_default=""),
+    Column("avatar_url", String(2048), nullable=False, server_default=""),
     CheckConstraint("status IN ('approved','pending','rejected','spam')", name="status"),
     Index("ix_comments_thread_top", "thread_id", "parent_id", "created"),
     Index("ix_comments_root", "root_id"),
     Index("ix_comments_thread_created", "thread_id", "created"),
     Index("ix_comments_site_status_created", "site", "status", "created", "id"),
     Index("ix_comments_site_email", "site", "author_email"),
+    Index("ix_comments_account", "account_id"),  # an account's comments: its export, erasure (0018)
     # Top-level pages in "newest" and "votes" order read straight off these (scanned backwards),
     # however many comments a thread holds (migration 0004).
     Index(

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import literal, or_, select, update
+from sqlalchemy import bindparam, literal, or_, select, update
 
 from kibitz.models import Thread
 from kibitz.store.schema import thread_events, threads
@@ -57,6 +57,28 @@ class ThreadRepo:
         thread = await self.get(site, page)
         assert thread is not None
         return thread
+
+    async def get_many(self, site: str, pages: Sequence[str]) -> dict[str, Thread]:
+        """The threads of these pages that exist, by page."""
+        found: dict[str, Thread] = {}
+        wanted = sorted(set(pages))
+        for start in range(0, len(wanted), 500):  # below SQLite's limit on bound parameters
+            stmt = select(threads).where(t.site == site, t.page.in_(wanted[start : start + 500]))
+            found.update({row.page: _thread(row) for row in await self.tx.conn.execute(stmt)})
+        return found
+
+    async def create_many(
+        self, site: str, new: Sequence[tuple[str, str, str, datetime]], now: datetime
+    ) -> None:
+        """``get_or_create`` for many (page, title, url, created) at once (imports); pages that have a
+        thread already keep it."""
+        if new:
+            stmt = self.tx.upsert(threads).on_conflict_do_nothing(index_elements=["site", "page"])
+            rows = [
+                {"site": site, "page": page, "title": title, "url": url, "created": when, "page_due": now}
+                for page, title, url, when in new
+            ]
+            await self.tx.conn.execute(stmt, rows)
 
     async def fill_missing(self, thread_id: int, *, title: str, url: str) -> None:
         """Set title and url where the thread has none yet (the first comment may not carry them)."""
@@ -126,6 +148,31 @@ class ThreadRepo:
             )
         )
         return thread
+
+    async def bump_many(self, deltas: Mapping[int, int], *, kind: str) -> None:
+        """``bump`` for many threads at once (imports): three statements, however many threads."""
+        if not deltas:
+            return
+        ordered = sorted(deltas)  # one lock order for every writer (PostgreSQL)
+        await self.tx.conn.execute(
+            update(threads)
+            .where(t.id == bindparam("thread"))
+            .values(version=t.version + 1, count=t.count + bindparam("delta")),
+            [{"thread": thread_id, "delta": deltas[thread_id]} for thread_id in ordered],
+        )
+        versions: dict[int, int] = {}
+        for start in range(0, len(ordered), 500):  # below SQLite's limit on bound parameters
+            rows = await self.tx.conn.execute(
+                select(t.id, t.version).where(t.id.in_(ordered[start : start + 500]))
+            )
+            versions.update({int(row.id): int(row.version) for row in rows})
+        await self.tx.conn.execute(
+            thread_events.insert(),
+            [
+                {"thread_id": thread_id, "version": versions[thread_id], "kind": kind, "comment_id": None}
+                for thread_id in ordered
+            ],
+        )
 
     async def bump_site(self, site: str) -> None:
         """Raise the version of every thread of a site, each with a ``thread.changed`` event (a

@@ -70,6 +70,9 @@ SETTINGS = (
     Setting("close_after", "Close threads after", "duration", "e.g. 30d; empty keeps threads open."),
     Setting("allow_images", "Allow images", "bool", "Let comments show images from Markdown."),
     Setting("votes_per_address", "Votes per address", "int", "Votes one address may give one comment."),
+    Setting("erase", "Erasing a reader", "choice", "What \"Erase me\" does to their comments.",
+            (("anonymise", "Anonymise: keep the words, name shown as \"deleted\""),
+             ("remove", "Remove the words too (a tombstone where replies hang)"))),
 )  # fmt: skip
 
 

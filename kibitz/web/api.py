@@ -14,8 +14,9 @@ from kibitz.config import SiteConfig
 from kibitz.context import Context
 from kibitz.models import Anchor, Sort
 from kibitz.origins import origin_of
-from kibitz.security import client_address, rate_key
+from kibitz.security import client_address
 from kibitz.web import schemas
+from kibitz.web.sessions import writer_of
 
 READER_HEADER = "X-Kibitz-Reader"
 SiteId = Annotated[str, Path(max_length=64, pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
@@ -47,10 +48,12 @@ def site_of(ctx: Context, site_id: str) -> SiteConfig:
 
 
 def client_of(ctx: Context, request: Request) -> tuple[str, str]:
-    """(address, rate-limit key) of the client; forwarded-for only from trusted proxies."""
+    """(address, rate-limit key) of the client; forwarded-for only from trusted proxies. The key is
+    the keyed hash of the address (an IPv6 address by its /64; Policies.address_hash): what rate
+    counters and replayable answers store, so no table holds a client's address in clear."""
     peer = request.client.host if request.client else None
     addr = client_address(peer, request.headers.get("x-forwarded-for"), ctx.settings.trusted_proxies)
-    return addr, rate_key(addr)
+    return addr, ctx.policies.address_hash(addr)
 
 
 def reader_of(ctx: Context, request: Request) -> tuple[str, str | None]:
@@ -142,10 +145,13 @@ async def post_comment(
     ctx = ctx_of(request)
     config = site_of(ctx, site)
     key = idempotency_key(idempotency)
+    reader = await writer_of(ctx, request, config)
     addr, client = client_of(ctx, request)
     raw_reader = ctx.tokens.reader(request.headers.get(READER_HEADER))
     a = body.anchor
-    anchor = None if a is None else Anchor(a.exact, a.prefix or "", a.suffix or "", a.start, a.end)
+    anchor = (
+        None if a is None else Anchor(a.exact, a.prefix or "", a.suffix or "", a.start, a.end, a.hash or "")
+    )
     posted = await ctx.comments.post(
         PostRequest(
             site=config,
@@ -169,6 +175,7 @@ async def post_comment(
             form_token=body.form,
             user_agent=request.headers.get("user-agent", ""),
             referrer=request.headers.get("referer", ""),
+            account=ctx.accounts.author(reader) if reader is not None else None,
         )
     )
     # A held comment, a shadow-banned one, or one caught by a blocked word: its poster sees it as
@@ -233,6 +240,7 @@ async def patch_comment(
     """PATCH /api/v1/comments/{id} — edit one's own comment within the edit window."""
     ctx = ctx_of(request)
     site = await _comment_site(ctx, request, comment)
+    await writer_of(ctx, request, site)
     updated = await ctx.comments.edit(
         site, int(comment), bearer(authorization), body.text, client_of(ctx, request)[1]
     )
@@ -255,6 +263,7 @@ async def vote(request: Request, comment: CommentIdPath, body: schemas.VoteIn) -
     """POST /api/v1/comments/{id}/vote — set this reader's vote to +1, 0 or -1."""
     ctx = ctx_of(request)
     site = await _comment_site(ctx, request, comment)
+    await writer_of(ctx, request, site)
     reader, signed = reader_of(ctx, request)
     addr, key = client_of(ctx, request)
     tally = await ctx.votes.vote(site, int(comment), reader, body.value, key, addr)
@@ -268,6 +277,7 @@ async def flag(request: Request, comment: CommentIdPath, body: schemas.FlagIn) -
     """POST /api/v1/comments/{id}/flag — a reader reports a comment to the moderators."""
     ctx = ctx_of(request)
     site = await _comment_site(ctx, request, comment)
+    await writer_of(ctx, request, site)
     reader, signed = reader_of(ctx, request)
     await ctx.votes.flag(site, int(comment), reader, body.reason, client_of(ctx, request)[1])
     headers = {READER_HEADER: signed} if signed else None

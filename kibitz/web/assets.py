@@ -1,5 +1,5 @@
-"""The widget's built scripts (GET /embed.js, /count.js, /live.js, /actions.js, /newsletter.js), read
-from kibitz/static once and kept in memory."""
+"""The widget's built scripts (GET /embed.js, /count.js, /live.js, /actions.js, /anchor.js,
+/newsletter.js), read from kibitz/static once and kept in memory."""
 
 from __future__ import annotations
 
@@ -81,3 +81,15 @@ async def actions_js(request: Request) -> Response:
     """GET /actions.js — posting, votes, dialogs and following, loaded by embed.js on the reader's
     first interaction."""
     return _serve(request, "actions.js")
+
+
+async def signin_js(request: Request) -> Response:
+    """GET /signin.js — the reader's sign-in and the "signed in as" line, loaded by embed.js when the
+    reader asks to sign in or already is."""
+    return _serve(request, "signin.js")
+
+
+async def anchor_js(request: Request) -> Response:
+    """GET /anchor.js — inline feedback (choosing a passage, marks in the article, placing anchors
+    again in a changed article), loaded by embed.js after its first render."""
+    return _serve(request, "anchor.js")

@@ -44,9 +44,11 @@ MAX_DISCARD = 4 * 1024 * 1024
 LINGER_SECONDS = 5.0
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _SITE_PATH = re.compile(r"^/api/v1/sites/([^/]+)/")
-ALLOW_HEADERS = "Content-Type, Authorization, X-Kibitz-Reader, Idempotency-Key, Last-Event-ID"
+ALLOW_HEADERS = (
+    "Content-Type, Authorization, X-Kibitz-Reader, X-Kibitz-Session, Idempotency-Key, Last-Event-ID"
+)
 ALLOW_METHODS = "GET, POST, PATCH, DELETE"
-EXPOSE_HEADERS = "X-Kibitz-Reader, Retry-After"
+EXPOSE_HEADERS = "X-Kibitz-Reader, X-Kibitz-Session, Retry-After"
 # Distinct (site, Origin) refusals logged per process; past it they stay quiet (clients choose Origins).
 MAX_REFUSED_LOGGED = 256
 SiteLookup = Callable[[str], SiteConfig | None]

@@ -40,6 +40,7 @@ class AnchorIn(Strict):
     suffix: Annotated[Str, Field(max_length=64)] | None = None
     start: Annotated[int, Field(ge=0, le=10_000_000)] | None = None
     end: Annotated[int, Field(ge=0, le=10_000_000)] | None = None
+    hash: Annotated[Str, Field(max_length=64)] | None = None
 
 
 class PostIn(Strict):
@@ -91,6 +92,9 @@ class AuthorOut(BaseModel):
     name: str
     avatar: str | None
     url: str | None
+    badges: list[str] = Field(
+        default_factory=list, description="A signed-in author's: staff, moderator, verified"
+    )
 
 
 class AnchorOut(BaseModel):
@@ -99,6 +103,7 @@ class AnchorOut(BaseModel):
     suffix: str
     start: int | None = None
     end: int | None = None
+    hash: str | None = None
 
 
 class CommentOut(BaseModel):

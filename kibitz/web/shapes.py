@@ -13,6 +13,10 @@ def rfc3339(when: datetime) -> str:
     return when.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+# A tombstone's author: nothing of who wrote it.
+TOMBSTONE_AUTHOR: dict[str, Any] = {"name": "", "avatar": None, "url": None}
+
+
 class Shaper:
     """Turns comments into public dictionaries; knows the public base URL for avatar links."""
 
@@ -28,11 +32,9 @@ class Shaper:
         return {
             "id": str(comment.id),
             "parent": str(comment.parent_id) if comment.parent_id is not None else None,
-            "author": {
-                "name": comment.author.name if shown else "",
-                "avatar": f"{self.avatar_base}{comment.author.avatar_key}.svg" if shown else None,
-                "url": (comment.author.url or None) if shown else None,
-            },
+            "author": self.author(comment)
+            if shown
+            else {"name": "", "avatar": None, "url": None, "badges": []},
             "html": comment.html if shown else "",
             "created": rfc3339(comment.created),
             "edited": rfc3339(comment.edited) if comment.edited else None,
@@ -49,16 +51,23 @@ class Shaper:
             "status": comment.status.value if shown else "deleted",
         }
 
+    def author(self, comment: Comment) -> dict[str, Any]:
+        """A shown comment's author: a signed-in author's badges, and the provider's https picture
+        when they chose it (linked as is, never proxied), else the identicon."""
+        author = comment.author
+        return {
+            "name": author.name,
+            "avatar": author.picture or f"{self.avatar_base}{author.avatar_key}.svg",
+            "url": author.url or None,
+            "badges": list(author.badges),
+        }
+
     def own(self, comment: Comment, status: str) -> dict[str, Any]:
         """What a comment's own author sees of it, whatever its status: the whole comment, marked
         with the status its author may know (a held comment is "pending")."""
         shaped = self.comment(comment)
         shaped.update(
-            author={
-                "name": comment.author.name,
-                "avatar": f"{self.avatar_base}{comment.author.avatar_key}.svg",
-                "url": comment.author.url or None,
-            },
+            author=self.author(comment),
             html=comment.html,
             deleted=comment.deleted,
             status=status,
@@ -77,6 +86,7 @@ class Shaper:
             "suffix": anchor.suffix,
             "start": anchor.start,
             "end": anchor.end,
+            "hash": anchor.hash or None,
         }
 
     def nodes(self, nodes: list[CommentNode]) -> list[dict[str, Any]]:

@@ -13,6 +13,7 @@ from kibitz.context import Context
 from kibitz.subscriptions import Subscriptions, links_for
 from kibitz.web.api import SiteId, client_of, ctx_of, json_response, site_of
 from kibitz.web.schemas import Str, Strict
+from kibitz.web.sessions import writer_of
 
 
 class SubscribeIn(Strict):
@@ -43,6 +44,8 @@ async def subscribe(request: Request, site: SiteId, body: SubscribeIn) -> Respon
     bad ``form`` token gets the same 202, and nothing is stored or sent."""
     ctx = ctx_of(request)
     config = site_of(ctx, site)
+    if body.topic != "newsletter":  # following a discussion is a comment reader's write (``authors``)
+        await writer_of(ctx, request, config)
     answer = await subscriptions_of(ctx).subscribe(
         config,
         body.email,

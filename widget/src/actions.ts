@@ -89,12 +89,17 @@ async function submit(form: HTMLFormElement): Promise<void> {
 }
 
 async function post(form: HTMLFormElement, parent: HTMLLIElement | null, text: string): Promise<void> {
-  const author = { name: value(form, "name"), email: value(form, "email"), url: value(form, "url") };
+  // Signed in (signin.ts): the account's name and proven address go with the post, not the fields.
+  const account = H.root.dataset.signedIn;
+  const author =
+    account != null
+      ? { name: account, email: "", url: "" }
+      : { name: value(form, "name"), email: value(form, "email"), url: value(form, "url") };
   const notify = value(form, "notify") || "none";
   const digest = value(form, "digest") || "instant";
   const missing: [string, string][] = [];
   if (!author.name) missing.push(["name", w.needName]);
-  if (notify != "none" && !author.email) missing.push(["email", w.needEmail]);
+  if (notify != "none" && !author.email && account == null) missing.push(["email", w.needEmail]);
   if (missing.length) throw check(missing);
   const form_token = await useToken();
   const data = ((H.root.getRootNode() as ShadowRoot).host as HTMLElement).dataset;
@@ -109,10 +114,13 @@ async function post(form: HTMLFormElement, parent: HTMLLIElement | null, text: s
     digest,
     hp: value(form, "hp") || null,
     form: form_token,
+    // A passage of the article the reader chose (anchor.js puts it on the main form).
+    anchor: parent || !form.dataset.anchor ? undefined : JSON.parse(form.dataset.anchor),
   });
+  delete form.dataset.anchor;
   const c = posted.comment;
   const held = posted.status == "pending";
-  set("author", JSON.stringify({ ...getJson<object>("author"), ...author, notify, digest }));
+  if (account == null) set("author", JSON.stringify({ ...getJson<object>("author"), ...author, notify, digest }));
   if (posted.reader) set("reader", posted.reader);
   set("token:" + c.id, JSON.stringify({ token: posted.token, created: Date.now(), text }));
   // Commented here; until the public thread shows it (held, shadow ban), live.js draws it for its author.

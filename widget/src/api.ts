@@ -32,8 +32,11 @@ export async function call<T>(method: string, path: string, body?: unknown, toke
   if (method == "GET" && Date.now() - wrote < FRESH) path += (path.includes("?") ? "&" : "?") + "fresh=" + wrote;
   if (body !== undefined) headers["Content-Type"] = "application/json";
   const reader = get("reader");
-  // Reads stay anonymous (the same for every reader, cacheable, no preflight).
+  const session = get("session");
+  // Reads stay anonymous (the same for every reader, cacheable, no preflight); the account's own
+  // page (/api/v1/me) is the one read that needs the session.
   if (method != "GET" && reader) headers["X-Kibitz-Reader"] = reader;
+  if (session && (method != "GET" || path.startsWith("/api/v1/me"))) headers["X-Kibitz-Session"] = session;
   if (token) headers.Authorization = "Bearer " + token;
   let res: Response;
   try {
@@ -51,6 +54,8 @@ export async function call<T>(method: string, path: string, body?: unknown, toke
   if (issued) set("reader", issued);
   const data: any = res.status == 204 ? null : await res.json().catch(() => null);
   if (!res.ok) {
+    // The sign-in ended (signed out elsewhere, erased): the widget is a guest's again.
+    if (data && data.code == "session_invalid") set("session", null);
     const retry = Number(res.headers.get("Retry-After")) || 0;
     throw new ApiError(res.status, (data && data.code) || "", (data && data.errors) || [], retry);
   }

@@ -28,6 +28,9 @@ let list: HTMLOListElement;
 let heading: HTMLElement;
 let invite: HTMLElement;
 let mainForm: HTMLFormElement;
+let accountBar: HTMLElement;
+let signIns: Promise<(b: HTMLButtonElement) => Promise<void>> | undefined;
+let sso: string | null = null; // data-sso: the publisher's token for its signed-in reader ("" signed out)
 let closedNote: HTMLElement;
 let offNote: HTMLElement;
 let empty: HTMLElement;
@@ -59,6 +62,13 @@ function boot(): void {
   if (!host || host.shadowRoot || !script) return;
   setBase((base = script.src.replace(/\/embed\.js([?#].*)?$/, "")));
   site = host.dataset.site || "";
+  sso = host.getAttribute("data-sso");
+  // Back from a mailed sign-in link: the session rides in the fragment; keep it, then drop it.
+  const back = /[#&]kibitz-session=([^&]+)/.exec(location.hash);
+  if (back) {
+    set("session", decodeURIComponent(back[1] as string));
+    history.replaceState(null, "", location.pathname + location.search);
+  }
   page = host.dataset.page || location.pathname.replace(/(.)\/+$/, "$1");
   const stored = get("sort") as Sort;
   sort = SORTS.indexOf(stored) >= 0 ? stored : "newest";
@@ -121,14 +131,32 @@ function boot(): void {
       updates,
       ago,
     };
-    document.head.appendChild(h("script", { src: asset("live.js"), async: true }));
+    // Inline feedback (anchor.js): the same hook; it places the passages when the browser is idle.
+    for (const name of ["live.js", "anchor.js"]) document.head.appendChild(h("script", { src: asset(name), async: true }));
+    // Signed in already, or the publisher's page names its signed-in reader: the sign-in bundle.
+    if (get("session") || sso) signIn().catch(() => {});
   });
+}
+
+/** signin.js, loaded once: sign-in (mailed link, provider popup, the publisher's token) and the account line. */
+function signIn(): Promise<(b: HTMLButtonElement) => Promise<void>> {
+  return (signIns ||= new Promise((ready, fail) => {
+    window.kibitzSignIn = { site, base, root, bar: accountBar, sso, announce, button, ready };
+    const s = h("script", { src: asset("signin.js"), async: true });
+    s.onerror = () => {
+      signIns = undefined;
+      s.remove();
+      fail(new Error("signin.js"));
+    };
+    document.head.appendChild(s);
+  }));
 }
 
 function skeleton(): HTMLElement {
   heading = h("h2", { tabindex: -1 }, t.comments);
   invite = h("p", { class: "kb-invite", "data-invite": "" }, t.invite);
   mainForm = formEl("main");
+  accountBar = h("div", { class: "kb-account", "data-account": "" }, button("sign-in", t.signIn, { class: "kb-ghost" }));
   closedNote = h("p", { class: "kb-closed", hidden: true }, t.closed);
   offNote = h("p", { class: "kb-off", role: "status", "data-unavailable": "", hidden: true }, t.off);
   tabs = SORTS.map((s) =>
@@ -151,6 +179,7 @@ function skeleton(): HTMLElement {
     ),
     offNote,
     closedNote,
+    accountBar,
     mainForm,
     h("div", { class: "kb-bar" }, filter, h("div", { role: "tablist", "aria-label": t.sortBy }, tabs)),
     h("div", { role: "tabpanel", id: "kb-list" }, list, empty),
@@ -309,6 +338,7 @@ function onClick(e: Event): void {
   const b = el.closest<HTMLButtonElement>("button[data-action]");
   if (!b) return;
   if (b.dataset.action == "load-more") more();
+  else if (b.closest("[data-account]")) signIn().then((click) => click(b), () => announce(t.off));
   else act((a) => a.click(current(b)));
 }
 

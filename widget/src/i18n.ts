@@ -48,6 +48,7 @@ const en = {
   follow: "Follow",
   off: "Comments are unavailable right now.",
   updates: "updates to this story",
+  signIn: "Sign in",
 };
 
 export type Strings = typeof en;
@@ -95,7 +96,8 @@ von der Moderation bearbeitet
 Die Kommentare sind geschlossen.
 Folgen
 Die Kommentare sind gerade nicht verfügbar.
-Aktualisierungen dieses Artikels`,
+Aktualisierungen dieses Artikels
+Anmelden`,
   fr: `% commentaire
 % commentaires
 Commentaires
@@ -138,7 +140,8 @@ modifié par la modération
 Les commentaires sont fermés.
 Suivre
 Les commentaires sont indisponibles pour le moment.
-mises à jour de cet article`,
+mises à jour de cet article
+Se connecter`,
   es: `% comentario
 % comentarios
 Comentarios
@@ -181,7 +184,8 @@ editado por la moderación
 Los comentarios están cerrados.
 Seguir
 Los comentarios no están disponibles en este momento.
-actualizaciones de esta noticia`,
+actualizaciones de esta noticia
+Iniciar sesión`,
   tr: `% yorum
 % yorum
 Yorumlar
@@ -224,7 +228,8 @@ moderatör tarafından düzenlendi
 Yorumlar kapalı.
 Takip et
 Yorumlar şu anda kullanılamıyor.
-bu habere dair güncellemeler`,
+bu habere dair güncellemeler
+Giriş yap`,
 };
 
 /** The reader's strings and language (see `setLang`). */

@@ -42,11 +42,14 @@ function voteButton(c: Comment, value: number, own: boolean): HTMLButtonElement 
   return b;
 }
 
-function authorEl(c: Comment): HTMLElement {
+function authorEl(c: Comment): HTMLElement[] {
   const { name, url } = c.author;
-  return url && /^https?:\/\//i.test(url)
-    ? h("a", { class: "kb-name", "data-author": "", href: url, rel: "nofollow ugc noopener noreferrer" }, name)
-    : h("span", { class: "kb-name", "data-author": "" }, name);
+  const el =
+    url && /^https?:\/\//i.test(url)
+      ? h("a", { class: "kb-name", "data-author": "", href: url, rel: "nofollow ugc noopener noreferrer" }, name)
+      : h("span", { class: "kb-name", "data-author": "" }, name);
+  // A signed-in author's badges (staff, moderator, verified), as the server stored them with the post.
+  return [el, ...(c.author.badges || []).map((b) => h("span", { class: "kb-badge", "data-badge": b }, b))];
 }
 
 /** The article of one comment (without its replies). */

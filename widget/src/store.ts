@@ -9,7 +9,9 @@
  * else by a shadow ban, or not shown yet; "1" from older widgets. live.js asks `GET /api/v1/comments/ID`
  * about them after each load, draws them for their author, and drops an id once the public thread has
  * it, once it is rejected or gone, or 30 days after it was posted; the key itself stays),
- * `kibitz:wrote` (when the reader last changed anything, ms: reads skip shared caches for a while after).
+ * `kibitz:wrote` (when the reader last changed anything, ms: reads skip shared caches for a while after),
+ * `kibitz:session` (the signed-in reader's session, sent in X-Kibitz-Session; signin.ts),
+ * `kibitz:sso-sub` (the publisher's `sub` a session was made for by its data-sso token).
  */
 
 const memory: Record<string, string> = {};

@@ -30,6 +30,10 @@ h2{font-size:1.25em;margin:0;font-weight:700}
 .kb-invite{margin:0;color:var(--muted)}
 .kb-follow{margin-inline-start:auto}
 .kb-off,.kb-empty{color:var(--muted);margin:12px 0}
+.kb-account{display:flex;flex-wrap:wrap;align-items:center;gap:6px 10px;margin:0 0 10px;font-size:.87em;color:var(--muted)}
+.kb-account input{flex:1 1 12em;min-width:0;padding:6px 8px;border:1px solid var(--border);border-radius:var(--radius)}
+.kb-badge{margin-inline-start:6px;padding:0 6px;border:1px solid var(--accent);border-radius:9px;font-size:.8em;color:var(--accent)}
+.kb[data-signed-in] .kb-row{display:none}
 .kb[data-closed] :is([data-action=reply],[data-form=reply],[data-action=follow],[data-form=follow],[data-follow-done]),
 .kb[data-down] :is(form,.kb-bar,.kb-follow,.kb-invite,.kb-more,.kb-acts){display:none}
 .kb-form{display:grid;gap:10px;margin:0 0 20px}

@@ -6,6 +6,8 @@ export interface Author {
   name: string;
   avatar: string | null;
   url: string | null;
+  /** A signed-in author's: staff, moderator, verified (absent from older servers' answers). */
+  badges?: string[];
 }
 
 export interface Comment {
@@ -71,6 +73,7 @@ export type Sort = "newest" | "oldest" | "votes";
 /**
  * What embed.js hands live.js (src/live.ts, loaded lazily after the first render) through
  * `window.kibitzLive`: where the widget is, its root, and the ways to draw and count comments.
+ * anchor.js (src/anchor.ts, loaded with it) reads the same object: site, page, root, lang.
  */
 export interface LiveHost {
   site: string;
@@ -130,9 +133,26 @@ export interface ActHost {
   ready(actions: Actions): void;
 }
 
+/**
+ * What embed.js hands signin.js through `window.kibitzSignIn`: where the widget is, its root and the
+ * bar where the sign-in button or the signed-in reader's name goes; the publisher's token (`data-sso`).
+ */
+export interface SignInHost {
+  site: string;
+  base: string;
+  root: HTMLElement;
+  bar: HTMLElement;
+  /** The widget element's data-sso: the publisher's token, "" (its reader signed out), or null. */
+  sso: string | null;
+  announce(text: string): void;
+  button(action: string, label: string, attrs?: Record<string, string | boolean>): HTMLButtonElement;
+  ready(click: (b: HTMLButtonElement) => Promise<void>): void;
+}
+
 declare global {
   interface Window {
     kibitzLive?: LiveHost;
     kibitzAct?: ActHost;
+    kibitzSignIn?: SignInHost;
   }
 }
