@@ -2,10 +2,11 @@
 retention of client address hashes.
 
 A person is an ``Identity``: the site, the canonical address (and its keyed hash, how the suppression
-list holds it), the reader ids their comments were posted under, and, once reader accounts exist, an
-account id. Export and erase walk ``PARTS``, one entry per kind of record; a new table of personal
-data (accounts, identities, sessions) is one more ``Part``. Erasing is one transaction; the thread
-events go out after it commits, so caches and live readers see the change at once.
+list holds it), the reader ids their comments were posted under, and a signed-in reader's account id.
+Export and erase walk ``PARTS``, one entry per kind of record (reader accounts, with their ways to
+sign in and their sessions, are one); a new table of personal data is one more ``Part``. Erasing is
+one transaction; the thread events go out after it commits, so caches and live readers see the
+change at once.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ class Identity:
     email: str
     email_hash: str = ""  # suppression_key(email): how the suppression list holds it
     reader_ids: tuple[str, ...] = ()
-    account_id: int | None = None  # reader accounts (not in this branch yet)
+    account_id: int | None = None  # a signed-in reader's account (accounts.py)
 
 
 @dataclass
@@ -55,6 +56,7 @@ class Subject:
     who: Identity
     comment_ids: list[int]
     subscriber_id: int | None
+    account_ids: list[int] = field(default_factory=list)  # their reader accounts on the site
     names: set[str] = field(default_factory=set)  # the names they posted under (for mail scrubbing)
 
 
@@ -67,6 +69,7 @@ class Erasure:
     votes: int = 0
     subscriptions: bool = False
     mails: int = 0
+    accounts: int = 0
     events: list[ThreadEvent] = field(default_factory=list)
 
     def counts(self) -> dict[str, Any]:
@@ -76,6 +79,7 @@ class Erasure:
             "votes": self.votes,
             "subscriber": self.subscriptions,
             "mails": self.mails,
+            "accounts": self.accounts,
         }
 
 
@@ -303,7 +307,29 @@ async def _erase_records(privacy: Privacy, tx: Tx, subject: Subject, done: Erasu
         await tx.privacy.scrub_audit(who.site, who.email, ERASED)
 
 
-# The declared walk: a table of personal data is one entry here (accounts add theirs at merge).
+async def _export_accounts(tx: Tx, subject: Subject) -> list[dict[str, Any]]:
+    rows = await tx.accounts.export(subject.account_ids)
+    return [_times(row) for row in rows]
+
+
+def _times(value: Any) -> Any:
+    """A record with every time in it as RFC 3339 text, however deep."""
+    if isinstance(value, datetime):
+        return _when(value)
+    if isinstance(value, dict):
+        return {key: _times(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_times(item) for item in value]
+    return value
+
+
+async def _erase_accounts(privacy: Privacy, tx: Tx, subject: Subject, done: Erasure, now: datetime) -> None:
+    # After the comments (which let go of the accounts): the accounts, their ways to sign in, their
+    # sessions (signed out at once everywhere: every request reads them) and links mailed to them.
+    done.accounts = await tx.accounts.erase(subject.who.site, subject.account_ids, subject.who.email)
+
+
+# The declared walk: a table of personal data is one entry here.
 PARTS: tuple[Part, ...] = (
     Part("subscriber", _export_subscriber, None),
     Part("comments", _export_comments, _erase_comments),
@@ -313,6 +339,7 @@ PARTS: tuple[Part, ...] = (
     Part("newsletter", _export_newsletter, None),  # the same subscriber row
     Part("mails", _export_mails, _erase_mail),
     Part("records", None, _erase_records),
+    Part("accounts", _export_accounts, _erase_accounts),  # sign-ins: ways, sessions, links
 )
 
 
@@ -333,6 +360,12 @@ class Privacy:
         """The identity of a canonical address already checked (a manage link's holder)."""
         return Identity(site_id, address, suppression_key(self.tokens, address))
 
+    def of_account(self, site_id: str, account_id: int, email: str, reader_ids: Sequence[str]) -> Identity:
+        """The identity of a signed-in reader: their account, its proven address ("" for none) and
+        the reader ids their browser holds."""
+        email_hash = suppression_key(self.tokens, email) if email else ""
+        return Identity(site_id, email, email_hash, tuple(reader_ids), account_id)
+
     def identity(self, site: SiteConfig, email: str, reader_ids: Sequence[str] = ()) -> Identity:
         """The identity of an address on ``site`` (InvalidInput when it is none)."""
         address = inputs.email(email, "email")
@@ -343,10 +376,16 @@ class Privacy:
     async def _resolve(self, tx: Tx, who: Identity) -> Subject:
         # Comments: by address, and by the reader ids the identity itself names (an account's). Votes
         # and reports: by those and by the reader ids the address's comments were posted under.
-        ids = await tx.privacy.comment_ids(who.site, who.email, who.reader_ids)
+        # Accounts: the one the identity names (a signed-in reader's), and any whose proven address
+        # is the identity's.
+        accounts = set(await tx.accounts.of_person(who.site, who.email))
+        if who.account_id is not None:
+            accounts.add(who.account_id)
+        ids = await tx.privacy.comment_ids(who.site, who.email, who.reader_ids, sorted(accounts))
         readers = set(who.reader_ids) | set(await tx.privacy.reader_ids_of(who.site, who.email))
         who = Identity(who.site, who.email, who.email_hash, tuple(sorted(readers)), who.account_id)
-        return Subject(who, ids, await tx.privacy.subscriber_id(who.site, who.email))
+        subscriber = await tx.privacy.subscriber_id(who.site, who.email)
+        return Subject(who, ids, subscriber, sorted(accounts))
 
     async def export(self, who: Identity, *, actor: str = "") -> dict[str, Any]:
         """Everything kept about the person on the site, as a JSON-ready dictionary. ``actor``: the

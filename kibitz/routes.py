@@ -66,6 +66,11 @@ def _ok(model: type[Any], status: int = 200, description: str = "OK") -> dict[in
     return {status: {"model": model, "description": description}}
 
 
+DOWNLOAD: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/json": {}}, "description": "Download my data: a JSON file"}
+}
+
+
 def _auth(app: FastAPI) -> None:
     """Reader sign-in (web/auth.py) and the signed-in reader's account."""
     r = app.router
@@ -91,6 +96,8 @@ def _auth(app: FastAPI) -> None:
         (f"{v1}/me", auth.update_me, "PATCH", {**_ok(auth.MeOut), **WRITE}, 200),
         (f"{v1}/me/sign-out", auth.sign_out, "POST", {204: {"description": "Signed out"}, **WRITE}, 204),
         (f"{v1}/me/join", auth.join, "POST", {**_ok(auth.JoinedOut), **WRITE}, 200),
+        (f"{v1}/me/export", privacy.my_data, "GET", {**DOWNLOAD, **_problems(401, 404)}, 200),
+        (f"{v1}/me", privacy.erase_me, "DELETE", {**_ok(privacy.ErasedOut), **WRITE}, 200),
     ):
         r.add_api_route(
             path, handler, methods=[method], responses=responses, status_code=status, tags=["accounts"]

@@ -27,7 +27,8 @@ class Renderer:
 
     def __init__(self, allow_images: bool, comments: int) -> None:
         self.allow_images = allow_images
-        self.workers = max(1, min(4, os.cpu_count() or 1)) if comments >= POOL_FROM else 0
+        # One core is the main process's (reading the file, writing the database): the others render.
+        self.workers = max(1, min(4, (os.cpu_count() or 1) - 1)) if comments >= POOL_FROM else 0
         self._pool: Executor | None = None
 
     def __enter__(self) -> Renderer:

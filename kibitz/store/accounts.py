@@ -3,6 +3,7 @@ kibitz/accounts.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -230,3 +231,58 @@ class AccountRepo:
         """Mark a sign-in used; False when it was used already (a concurrent twin won)."""
         stmt = update(sign_ins).where(and_(si.id == sign_in_id, si.used == false())).values(used=True)
         return bool((await self.tx.conn.execute(stmt)).rowcount)
+
+    # -- privacy (kibitz/privacy.py) -----------------------------------------------------------------
+
+    async def of_person(self, site: str, email: str) -> list[int]:
+        """The accounts on ``site`` whose proven address is ``email``."""
+        if not email:
+            return []
+        stmt = select(a.id).where(a.site == site, a.email == email).order_by(a.id)
+        return [int(i) for i in (await self.tx.conn.execute(stmt)).scalars()]
+
+    async def export(self, account_ids: Sequence[int]) -> list[dict[str, Any]]:
+        """The accounts as their owner may see them: the account, how it signs in, its sessions (when
+        and how, never a token) and the sign-ins under way."""
+        out: list[dict[str, Any]] = []
+        for account_id in account_ids:
+            account = (await self.tx.conn.execute(select(accounts).where(a.id == account_id))).first()
+            if account is None:
+                continue
+            ways = await self.tx.conn.execute(
+                select(account_identities).where(account_identities.c.account_id == account_id)
+            )
+            sessions = await self.tx.conn.execute(
+                select(account_sessions).where(account_sessions.c.account_id == account_id)
+            )
+            pending = await self.tx.conn.execute(select(sign_ins).where(sign_ins.c.account_id == account_id))
+            out.append({
+                **{key: account._mapping[key] for key in ("id", "name", "email", "picture", "avatar", "roles",
+                                                          "notify", "digest", "created", "last_seen")},
+                "sign_in_ways": [
+                    {"kind": w.kind, "subject": w.subject, "created": w.created, "last_used": w.last_used}
+                    for w in ways
+                ],
+                "sessions": [
+                    {"via": x.via, "created": x.created, "last_seen": x.last_seen, "expires": x.expires}
+                    for x in sessions
+                ],
+                "sign_ins": [{"kind": x.kind, "created": x.created, "used": bool(x.used)} for x in pending],
+            })  # fmt: skip
+        return out
+
+    async def erase(self, site: str, account_ids: Sequence[int], email: str) -> int:
+        """Delete the accounts (their ways to sign in, sessions and sign-ins go with them) and every
+        sign-in link mailed to ``email`` on ``site``; the number of accounts deleted."""
+        if email:
+            await self.tx.conn.execute(delete(sign_ins).where(si.site == site, si.email == email))
+        if not account_ids:
+            return 0
+        ids = list(account_ids)
+        # Explicitly, not only by the foreign keys' cascade: a connection without foreign keys on
+        # (SQLite's default) must not leave sessions that still sign in.
+        await self.tx.conn.execute(delete(account_sessions).where(account_sessions.c.account_id.in_(ids)))
+        await self.tx.conn.execute(delete(account_identities).where(account_identities.c.account_id.in_(ids)))
+        await self.tx.conn.execute(delete(sign_ins).where(sign_ins.c.account_id.in_(ids)))
+        result = await self.tx.conn.execute(delete(accounts).where(a.site == site, a.id.in_(ids)))
+        return int(result.rowcount or 0)

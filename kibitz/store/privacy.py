@@ -55,14 +55,18 @@ class PrivacyRepo:
 
     # -- who --------------------------------------------------------------------------------------
 
-    async def comment_ids(self, site: str, email: str, reader_ids: Sequence[str]) -> list[int]:
-        """Every comment the person posted on ``site`` (any status, tombstones too): by address, and
-        by the reader ids the identity names."""
+    async def comment_ids(
+        self, site: str, email: str, reader_ids: Sequence[str], account_ids: Sequence[int] = ()
+    ) -> list[int]:
+        """Every comment the person posted on ``site`` (any status, tombstones too): by address, by
+        the reader ids the identity names, and by their accounts."""
         matches: list[ColumnElement[bool]] = []
         if email:
             matches.append(c.author_email == email)
         if reader_ids:
             matches.append(c.reader_id.in_(list(reader_ids)))
+        if account_ids:
+            matches.append(c.account_id.in_(list(account_ids)))
         if not matches:
             return []
         stmt = select(c.id).where(c.site == site, or_(*matches)).order_by(c.id)
@@ -253,6 +257,9 @@ class PrivacyRepo:
                     avatar_key=avatar_key,
                     reader_id="",
                     client_hash="",
+                    account_id=None,
+                    badges="",
+                    avatar_url="",
                 )
             )
             # Tombstones already hold no words nor name; they lose what ties them to the person.
@@ -266,6 +273,9 @@ class PrivacyRepo:
                     avatar_key=avatar_key,
                     reader_id="",
                     client_hash="",
+                    account_id=None,
+                    badges="",
+                    avatar_url="",
                 )
             )
 

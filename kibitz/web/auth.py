@@ -106,7 +106,8 @@ async def options(request: Request, site: SiteId) -> Response:
     return json_response(body, headers={"Cache-Control": "no-store"})
 
 
-async def _signed_in(ctx: Context, request: Request) -> Reader:
+async def signed_in(ctx: Context, request: Request) -> Reader:
+    """The signed-in reader the request's session names (401 without one)."""
     reader = await reader_of(ctx, request)
     if reader is None:
         raise errors.Unauthorized("Send the session in X-Kibitz-Session")
@@ -152,14 +153,14 @@ async def sso_sign_in(request: Request, site: SiteId, body: SsoIn) -> Response:
 async def me(request: Request) -> Response:
     """GET /api/v1/me — the signed-in reader's account (their own address included)."""
     ctx = ctx_of(request)
-    reader = await _signed_in(ctx, request)
+    reader = await signed_in(ctx, request)
     return json_response({"account": ctx.accounts.me(reader)}, headers={"Cache-Control": "no-store"})
 
 
 async def update_me(request: Request, body: MeIn) -> Response:
     """PATCH /api/v1/me — name, avatar (identicon | picture), notify and digest defaults."""
     ctx = ctx_of(request)
-    reader = await _signed_in(ctx, request)
+    reader = await signed_in(ctx, request)
     check_origin(site_of(ctx, reader.account.site), request)
     changes: dict[str, Any] = body.model_dump(exclude_unset=True, exclude_none=True)
     updated = await ctx.accounts.update(reader, changes)
@@ -169,7 +170,7 @@ async def update_me(request: Request, body: MeIn) -> Response:
 async def sign_out(request: Request, body: SignOutIn) -> Response:
     """POST /api/v1/me/sign-out — end this session (``everywhere``: every session of the account)."""
     ctx = ctx_of(request)
-    reader = await _signed_in(ctx, request)
+    reader = await signed_in(ctx, request)
     check_origin(site_of(ctx, reader.account.site), request)
     await ctx.accounts.sign_out(reader, everywhere=body.everywhere)
     return Response(status_code=204)
@@ -179,7 +180,7 @@ async def join(request: Request) -> Response:
     """POST /api/v1/me/join — the guest comments posted on the site under the account's proven
     address become the account's."""
     ctx = ctx_of(request)
-    reader = await _signed_in(ctx, request)
+    reader = await signed_in(ctx, request)
     check_origin(site_of(ctx, reader.account.site), request)
     return json_response({"joined": await ctx.accounts.join_guest_history(reader)})
 

@@ -8,16 +8,20 @@ import json
 from typing import Any
 
 from fastapi import Request
+from pydantic import BaseModel
 from starlette.responses import Response
 
 from kibitz import errors
+from kibitz.accounts import Reader
 from kibitz.config import ErasePolicy, SiteConfig
+from kibitz.context import Context
 from kibitz.links import links_for
 from kibitz.privacy import Identity
 from kibitz.staff import Principal
 from kibitz.web import admin
 from kibitz.web.admin import Form
-from kibitz.web.api import client_of, ctx_of
+from kibitz.web.api import READER_HEADER, check_origin, client_of, ctx_of, json_response, site_of
+from kibitz.web.auth import signed_in
 from kibitz.web.manage_pages import SURE, _action, _action_problem
 from kibitz.web.pages_common import (
     chrome,
@@ -209,3 +213,48 @@ async def requests_erase(request: Request) -> Response:
     policy = (await ctx.policies.current(site)).erase
     await ctx.privacy.erase(person, policy, actor=who.actor)
     return admin.redirect(f"/admin/sites/{site.id}/privacy?done=erased")
+
+
+class ErasureOut(BaseModel):
+    mode: str  # anonymise | remove: the site's erase policy
+    comments: int
+    votes: int
+    subscriber: bool
+    mails: int
+    accounts: int
+
+
+class ErasedOut(BaseModel):
+    erased: ErasureOut
+
+
+async def my_data(request: Request) -> Response:
+    """GET /api/v1/me/export — "Download my data" for a signed-in reader: everything kept about them
+    on their account's site (the account, its ways to sign in and sessions, comments, votes, reports,
+    subscriptions, mails), as a JSON file."""
+    ctx = ctx_of(request)
+    reader = await signed_in(ctx, request)
+    data = await ctx.privacy.export(_account_identity(ctx, request, reader))
+    response = _download(data, _filename(reader.account.site))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+async def erase_me(request: Request) -> Response:
+    """DELETE /api/v1/me — "Erase me" for a signed-in reader: the account, its sessions (signed out at
+    once) and everything of theirs on the site, under the site's ``erase`` policy; the address, if
+    proven, stays only as a keyed hash on the suppression list."""
+    ctx = ctx_of(request)
+    reader = await signed_in(ctx, request)
+    site = site_of(ctx, reader.account.site)
+    check_origin(site, request)
+    policy = (await ctx.policies.current(site)).erase
+    done = await ctx.privacy.erase(_account_identity(ctx, request, reader), policy)
+    return json_response({"erased": done.counts()}, headers={"Cache-Control": "no-store"})
+
+
+def _account_identity(ctx: Context, request: Request, reader: Reader) -> Identity:
+    # The browser's reader id too (when it is a genuine one): votes and reports are kept under it.
+    raw = ctx.tokens.reader(request.headers.get(READER_HEADER))
+    account = reader.account
+    return ctx.privacy.of_account(account.site, account.id, account.email, [raw] if raw else [])
