@@ -26,7 +26,9 @@ BUDGETS = {
     "actions.js": 12 * 1024,
     "newsletter.js": 2048,
     "anchor.js": 8 * 1024,  # inline feedback, loaded after the first render like live.js
-    "signin.js": 3 * 1024,  # loaded when the reader signs in or is signed in
+    # loaded when the reader signs in or is signed in; 4 KB since it also holds the "Your account"
+    # panel (name, avatar, notification defaults, joining earlier comments, export, erasure)
+    "signin.js": 4 * 1024,
 }
 # The only absolute URLs a bundle may contain: XML namespaces, which are never fetched.
 NAMESPACES = {"http://www.w3.org/2000/svg", "http://www.w3.org/1999/xhtml"}

@@ -250,3 +250,78 @@ def test_the_demo_signs_in_by_a_link_read_at_demo_mail_and_shows_its_own_login(
     expect(page.locator(ACCOUNT_NAME)).to_have_text("Eda Editor")
     expect(page.locator(f"{WIDGET} [data-account] [data-badge='staff']")).to_be_visible()
     page.screenshot(path=str(SCREENSHOTS / "accounts-demo-subscriber.png"), full_page=True)
+
+
+def test_the_account_panel_renames_sets_defaults_exports_and_erases(setup: Setup, page: Page) -> None:
+    require_bundle("signin.js")
+    import json
+
+    import httpx
+
+    address = "panel@mail.example"
+    page.goto(setup.story())
+    wait_for_widget(page)
+    page.locator(f"{WIDGET} [data-action='sign-in']").click()
+    page.locator(f"{WIDGET} [data-sign-in-email]").fill(address)
+    page.locator(f"{WIDGET} [data-action='sign-in-email']").click()
+    expect(page.locator(f"{WIDGET} [data-sign-in-sent]")).to_be_visible()
+    page.goto(setup.sign_in_link(address))
+    page.locator("form#sign-in button").click()
+    wait_for_widget(page)
+    expect(page.locator(ACCOUNT_NAME)).to_have_text("panel")
+    cid = post_signed_in(page, "Posted before the reader erased their account. [panel]")
+
+    # "Your account": a disclosure, opened from the keyboard.
+    panel = page.locator(f"{WIDGET} [data-account-panel]")
+    expect(panel).not_to_have_attribute("open", "")
+    panel.locator("summary").focus()
+    page.keyboard.press("Enter")
+    expect(panel).to_have_attribute("open", "")
+    expect(panel.locator("[data-action='me-join']")).to_be_visible()  # a proven address
+    expect(panel.locator("[data-me='avatar']")).to_have_count(0)  # no provider's picture to offer
+    panel.locator("[data-me='name']").fill("Pat Panel")
+    panel.locator("[data-me='notify']").select_option("replies")
+    panel.locator("[data-action='me-save']").click()
+    expect(panel.locator("[data-me-note]")).to_have_text("Saved.")
+    expect(page.locator(ACCOUNT_NAME)).to_have_text("Pat Panel")
+    session = page.evaluate("localStorage.getItem('kibitz:session')")
+    me = httpx.get(f"{setup.kibitz.url}/api/v1/me", headers={"X-Kibitz-Session": session}).json()["account"]
+    assert (me["name"], me["notify"]) == ("Pat Panel", "replies")
+    # New comment forms start from the account's default.
+    expect(page.locator(f"{WIDGET} form[data-form='main'] [name='notify']")).to_have_value("replies")
+    page.locator(f"{comment(cid)} [data-action='reply']").first.click()
+    expect(page.locator(f"{WIDGET} form[data-form='reply'] [name='notify']")).to_have_value("replies")
+    page.locator(f"{WIDGET} form[data-form='reply'] [data-action='cancel']").click()
+    panel.locator("[data-action='me-join']").click()
+    expect(panel.locator("[data-me-note]")).to_have_text("No earlier comments to add.")
+    page.screenshot(path=str(SCREENSHOTS / "account-panel.png"), full_page=True)
+
+    # Download my data: a JSON file with the account and its comment.
+    with page.expect_download() as downloading:
+        panel.locator("[data-action='me-export']").click()
+    download = downloading.value
+    assert download.suggested_filename.endswith(".json")
+    data = json.loads(Path(download.path()).read_text())
+    assert data["accounts"], data.keys()
+    assert "[panel]" in json.dumps(data["comments"])
+
+    # Erase me: a second, plainer button confirms; then the widget is a guest's and the comment is gone.
+    panel.locator("[data-action='me-erase']").click()
+    yes = panel.locator("[data-action='me-erase-yes']")
+    expect(yes).to_be_focused()
+    yes.click()
+    expect(page.locator(f"{WIDGET} [data-action='sign-in']")).to_be_visible()
+    expect(page.locator(f"{WIDGET} [data-live]")).to_contain_text("erased")
+    # The site keeps erased comments' words by default (privacy.md): their author becomes "deleted".
+    expect(page.locator(f"{comment(cid)} [data-author]")).to_have_text("deleted")
+    assert page.evaluate("localStorage.getItem('kibitz:session')") is None
+    gone = httpx.get(f"{setup.kibitz.url}/api/v1/me", headers={"X-Kibitz-Session": session})
+    assert gone.status_code == 401
+    page.screenshot(path=str(SCREENSHOTS / "account-erased.png"), full_page=True)
+    other = page.context.browser.new_page()  # type: ignore[union-attr]
+    try:
+        other.goto(setup.story())
+        wait_for_widget(other)
+        expect(other.locator(f"{comment(cid)} [data-author]")).to_have_text("deleted")
+    finally:
+        other.close()

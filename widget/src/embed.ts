@@ -141,7 +141,7 @@ function boot(): void {
 /** signin.js, loaded once: sign-in (mailed link, provider popup, the publisher's token) and the account line. */
 function signIn(): Promise<(b: HTMLButtonElement) => Promise<void>> {
   return (signIns ||= new Promise((ready, fail) => {
-    window.kibitzSignIn = { site, base, root, bar: accountBar, sso, announce, button, ready };
+    window.kibitzSignIn = { site, base, root, bar: accountBar, sso, announce, button, ready, load };
     const s = h("script", { src: asset("signin.js"), async: true });
     s.onerror = () => {
       signIns = undefined;

@@ -166,7 +166,8 @@ export function formEl(kind: "main" | "reply" | "edit", text = ""): HTMLFormElem
     h("option", { value: "all" }, t.all),
     h("option", { value: "updates" }, t.updates),
   );
-  const notify = author.notify;
+  // Signed in: the account's default (signin.ts keeps it in `kibitz:me-notify`), else the reader's last choice.
+  const notify = (get("session") && get("me-notify")) || author.notify;
   if (notify) select.value = notify;
   const edit = kind == "edit";
   return h(

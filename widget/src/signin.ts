@@ -13,6 +13,11 @@ import { get, set } from "./store";
 interface Account {
   name: string;
   badges: string[];
+  email?: string | null;
+  picture?: string | null;
+  avatar?: string;
+  notify?: string;
+  digest?: string;
 }
 interface Options {
   authors: string;
@@ -36,12 +41,127 @@ function signedIn(a: Account): void {
     h("strong", { "data-account-name": "" }, a.name),
     ...a.badges.map((b) => h("span", { class: "kb-badge", "data-badge": b }, b)),
     H.button("sign-out", "Sign out", { class: "kb-ghost" }),
+    mePanel(a),
   );
+  meDefault(a);
+}
+
+/** The account's default "Notify of": where new comment forms start (render.ts), and the main form now. */
+function meDefault(a: Account): void {
+  set("me-notify", a.notify || null);
+  const form = H.root.querySelector<HTMLFormElement>("form[data-form=main]");
+  const select = form?.elements.namedItem("notify") as HTMLSelectElement | null;
+  if (!select || !a.notify || form!.querySelector("textarea")!.value) return;
+  select.value = a.notify;
+  (form!.elements.namedItem("digest") as HTMLElement | null)?.toggleAttribute("hidden", a.notify == "none");
+}
+
+const select = (name: string, label: string, value: string | undefined, options: [string, string][]) =>
+  h(
+    "label",
+    null,
+    label + " ",
+    h("select", { name, "data-me": name }, ...options.map(([v, text]) => h("option", { value: v, selected: v == value }, text))),
+  );
+
+/** "Your account": name, avatar, notification defaults, earlier comments, the reader's data, erasure. */
+function mePanel(a: Account): HTMLElement {
+  return h(
+    "details",
+    { class: "kb-me", "data-account-panel": "" },
+    h("summary", null, "Your account"),
+    h("style", null, ".kb-me{flex-basis:100%}.kb-me>div{display:flex;flex-wrap:wrap;gap:6px 10px;margin:8px 0}.kb-me [data-me-note]:empty{display:none}"),
+    h(
+      "div",
+      null,
+      h("label", null, "Display name ", h("input", { name: "name", "data-me": "name", value: a.name, maxlength: 64, autocomplete: "nickname" })),
+      a.picture &&
+        select("avatar", "Picture", a.avatar, [
+          ["identicon", "A pattern"],
+          ["picture", "My picture"],
+        ]),
+      select("notify", "Notify me of", a.notify, [
+        ["none", "nothing"],
+        ["replies", "replies to my comments"],
+        ["all", "all follow-up comments"],
+      ]),
+      select("digest", "Email", a.digest, [
+        ["instant", "at once"],
+        ["daily", "in a daily digest"],
+      ]),
+      H.button("me-save", "Save", { class: "kb-ghost" }),
+    ),
+    h(
+      "div",
+      null,
+      a.email && H.button("me-join", "Add my earlier comments", { class: "kb-ghost" }),
+      H.button("me-export", "Download my data", { class: "kb-ghost" }),
+      H.button("me-erase", "Erase me", { class: "kb-ghost", "aria-expanded": "false" }),
+      h("span", { hidden: true, "data-me-confirm": "" }, "This deletes your account and every comment you posted. ", H.button("me-erase-yes", "Yes, erase my account and comments", { class: "kb-ghost" })),
+    ),
+    h("p", { role: "status", "data-me-note": "" }),
+  );
+}
+
+/** What happened, in the panel and through the live region; a problem (problem+json) in plain words. */
+function note(text: string): void {
+  const p = H.bar.querySelector("[data-me-note]");
+  if (p) p.textContent = text;
+  H.announce(text);
+}
+
+function problem(e: unknown): string {
+  if (!(e instanceof ApiError) || !e.status) return "That did not work: the comments server could not be reached.";
+  const f = e.errors.map((x) => x.field.replace(/^.*\./, "") + ": " + x.message).join("; ");
+  return "That did not work" + (f ? ": " + f : e.status == 429 ? ": too many tries, wait a little." : ".");
+}
+
+async function me(action: string): Promise<void> {
+  const field = (name: string) => H.bar.querySelector<HTMLInputElement>(`[data-me=${name}]`)?.value;
+  if (action == "me-save") {
+    const body: Record<string, string> = {};
+    for (const k of ["name", "avatar", "notify", "digest"]) {
+      const v = field(k)?.trim();
+      if (v) body[k] = v;
+    }
+    const done = await call<{ account: Account }>("PATCH", "/api/v1/me", body);
+    H.bar.querySelector("[data-account-name]")!.textContent = done.account.name;
+    H.root.dataset.signedIn = done.account.name;
+    meDefault(done.account);
+    return note("Saved.");
+  }
+  if (action == "me-join") {
+    const done = await call<{ joined: number }>("POST", "/api/v1/me/join", {});
+    const n = done.joined;
+    return note(!n ? "No earlier comments to add." : n == 1 ? "1 earlier comment is now your account's." : `${n} earlier comments are now your account's.`);
+  }
+  if (action == "me-export") {
+    const data = await call<unknown>("GET", "/api/v1/me/export");
+    const url = URL.createObjectURL(new Blob([JSON.stringify(data, null, 2)], { type: "application/json" }));
+    const link = h("a", { href: url, download: "kibitz-my-data.json", hidden: true });
+    H.root.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 1e3);
+    return note("Your data is downloaded.");
+  }
+  const confirm = H.bar.querySelector<HTMLElement>("[data-me-confirm]")!;
+  if (action == "me-erase") {
+    confirm.hidden = !confirm.hidden;
+    H.bar.querySelector("[data-action=me-erase]")!.setAttribute("aria-expanded", String(!confirm.hidden));
+    if (!confirm.hidden) confirm.querySelector("button")!.focus();
+    return;
+  }
+  await call("DELETE", "/api/v1/me");
+  signedOut();
+  H.announce("Your account is erased; your comments show as deleted.");
+  await H.load(false);
 }
 
 function signedOut(): void {
   set("session", null);
   set("sso-sub", null);
+  set("me-notify", null);
   H.root.removeAttribute("data-signed-in");
   H.bar.textContent = "";
   H.bar.append(H.button("sign-in", "Sign in", { class: "kb-ghost" }));
@@ -143,6 +263,7 @@ async function click(b: HTMLButtonElement): Promise<void> {
   if (action == "sign-in") return panel();
   if (action == "sign-in-email") return byEmail();
   if (action == "sign-in-provider") return byProvider(b.dataset.provider || "");
+  if (action?.startsWith("me-")) return me(action).catch((e) => note(problem(e)));
   if (action == "sign-out") {
     await call("POST", "/api/v1/me/sign-out", {}).catch(() => {});
     signedOut();

@@ -11,6 +11,7 @@
  * it, once it is rejected or gone, or 30 days after it was posted; the key itself stays),
  * `kibitz:wrote` (when the reader last changed anything, ms: reads skip shared caches for a while after),
  * `kibitz:session` (the signed-in reader's session, sent in X-Kibitz-Session; signin.ts),
+ * `kibitz:me-notify` (the signed-in account's default "Notify of", where a new form starts; signin.ts),
  * `kibitz:sso-sub` (the publisher's `sub` a session was made for by its data-sso token).
  */
 

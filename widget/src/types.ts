@@ -147,6 +147,8 @@ export interface SignInHost {
   announce(text: string): void;
   button(action: string, label: string, attrs?: Record<string, string | boolean>): HTMLButtonElement;
   ready(click: (b: HTMLButtonElement) => Promise<void>): void;
+  /** Reads the thread again (after "Erase me", so the reader's comments show as deleted). */
+  load(append: boolean): Promise<boolean>;
 }
 
 declare global {
