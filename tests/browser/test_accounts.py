@@ -193,7 +193,11 @@ def test_a_provider_signs_in_through_a_popup(setup: Setup, page: Page) -> None:
     require_bundle("signin.js")
     import httpx
 
-    httpx.put(f"{setup.provider}/users/olivia", json={"name": "Olivia Provider", "email": "o@mail.example"})
+    picture = "https://olivia.invalid/picture.png"  # https, and a name that never resolves
+    httpx.put(
+        f"{setup.provider}/users/olivia",
+        json={"name": "Olivia Provider", "email": "o@mail.example", "picture": picture},
+    )
     page.goto(setup.story())
     wait_for_widget(page)
     page.locator(f"{WIDGET} [data-action='sign-in']").click()
@@ -211,6 +215,14 @@ def test_a_provider_signs_in_through_a_popup(setup: Setup, page: Page) -> None:
     expect(page.locator(f"{comment(cid)} [data-author]")).to_have_text("Olivia Provider")
     expect(page.locator(f"{comment(cid)} [data-badge='verified']")).to_be_visible()
     page.screenshot(path=str(SCREENSHOTS / "accounts-provider-popup.png"), full_page=True)
+    # "Your account" offers the provider's picture instead of the identicon.
+    page.locator(f"{WIDGET} [data-account-panel] summary").click()
+    page.locator(f"{WIDGET} [data-me='avatar']").select_option("picture")
+    page.locator(f"{WIDGET} [data-action='me-save']").click()
+    expect(page.locator(f"{WIDGET} [data-me-note]")).to_have_text("Saved.")
+    session = page.evaluate("localStorage.getItem('kibitz:session')")
+    me = httpx.get(f"{setup.kibitz.url}/api/v1/me", headers={"X-Kibitz-Session": session}).json()["account"]
+    assert (me["avatar"], me["picture"]) == ("picture", picture)
 
 
 def test_the_publishers_own_login_signs_its_subscriber_in(setup: Setup, page: Page) -> None:
