@@ -53,7 +53,10 @@ function meDefault(a: Account): void {
   const select = form?.elements.namedItem("notify") as HTMLSelectElement | null;
   if (!select || !a.notify || form!.querySelector("textarea")!.value) return;
   select.value = a.notify;
-  (form!.elements.namedItem("digest") as HTMLElement | null)?.toggleAttribute("hidden", a.notify == "none");
+  const digest = form!.elements.namedItem("digest") as HTMLSelectElement | null;
+  if (!digest) return; // actions.js adds it (from the reader's last choice) when it loads
+  digest.hidden = a.notify == "none";
+  if (a.digest) digest.value = a.digest;
 }
 
 const select = (name: string, label: string, value: string | undefined, options: [string, string][]) =>
