@@ -324,6 +324,8 @@ def test_the_account_panel_renames_sets_defaults_exports_and_erases(setup: Setup
     yes.click()
     expect(page.locator(f"{WIDGET} [data-action='sign-in']")).to_be_visible()
     expect(page.locator(f"{WIDGET} [data-live]")).to_contain_text("erased")
+    # A guest's form again: it starts from the guest's own choice, not the erased account's default.
+    expect(page.locator(f"{WIDGET} form[data-form='main'] [name='notify']")).to_have_value("none")
     # The site keeps erased comments' words by default (privacy.md): their author becomes "deleted".
     expect(page.locator(f"{comment(cid)} [data-author]")).to_have_text("deleted")
     assert page.evaluate("localStorage.getItem('kibitz:session')") is None

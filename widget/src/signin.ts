@@ -8,7 +8,7 @@
 
 import { ApiError, call, setBase } from "./api";
 import { h } from "./dom";
-import { get, set } from "./store";
+import { get, getJson, set } from "./store";
 
 interface Account {
   name: string;
@@ -49,14 +49,19 @@ function signedIn(a: Account): void {
 /** The account's default "Notify of": where new comment forms start (render.ts), and the main form now. */
 function meDefault(a: Account): void {
   set("me-notify", a.notify || null);
+  mainNotify(a.notify, a.digest);
+}
+
+/** The main form's "Notify of" and digest (unless the reader is writing in it already). */
+function mainNotify(notify = "none", digest?: string): void {
   const form = H.root.querySelector<HTMLFormElement>("form[data-form=main]");
   const select = form?.elements.namedItem("notify") as HTMLSelectElement | null;
-  if (!select || !a.notify || form!.querySelector("textarea")!.value) return;
-  select.value = a.notify;
-  const digest = form!.elements.namedItem("digest") as HTMLSelectElement | null;
-  if (!digest) return; // actions.js adds it (from the reader's last choice) when it loads
-  digest.hidden = a.notify == "none";
-  if (a.digest) digest.value = a.digest;
+  if (!select || form!.querySelector("textarea")!.value) return;
+  select.value = notify;
+  const more = form!.elements.namedItem("digest") as HTMLSelectElement | null;
+  if (!more) return; // actions.js adds it (from the reader's last choice) when it loads
+  more.hidden = notify == "none";
+  if (digest) more.value = digest;
 }
 
 const select = (name: string, label: string, value: string | undefined, options: [string, string][]) =>
@@ -164,6 +169,8 @@ async function me(action: string): Promise<void> {
 function signedOut(): void {
   set("session", null);
   set("sso-sub", null);
+  // A guest's form starts from the guest's own last choice again (a guest's notice needs an address).
+  if (get("me-notify")) mainNotify(getJson<Account>("author")?.notify, getJson<Account>("author")?.digest);
   set("me-notify", null);
   H.root.removeAttribute("data-signed-in");
   H.bar.textContent = "";
