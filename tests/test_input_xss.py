@@ -611,4 +611,4 @@ async def test_email_never_appears_in_any_public_output(api: Api) -> None:
         for secret in ("secret.person", "bob.hidden", "example.com", "xn--bcher-kva", "bücher"):
             assert secret not in lowered
     comment = (await api.thread())["comments"][0]
-    assert set(comment["author"]) == {"name", "avatar", "url"}
+    assert set(comment["author"]) == {"name", "avatar", "url", "badges"}

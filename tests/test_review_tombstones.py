@@ -87,7 +87,7 @@ def assert_bare_tombstone(shaped: dict[str, Any]) -> None:
     assert shaped["status"] == "deleted"
     assert shaped["html"] == ""
     assert shaped["anchor"] is None
-    assert shaped["author"] == {"name": "", "avatar": None, "url": None}
+    assert shaped["author"] == {"name": "", "avatar": None, "url": None, "badges": []}
 
 
 async def everything_readers_get(api: Api) -> str:

@@ -260,7 +260,7 @@ async def test_every_event_is_delivered_once_signed_and_without_personal_data(ho
         "a", "/story", "The publisher's title", f"{ORIGIN_A}/story"
     )  # fmt: skip
     assert data["comment"]["author"]["name"] == "Ann"
-    assert set(data["comment"]["author"]) == {"name", "avatar", "url"}
+    assert set(data["comment"]["author"]) == {"name", "avatar", "url", "badges"}
     assert data["comment"]["html"].strip() == "<p>Public words</p>"
     approved = payloads[("comment.approved", held["comment"]["id"])]["data"]
     assert approved["moderation"] == {"action": "approve", "reason": None}
