@@ -8,6 +8,7 @@ changed before the passage, the passage lightly edited, the passage deleted, the
 from __future__ import annotations
 
 import http.server
+import re
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -324,7 +325,8 @@ def test_select_with_the_keyboard_and_comment_from_the_keyboard(newsroom: Newsro
     expect(page.locator(f"{WIDGET} [data-passage]")).to_be_focused()
     li = page.locator(f"{WIDGET} [data-comments] > li:not([hidden])")
     expect(li).to_have_count(1)
-    # Focusing a comment highlights its passage too.
+    # Focusing a comment highlights its passage too (once anchor.js has tied the redrawn comment to it).
+    expect(li.first).to_have_attribute("data-anchor-key", re.compile(r".+"))
     li.first.locator("[data-action=reply]").focus()
     expect(page.locator(MARK)).to_have_attribute("data-active", "")
 
