@@ -12,6 +12,7 @@ from sqlalchemy import and_, func, select, text, update
 
 from kibitz.store.comments import NewComment, Place, comment_values
 from kibitz.store.schema import comments, import_ids, import_runs
+from kibitz.store.schema_base import in_lists
 
 if TYPE_CHECKING:
     from kibitz.store.tx import Tx
@@ -77,13 +78,13 @@ class ImportRepo:
         """The records among ``source_ids`` that an earlier run imported."""
         wanted = sorted(set(source_ids))
         found: dict[str, Known] = {}
-        for start in range(0, len(wanted), 500):  # well below SQLite's limit on bound parameters
+        for part in in_lists(wanted):
             rows = await self.tx.conn.execute(
                 select(m.source_id, m.target_id, m.fingerprint).where(
                     m.site == site,
                     m.source == source,
                     m.kind == kind,
-                    m.source_id.in_(wanted[start : start + 500]),
+                    m.source_id.in_(part),
                 )
             )
             found.update({r.source_id: Known(int(r.target_id), r.fingerprint) for r in rows})
@@ -139,10 +140,8 @@ class ImportRepo:
         c = comments.c
         wanted = sorted(set(comment_ids))
         found: dict[int, Place] = {}
-        for start in range(0, len(wanted), 500):
-            rows = await self.tx.conn.execute(
-                select(c.id, c.root_id, c.path, c.depth).where(c.id.in_(wanted[start : start + 500]))
-            )
+        for part in in_lists(wanted):
+            rows = await self.tx.conn.execute(select(c.id, c.root_id, c.path, c.depth).where(c.id.in_(part)))
             found.update({int(r.id): Place(int(r.id), r.root_id, r.path, int(r.depth)) for r in rows})
         return found
 
@@ -179,13 +178,13 @@ class ImportRepo:
         """The source ids under which ``source`` imported these threads or comments (for exports)."""
         found: dict[int, str] = {}
         wanted = list(target_ids)
-        for start in range(0, len(wanted), 500):
+        for part in in_lists(wanted):
             rows = await self.tx.conn.execute(
                 select(m.target_id, m.source_id).where(
                     m.site == site,
                     m.source == source,
                     m.kind == kind,
-                    m.target_id.in_(wanted[start : start + 500]),
+                    m.target_id.in_(part),
                 )
             )
             found.update({int(r.target_id): str(r.source_id) for r in rows})

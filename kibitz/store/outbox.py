@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -12,6 +12,7 @@ from sqlalchemy import and_, or_, select, update
 
 from kibitz.store.schema import campaigns, comments, outbox, subscribers, subscriptions
 from kibitz.store.schema import suppressions as sp
+from kibitz.store.schema_base import in_lists
 from kibitz.store.suppressions import EVERY_SITE
 
 if TYPE_CHECKING:
@@ -41,7 +42,6 @@ FAR_FUTURE = timedelta(hours=8)
 # gone back since (QUALITY R12): taken now rather than held. Wide enough for instances whose clocks
 # differ by minutes not to take each other's live leases.
 CLOCK_SLACK = timedelta(minutes=10)
-IN_LIST = 500  # ids per IN (...) list
 o = outbox.c
 T = TypeVar("T")
 
@@ -69,12 +69,6 @@ class OutboxRow:
     sent: datetime | None
     campaign_id: int | None = None
     lease_owner: str | None = None
-
-
-def _chunks(values: Sequence[T]) -> Iterator[Sequence[T]]:
-    """Slices short enough for one IN (...) list on either engine."""
-    for start in range(0, len(values), IN_LIST):
-        yield values[start : start + IN_LIST]
 
 
 def _subscriber_reason(row: OutboxRow, status_of: dict[int, Any]) -> str | None:
@@ -199,7 +193,7 @@ class OutboxRepo:
         """mark_sent for a batch of rows at once (the worker records its outcomes in batches). With
         ``owner``, only the rows whose lease it still holds: a worker whose lease was taken over
         leaves them to the worker that holds them now (the fence)."""
-        for chunk in _chunks(outbox_ids):
+        for chunk in in_lists(outbox_ids):
             await self.tx.conn.execute(
                 update(outbox)
                 .where(o.id.in_(chunk), *_held(owner))
@@ -209,7 +203,7 @@ class OutboxRepo:
     async def mark_dropped_many(
         self, outbox_ids: Sequence[int], reason: str, owner: str | None = None
     ) -> None:
-        for chunk in _chunks(outbox_ids):
+        for chunk in in_lists(outbox_ids):
             await self.tx.conn.execute(
                 update(outbox)
                 .where(o.id.in_(chunk), *_held(owner))
@@ -235,7 +229,7 @@ class OutboxRepo:
     async def release(self, outbox_ids: builtins.list[int], owner: str | None = None) -> None:
         """Give claimed rows back (a worker stopping), due at once for the next worker; with
         ``owner``, only those whose lease it still holds."""
-        for chunk in _chunks(outbox_ids):
+        for chunk in in_lists(outbox_ids):
             await self.tx.conn.execute(
                 update(outbox)
                 .where(o.id.in_(chunk), o.status == "sending", *_held(owner))
@@ -281,7 +275,7 @@ class OutboxRepo:
         sites = sorted({r.site for r in rows} | {EVERY_SITE})
         recipients = {r.recipient for r in rows}
         as_hash = {r: hashed(r) for r in recipients} if hashed is not None else {}
-        for addresses in _chunks(sorted(recipients | set(as_hash.values()))):
+        for addresses in in_lists(sorted(recipients | set(as_hash.values()))):
             query = select(sp.c.site, sp.c.email, sp.c.reason).where(
                 sp.c.email.in_(addresses), sp.c.site.in_(sites)
             )
@@ -326,7 +320,7 @@ class OutboxRepo:
         column, or a tuple of them (then each value is a row with those columns)."""
         columns = value if isinstance(value, tuple) else (value,)
         found: dict[int, Any] = {}
-        for chunk in _chunks(sorted(i for i in ids if i is not None)):
+        for chunk in in_lists(sorted(i for i in ids if i is not None)):
             for row in await self.tx.conn.execute(select(key, *columns).where(key.in_(chunk))):
                 found[row[0]] = row if isinstance(value, tuple) else row[1]
         return found

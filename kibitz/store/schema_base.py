@@ -3,8 +3,9 @@ UTC timestamp type. The tables are in kibitz/store/schema.py and the modules it 
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import BigInteger, DateTime, Integer, MetaData, TypeDecorator
 from sqlalchemy.engine import Dialect
@@ -43,3 +44,13 @@ metadata = MetaData(
         "pk": "pk_%(table_name)s",
     }
 )
+
+
+_T = TypeVar("_T")
+IN_LIST = 500  # values per IN (...) list: well below SQLite's limit on bound parameters
+
+
+def in_lists(values: Sequence[_T]) -> Iterator[Sequence[_T]]:
+    """Slices short enough for one IN (...) list on either engine."""
+    for start in range(0, len(values), IN_LIST):
+        yield values[start : start + IN_LIST]

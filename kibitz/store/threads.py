@@ -10,6 +10,7 @@ from sqlalchemy import bindparam, literal, or_, select, update
 
 from kibitz.models import Thread
 from kibitz.store.schema import thread_events, threads
+from kibitz.store.schema_base import in_lists
 
 if TYPE_CHECKING:
     from kibitz.store.tx import Tx
@@ -62,8 +63,8 @@ class ThreadRepo:
         """The threads of these pages that exist, by page."""
         found: dict[str, Thread] = {}
         wanted = sorted(set(pages))
-        for start in range(0, len(wanted), 500):  # below SQLite's limit on bound parameters
-            stmt = select(threads).where(t.site == site, t.page.in_(wanted[start : start + 500]))
+        for part in in_lists(wanted):
+            stmt = select(threads).where(t.site == site, t.page.in_(part))
             found.update({row.page: _thread(row) for row in await self.tx.conn.execute(stmt)})
         return found
 
@@ -161,10 +162,8 @@ class ThreadRepo:
             [{"thread": thread_id, "delta": deltas[thread_id]} for thread_id in ordered],
         )
         versions: dict[int, int] = {}
-        for start in range(0, len(ordered), 500):  # below SQLite's limit on bound parameters
-            rows = await self.tx.conn.execute(
-                select(t.id, t.version).where(t.id.in_(ordered[start : start + 500]))
-            )
+        for part in in_lists(ordered):
+            rows = await self.tx.conn.execute(select(t.id, t.version).where(t.id.in_(part)))
             versions.update({int(row.id): int(row.version) for row in rows})
         await self.tx.conn.execute(
             thread_events.insert(),
