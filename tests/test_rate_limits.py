@@ -129,3 +129,38 @@ async def test_old_hits_are_forgotten_and_refused_hits_are_not_counted(
             await forget_old_counters(tx, now=clock())
             left = await tx.conn.exec_driver_sql("SELECT count(*) FROM rate_counters WHERE key LIKE 'rate:%'")
             assert left.scalar_one() == 0
+
+
+@pytest.mark.parametrize("rebase", [False, True], ids=["totals", "rebased"])
+async def test_forgetting_old_hits_keeps_the_count_of_the_hits_still_in_the_span(
+    tmp_path: Path, database_url: str, clock: FakeClock, monkeypatch: pytest.MonkeyPatch, rebase: bool
+) -> None:
+    """A day-long window: the oldest hits are forgotten while a newer one is still in its span. The
+    hits left are counted from the key's base, not from 0 (mutation tried: no base row written, which
+    refuses the second hit), and a key whose totals are rebased counts the same."""
+    if rebase:
+        monkeypatch.setattr("kibitz.store.limits.REBASE_AT", 1)
+    async with custom_api(tmp_path, database_url, clock) as api:
+        db: Database = api.app.state.ctx.db
+        limit = RateLimit(3, 86400)
+
+        async def hit() -> int | None:
+            try:
+                async with db.write() as tx:
+                    await check_rate(tx, site="a", action="votes", limit=limit, client="c", now=clock())
+            except Exception as exc:
+                return int(getattr(exc, "retry_after", -1))
+            return None
+
+        start = clock.now
+        assert [await hit(), await hit()] == [None, None]
+        clock.now = start + timedelta(days=1.5)
+        assert await hit() is None  # the first two left the day-long span
+        clock.now = start + timedelta(days=2.1)
+        async with db.write() as tx:
+            await forget_old_counters(tx, now=clock())  # the first two are forgotten, the third kept
+        clock.now = start + timedelta(days=2.2)
+        assert [await hit(), await hit()] == [None, None]  # with the third: three in the span
+        assert await hit() == round(0.3 * 86400)  # until the third leaves it
+        clock.now = start + timedelta(days=2.5, seconds=1)
+        assert await hit() is None

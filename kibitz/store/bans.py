@@ -6,9 +6,11 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, and_, delete, or_, select
+from sqlalchemy import delete, or_, select
 
 from kibitz.models import Ban, BanKind
+from kibitz.store import fast
+from kibitz.store.fast import Fast
 from kibitz.store.schema import bans
 
 if TYPE_CHECKING:
@@ -30,6 +32,26 @@ def to_ban(row: Any) -> Ban:
         created_by=row.created_by,
         expires=row.expires,
     )
+
+
+_BAN_LIST, _BAN_FIELDS, _BAN_TYPES = fast.columns_of(bans)
+_MATCHING: dict[int, Fast] = {}
+
+
+def _matching(pairs: int) -> Fast:
+    """The live bans of a site among ``pairs`` (kind, value) pairs, and every network ban."""
+    found = _MATCHING.get(pairs)
+    if found is None:
+        terms = " OR ".join(f"(kind = :k{n} AND value = :v{n})" for n in range(pairs))
+        found = _MATCHING[pairs] = Fast(
+            f"SELECT {_BAN_LIST} FROM bans WHERE site = :site "  # noqa: S608 - only placeholders vary
+            f"AND (kind = 'network'{' OR ' + terms if terms else ''}) "
+            "AND (expires IS NULL OR expires > :now)",
+            binds={"now": b.expires.type},
+            columns=_BAN_TYPES,
+            fields=_BAN_FIELDS,
+        )
+    return found
 
 
 class BanRepo:
@@ -85,7 +107,7 @@ class BanRepo:
         """Live bans of ``site`` whose (kind, value) is one of ``keys``, plus every network ban (the
         caller checks addresses against them)."""
         pairs = [(kind.value, value) for kind, value in keys if value]
-        terms: list[ColumnElement[bool]] = [and_(b.kind == kind, b.value == value) for kind, value in pairs]
-        terms.append(b.kind == BanKind.NETWORK.value)
-        stmt = select(bans).where(b.site == site, or_(*terms), or_(b.expires.is_(None), b.expires > now))
-        return [to_ban(row) for row in await self.tx.conn.execute(stmt)]
+        params: dict[str, Any] = {"site": site, "now": now}
+        for n, (kind, value) in enumerate(pairs):
+            params[f"k{n}"], params[f"v{n}"] = kind, value
+        return [to_ban(row) for row in await fast.rows(self.tx, _matching(len(pairs)), params)]

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import ColumnElement, Select, and_, case, false, literal, or_, select, tuple_, update
 
 from kibitz.models import Anchor, Author, Comment, CommentStatus, Sort
+from kibitz.store import fast
+from kibitz.store.fast import Fast
 from kibitz.store.schema import comments, threads
 
 if TYPE_CHECKING:
@@ -232,6 +234,14 @@ def comment_values(new: NewComment, parent: Place | None) -> dict[str, Any]:
     }
 
 
+# Every post asks whether its author just posted the same text (guard.screen).
+_REPEAT = (
+    "SELECT id FROM comments WHERE site = :site AND {} = :who AND created >= :since AND text = :text LIMIT 1"
+)
+_REPEAT_BY_EMAIL = Fast(_REPEAT.format("author_email"), binds={"since": c.created.type})
+_REPEAT_BY_READER = Fast(_REPEAT.format("reader_id"), binds={"since": c.created.type})
+
+
 class CommentRepo:
     def __init__(self, tx: Tx) -> None:
         self.tx = tx
@@ -310,9 +320,9 @@ class CommentRepo:
 
     async def recent_repeat(self, site: str, email: str, reader_id: str, text: str, since: datetime) -> bool:
         """Whether this author (by email when given, else reader id) posted this very text since."""
-        author = c.author_email == email if email else c.reader_id == reader_id
-        stmt = select(c.id).where(c.site == site, author, c.created >= since, c.text == text).limit(1)
-        return (await self.tx.conn.execute(stmt)).first() is not None
+        stmt, who = (_REPEAT_BY_EMAIL, email) if email else (_REPEAT_BY_READER, reader_id)
+        params = {"site": site, "who": who, "since": since, "text": text}
+        return await fast.first(self.tx, stmt, params) is not None
 
     async def set_text(
         self, comment_id: int, text: str, html: str, renderer_version: int, edited: datetime

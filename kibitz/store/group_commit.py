@@ -72,6 +72,11 @@ class _MemberConn:
         self._conn = conn
         self.open = True
 
+    @property
+    def driver(self) -> Any:
+        """The driver's own connection (sqlite3), for store/fast.py's statements."""
+        return self._live().connection.driver_connection
+
     def _live(self) -> Connection:
         if not self.open:
             raise RuntimeError("This write transaction is over: use its Tx only inside its block")

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Integer, Text, cast, select, update
+from sqlalchemy import Integer, Text, cast, update
 
+from kibitz.store import fast
+from kibitz.store.fast import Fast
 from kibitz.store.schema import meta
 
 if TYPE_CHECKING:
     from kibitz.store.tx import Tx
+
+
+_GET = Fast("SELECT value FROM meta WHERE key = :key")  # read by every post (the settings' version)
 
 
 class MetaRepo:
@@ -18,8 +23,8 @@ class MetaRepo:
 
     async def get(self, key: str) -> str | None:
         """The value under ``key``, or None."""
-        result = await self.tx.conn.execute(select(meta.c.value).where(meta.c.key == key))
-        return result.scalar_one_or_none()
+        found = await fast.scalar(self.tx, _GET, {"key": key})
+        return None if found is None else str(found)
 
     async def put_if_absent(self, key: str, value: str) -> str:
         """Store ``value`` unless a value is there already; return whichever is kept."""

@@ -138,6 +138,7 @@ comments = Table(
     Index("ix_comments_thread_created", "thread_id", "created"),
     Index("ix_comments_site_status_created", "site", "status", "created", "id"),
     Index("ix_comments_site_email", "site", "author_email"),
+    Index("ix_comments_site_reader", "site", "reader_id", "created"),  # a guest's repeats (0024)
     Index("ix_comments_account", "account_id"),  # an account's comments: its export, erasure (0018)
     # Top-level pages in "newest" and "votes" order read straight off these (scanned backwards),
     # however many comments a thread holds (migration 0004).

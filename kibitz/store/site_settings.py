@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, select
 
+from kibitz.store import fast
+from kibitz.store.fast import Fast
 from kibitz.store.schema import site_settings, trust
 
 if TYPE_CHECKING:
@@ -46,30 +48,35 @@ class SiteSettingsRepo:
         return await self.tx.meta.bump(VERSION_KEY)
 
 
+_TRUST = Fast("SELECT approved, rejected FROM trust WHERE site = :site AND author = :author")
+_TRUST_ADD = Fast(
+    "INSERT INTO trust (site, author, approved, rejected, updated) "
+    "VALUES (:site, :author, :approved_new, :rejected_new, :now) "
+    "ON CONFLICT (site, author) DO UPDATE SET approved = trust.approved + :approved, "
+    "rejected = trust.rejected + :rejected, updated = :now",
+    binds={"now": trust.c.updated.type},
+)
+
+
 class TrustRepo:
     def __init__(self, tx: Tx) -> None:
         self.tx = tx
 
     async def get(self, site: str, author: str) -> tuple[int, int]:
         """(approved, rejected) comments of an author on a site."""
-        stmt = select(trust.c.approved, trust.c.rejected).where(
-            trust.c.site == site, trust.c.author == author
-        )
-        row = (await self.tx.conn.execute(stmt)).first()
-        return (int(row.approved), int(row.rejected)) if row else (0, 0)
+        row = await fast.first(self.tx, _TRUST, {"site": site, "author": author})
+        return (int(row[0]), int(row[1])) if row else (0, 0)
 
     async def add(
         self, site: str, author: str, *, approved: int = 0, rejected: int = 0, now: datetime
     ) -> None:
-        stmt = self.tx.upsert(trust).values(
-            site=site, author=author, approved=max(approved, 0), rejected=max(rejected, 0), updated=now
-        )
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["site", "author"],
-            set_={
-                "approved": trust.c.approved + approved,
-                "rejected": trust.c.rejected + rejected,
-                "updated": now,
-            },
-        )
-        await self.tx.conn.execute(stmt)
+        params = {
+            "site": site,
+            "author": author,
+            "approved_new": max(approved, 0),
+            "rejected_new": max(rejected, 0),
+            "approved": approved,
+            "rejected": rejected,
+            "now": now,
+        }
+        await fast.rows(self.tx, _TRUST_ADD, params)

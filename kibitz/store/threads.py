@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import bindparam, literal, or_, select, update
 
 from kibitz.models import Thread
+from kibitz.store import fast
+from kibitz.store.fast import Fast
 from kibitz.store.schema import thread_events, threads
 from kibitz.store.schema_base import in_lists
 
@@ -37,6 +39,35 @@ def _thread(row: Any) -> Thread:
     )
 
 
+# The posting path's statements (store/fast.py): a thread by page, made when new, and bumped.
+_COLUMNS = (
+    "id", "site", "page", "title", "url", "closed", "count", "version", "created", "moderation",
+    "page_title", "page_url", "page_checked", "page_source",
+)  # fmt: skip
+_LISTED = ", ".join(f'threads."{name}"' for name in _COLUMNS)
+_TYPES = tuple(t[name].type if name in ("closed", "created", "page_checked") else None for name in _COLUMNS)
+_BY_PAGE = Fast(f"SELECT {_LISTED} FROM threads WHERE site = :site AND page = :page", columns=_TYPES)  # noqa: S608
+_CREATE = Fast(
+    "INSERT INTO threads (site, page, title, url, created, page_due) "
+    "VALUES (:site, :page, :title, :url, :now, :now) ON CONFLICT (site, page) DO NOTHING",
+    binds={"now": t.created.type},
+)
+_BUMP = Fast(
+    f"UPDATE threads SET version = version + 1, count = count + :delta WHERE id = :id RETURNING {_LISTED}",  # noqa: S608
+    columns=_TYPES,
+)
+_EVENT = Fast(
+    "INSERT INTO thread_events (thread_id, version, kind, comment_id) "
+    "VALUES (:thread_id, :version, :kind, :comment_id)"
+)
+
+
+def _thread_of(row: tuple[Any, ...]) -> Thread:
+    values = dict(zip(_COLUMNS, row, strict=True))
+    values["closed"] = bool(values["closed"])
+    return Thread(**values)
+
+
 class ThreadRepo:
     def __init__(self, tx: Tx) -> None:
         self.tx = tx
@@ -49,15 +80,13 @@ class ThreadRepo:
     async def get_or_create(self, site: str, page: str, title: str, url: str, now: datetime) -> Thread:
         """The thread of (site, page), created with ``title`` and ``url`` when new (race-safe); a new
         thread's page is due to be read for the publisher's title at once (titles.py)."""
-        stmt = (
-            self.tx.upsert(threads)
-            .values(site=site, page=page, title=title, url=url, created=now, page_due=now)
-            .on_conflict_do_nothing(index_elements=["site", "page"])
-        )
-        await self.tx.conn.execute(stmt)
-        thread = await self.get(site, page)
-        assert thread is not None
-        return thread
+        key = {"site": site, "page": page}
+        row = await fast.first(self.tx, _BY_PAGE, key)
+        if row is None:  # the page's first comment (or a twin's, which the conflict leaves alone)
+            await fast.rows(self.tx, _CREATE, {**key, "title": title, "url": url, "now": now})
+            row = await fast.first(self.tx, _BY_PAGE, key)
+        assert row is not None
+        return _thread_of(row)
 
     async def get_many(self, site: str, pages: Sequence[str]) -> dict[str, Thread]:
         """The threads of these pages that exist, by page."""
@@ -136,18 +165,11 @@ class ThreadRepo:
         The row lock this takes also orders concurrent writes to one thread on PostgreSQL, so the
         versions are in commit order.
         """
-        stmt = (
-            update(threads)
-            .where(t.id == thread_id)
-            .values(version=t.version + 1, count=t.count + count_delta)
-            .returning(*threads.c)
-        )
-        thread = _thread((await self.tx.conn.execute(stmt)).one())
-        await self.tx.conn.execute(
-            thread_events.insert().values(
-                thread_id=thread_id, version=thread.version, kind=kind, comment_id=comment_id
-            )
-        )
+        row = await fast.first(self.tx, _BUMP, {"id": thread_id, "delta": count_delta})
+        assert row is not None, f"no thread {thread_id}"
+        thread = _thread_of(row)
+        params = {"thread_id": thread_id, "version": thread.version, "kind": kind, "comment_id": comment_id}
+        await fast.rows(self.tx, _EVENT, params)
         return thread
 
     async def bump_many(self, deltas: Mapping[int, int], *, kind: str) -> None:

@@ -1,0 +1,128 @@
+"""Hot statements of the posting path, written once as SQL and run on the raw driver.
+
+Building, caching and compiling a SQLAlchemy Core statement costs some 50 µs a call; the posting path
+runs about twenty. A ``Fast`` statement is plain SQL with ``:name`` parameters and declared types:
+inside a SQLite write (the group-commit connection) it goes straight to the sqlite3 cursor, whose
+own cache keeps it prepared, with the same bind and result processing SQLAlchemy would apply (UTC
+times, booleans); anywhere else (PostgreSQL, SQLite reads) it runs as a typed ``text()`` statement
+through SQLAlchemy, so both engines see the same SQL and answer the same values. Driver errors come
+out as SQLAlchemy's own (IntegrityError, OperationalError), as every caller expects.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections import namedtuple
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Table, TextClause, bindparam, text
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.types import TypeEngine
+
+if TYPE_CHECKING:
+    from kibitz.store.tx import Tx
+
+_PARAM = re.compile(r"(?<![:\w]):(\w+)")
+Row = tuple[Any, ...]
+Processor = Callable[[Any], Any]
+
+
+class Fast:
+    """One statement: ``sql`` with ``:name`` parameters; ``binds`` the types of the parameters that
+    need converting (times, booleans); ``columns`` the types of the result's columns, in order;
+    ``fields`` their names, when rows should be read by name (named tuples)."""
+
+    def __init__(
+        self,
+        sql: str,
+        *,
+        binds: Mapping[str, TypeEngine[Any]] | None = None,
+        columns: Sequence[TypeEngine[Any] | None] = (),
+        fields: Sequence[str] = (),
+    ) -> None:
+        self.sql = " ".join(sql.split())
+        self.binds = dict(binds or {})
+        self.columns = tuple(columns)
+        self.named: Callable[..., Row] | None = namedtuple("Row", fields) if fields else None
+        self.names = tuple(_PARAM.findall(self.sql))
+        self.qmark = _PARAM.sub("?", self.sql)
+        clause = text(self.sql)
+        if self.binds:
+            clause = clause.bindparams(*(bindparam(name, type_=kind) for name, kind in self.binds.items()))
+        self.clause: TextClause = clause
+        self._processing: dict[str, tuple[list[Processor | None], list[Processor | None]]] = {}
+
+    def processing(self, dialect: Dialect) -> tuple[list[Processor | None], list[Processor | None]]:
+        """The bind processors by parameter position and the result processors by column."""
+        found = self._processing.get(dialect.name)
+        if found is None:
+            binds = [self._bind(name, dialect) for name in self.names]
+            results: list[Processor | None] = [
+                kind.dialect_impl(dialect).result_processor(dialect, None) if kind is not None else None
+                for kind in self.columns
+            ]
+            found = self._processing[dialect.name] = (binds, results)
+        return found
+
+    def _bind(self, name: str, dialect: Dialect) -> Processor | None:
+        kind = self.binds.get(name)
+        return kind.dialect_impl(dialect).bind_processor(dialect) if kind is not None else None
+
+
+def _driver(tx: Tx) -> sqlite3.Connection | None:
+    """The sqlite3 connection of a group-commit write, else None (PostgreSQL, or a read)."""
+    found = getattr(tx.conn, "driver", None)
+    return found if isinstance(found, sqlite3.Connection) else None
+
+
+async def rows(tx: Tx, stmt: Fast, params: Mapping[str, Any] | None = None) -> list[Row]:
+    """Run ``stmt`` and return every row (an INSERT or UPDATE without RETURNING: none)."""
+    values = params or {}
+    raw = _driver(tx)
+    binds, results = stmt.processing(tx.conn.dialect)
+    if raw is None:
+        result = await tx.conn.execute(stmt.clause, dict(values))
+        return _processed([tuple(row) for row in result] if result.returns_rows else [], results, stmt.named)
+    args = []
+    for name, process in zip(stmt.names, binds, strict=True):
+        value = values[name]
+        args.append(process(value) if process is not None else value)
+    try:
+        cursor = raw.execute(stmt.qmark, args)
+        fetched = cursor.fetchall()
+    except sqlite3.Error as exc:
+        raise DBAPIError.instance(stmt.qmark, args, exc, sqlite3.Error) from exc
+    return _processed(fetched, results, stmt.named)
+
+
+def _processed(
+    found: list[Row], results: list[Processor | None], named: Callable[..., Row] | None
+) -> list[Row]:
+    if found and any(results):
+        found = [tuple(v if p is None else p(v) for v, p in zip(row, results, strict=False)) for row in found]
+    return [named(*row) for row in found] if named is not None else found
+
+
+def columns_of(
+    table: Table, names: Sequence[str] | None = None
+) -> tuple[str, tuple[str, ...], tuple[TypeEngine[Any], ...]]:
+    """A select list of ``table``'s columns (all, or ``names``), their names and their types: for a
+    Fast statement that reads whole rows."""
+    chosen = tuple(names) if names is not None else tuple(column.name for column in table.c)
+    listed = ", ".join(f'{table.name}."{name}"' for name in chosen)
+    return listed, chosen, tuple(table.c[name].type for name in chosen)
+
+
+async def first(tx: Tx, stmt: Fast, params: Mapping[str, Any] | None = None) -> Row | None:
+    """The first row, or None (the statement should LIMIT itself)."""
+    found = await rows(tx, stmt, params)
+    return found[0] if found else None
+
+
+async def scalar(tx: Tx, stmt: Fast, params: Mapping[str, Any] | None = None) -> Any:
+    """The first column of the first row, or None."""
+    row = await first(tx, stmt, params)
+    return row[0] if row else None
