@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.exc import IntegrityError
 
 from kibitz import akismet, consent, errors, guard, inputs, markup, moderator_mail, notify, titles, tree
+from kibitz.accounts import check_policy
 from kibitz.avatar import avatar_key
 from kibitz.config import ModerationMode, SiteConfig
 from kibitz.events import EventKind, Events, ThreadEvent
@@ -35,6 +36,7 @@ from kibitz.store.tx import Tx
 from kibitz.subscriptions import Links
 
 if TYPE_CHECKING:
+    from kibitz.accounts import Reader
     from kibitz.akismet import Akismet, Checked
     from kibitz.webhooks import Webhooks
 
@@ -70,6 +72,9 @@ class PostRequest:
     user_agent: str = ""  # for Akismet, when the site turned it on
     referrer: str = ""
     account: AccountAuthor | None = None  # a signed-in poster: their account's name and address
+    # Who writes, checked against the site's ``authors`` policy inside the write's own transaction
+    # (the policy as in force then, with no read of its own before it); None: a guest.
+    writer: Reader | None = None
 
 
 @dataclass(frozen=True)
@@ -173,6 +178,8 @@ class Comments:
         now = self.clock()
         try:
             async with self.db.write() as tx:
+                site = await self.policies.effective(tx, req.site)
+                check_policy(site.authors, req.writer)  # refused: nothing stored, nothing counted
                 if req.idempotency_key:
                     stored = await tx.idempotency.get(site.id, principal, req.idempotency_key)
                     if stored is not None:
@@ -185,7 +192,6 @@ class Comments:
                     client=req.client,
                     now=now,
                 )
-                site = await self.policies.effective(tx, req.site)
                 if site.allow_images != req.site.allow_images:
                     html = markup.render(text, allow_images=site.allow_images)
                 thread = await tx.threads.get_or_create(site.id, page, title, url, now)

@@ -173,7 +173,23 @@ def shown_clause() -> ColumnElement[bool]:
     )
 
 
-_INSERT = comments.insert().returning(*comments.c)
+_COMMENT_LIST, _COMMENT_FIELDS, _COMMENT_TYPES = fast.columns_of(comments)
+_INSERTS: dict[tuple[str, ...], Fast] = {}
+
+
+def _insert_stmt(names: tuple[str, ...]) -> Fast:
+    """INSERT ... RETURNING the whole row, for the columns comment_values() gives (built once)."""
+    found = _INSERTS.get(names)
+    if found is None:
+        listed = ", ".join(f'"{name}"' for name in names)
+        marks = ", ".join(f":{name}" for name in names)
+        found = _INSERTS[names] = Fast(
+            f"INSERT INTO comments ({listed}) VALUES ({marks}) RETURNING {_COMMENT_LIST}",  # noqa: S608
+            binds={name: c[name].type for name in names},
+            columns=_COMMENT_TYPES,
+            fields=_COMMENT_FIELDS,
+        )
+    return found
 
 
 @dataclass(frozen=True)
@@ -249,9 +265,10 @@ class CommentRepo:
     async def insert(self, new: NewComment) -> Comment:
         """Store a comment; its root, path and depth follow from its parent."""
         parent = None if new.parent is None else Place.of(new.parent)
-        # Values as parameters, not .values(): one compiled statement, cached.
-        result = await self.tx.conn.execute(_INSERT, comment_values(new, parent))
-        return to_comment(result.one())
+        values = comment_values(new, parent)
+        row = await fast.first(self.tx, _insert_stmt(tuple(values)), values)
+        assert row is not None
+        return to_comment(row)
 
     async def get(self, comment_id: int, *, for_update: bool = False) -> Comment | None:
         stmt = select(comments).where(c.id == comment_id)

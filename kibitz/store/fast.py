@@ -17,9 +17,10 @@ from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Table, TextClause, bindparam, text
+from sqlalchemy import Table, TextClause, bindparam, column, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql.selectable import TextualSelect
 from sqlalchemy.types import TypeEngine
 
 if TYPE_CHECKING:
@@ -52,11 +53,17 @@ class Fast:
         clause = text(self.sql)
         if self.binds:
             clause = clause.bindparams(*(bindparam(name, type_=kind) for name, kind in self.binds.items()))
-        self.clause: TextClause = clause
+        # Through SQLAlchemy the result's columns are typed by position, so it converts them itself.
+        self.clause: TextClause | TextualSelect = (
+            clause.columns(*(column(f"c{n}", kind) for n, kind in enumerate(self.columns)))
+            if self.columns
+            else clause
+        )
         self._processing: dict[str, tuple[list[Processor | None], list[Processor | None]]] = {}
 
     def processing(self, dialect: Dialect) -> tuple[list[Processor | None], list[Processor | None]]:
-        """The bind processors by parameter position and the result processors by column."""
+        """The bind processors by parameter position and the result processors by column, for the
+        raw driver (SQLite's, whose processors need no column type from the cursor)."""
         found = self._processing.get(dialect.name)
         if found is None:
             binds = [self._bind(name, dialect) for name in self.names]
@@ -82,10 +89,10 @@ async def rows(tx: Tx, stmt: Fast, params: Mapping[str, Any] | None = None) -> l
     """Run ``stmt`` and return every row (an INSERT or UPDATE without RETURNING: none)."""
     values = params or {}
     raw = _driver(tx)
-    binds, results = stmt.processing(tx.conn.dialect)
     if raw is None:
         result = await tx.conn.execute(stmt.clause, dict(values))
-        return _processed([tuple(row) for row in result] if result.returns_rows else [], results, stmt.named)
+        return _processed([tuple(row) for row in result] if result.returns_rows else [], [], stmt.named)
+    binds, results = stmt.processing(tx.conn.dialect)
     args = []
     for name, process in zip(stmt.names, binds, strict=True):
         value = values[name]

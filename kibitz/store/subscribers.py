@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, false, or_, select, true, update
 
 from kibitz.models import Comment, CommentStatus, Thread
+from kibitz.store import fast
 from kibitz.store.comments import to_comment
+from kibitz.store.fast import Fast
 from kibitz.store.schema import comments, digest_items, subscribers, subscriptions, threads
 
 if TYPE_CHECKING:
@@ -105,6 +107,29 @@ def _subscription_of(row: Any) -> Subscription:
         requested=row.sub_requested,
         list_id=row.sub_list,
     )
+
+
+_SUBSCRIBER_LIST, _SUBSCRIBER_FIELDS, _SUBSCRIBER_TYPES = fast.columns_of(subscribers)
+_SUB_LIST = ", ".join(f'subscriptions."{col.name}" AS "sub_{col.key}"' for col in subscriptions.c)
+_FOLLOWERS = (
+    f"SELECT {_SUBSCRIBER_LIST}, {_SUB_LIST} FROM subscribers "  # noqa: S608
+    "JOIN subscriptions ON subscriptions.subscriber_id = subscribers.id "
+    "WHERE subscriptions.thread_id = :thread AND subscriptions.topic = :topic "
+    "AND subscriptions.active = :yes AND subscriptions.pending = :no AND subscribers.status = 'confirmed' {} "
+    "ORDER BY subscriptions.id"
+)
+_FOLLOWER_FIELDS = (*_SUBSCRIBER_FIELDS, *(f"sub_{col.key}" for col in subscriptions.c))
+_FOLLOWER_TYPES = (*_SUBSCRIBER_TYPES, *(col.type for col in subscriptions.c))
+# Every post asks who follows its thread (notify.py).
+_FOLLOWERS_ALL, _FOLLOWERS_ONE = (
+    Fast(
+        _FOLLOWERS.format(extra),
+        binds={"yes": subscriptions.c.active.type, "no": subscriptions.c.pending.type},
+        columns=_FOLLOWER_TYPES,
+        fields=_FOLLOWER_FIELDS,
+    )
+    for extra in ("", "AND subscribers.email = :email")
+)
 
 
 _T_COLUMNS = [col.label(f"t_{col.key}") for col in threads.c]
@@ -338,21 +363,11 @@ class SubscriberRepo:
     async def followers(self, thread_id: int, topic: str, email: str | None = None) -> list[Follower]:
         """Confirmed subscribers with an active ``topic`` subscription in force (not pending) on the
         thread (only the one with ``email`` when given)."""
-        stmt = (
-            select(subscribers, *_SUB_COLUMNS)
-            .join(subscriptions, sub.subscriber_id == s.id)
-            .where(
-                sub.thread_id == thread_id,
-                sub.topic == topic,
-                sub.active == true(),
-                sub.pending == false(),
-                s.status == "confirmed",
-            )
-            .order_by(sub.id)
-        )
+        params: dict[str, Any] = {"thread": thread_id, "topic": topic, "yes": True, "no": False}
         if email is not None:
-            stmt = stmt.where(s.email == email)
-        rows = await self.tx.conn.execute(stmt)
+            params["email"] = email
+        stmt = _FOLLOWERS_ONE if email is not None else _FOLLOWERS_ALL
+        rows = await fast.rows(self.tx, stmt, params)
         return [Follower(to_subscriber(row), _subscription_of(row)) for row in rows]
 
     # -- the guest's own comments -----------------------------------------------------------------

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import and_, delete, func, or_, select, update
 
 from kibitz.models import Thread
+from kibitz.store import fast
+from kibitz.store.fast import Fast
 from kibitz.store.outbox import FAR_FUTURE
 from kibitz.store.schema import threads, webhook_deliveries, webhooks
 from kibitz.store.threads import _thread
@@ -73,6 +75,15 @@ class Outcome:
     body: str
 
 
+_HOOK_LIST, _HOOK_FIELDS, _HOOK_TYPES = fast.columns_of(webhooks)
+# Every post asks for its site's webhooks.
+_LISTING = Fast(
+    f"SELECT {_HOOK_LIST} FROM webhooks WHERE site = :site ORDER BY id",  # noqa: S608
+    columns=_HOOK_TYPES,
+    fields=_HOOK_FIELDS,
+)
+
+
 def _webhook(row: Any) -> Webhook:
     return Webhook(
         id=row.id,
@@ -109,8 +120,7 @@ class WebhookRepo:
         return _webhook(row) if row else None
 
     async def listing(self, site: str) -> builtins.list[Webhook]:
-        rows = await self.tx.conn.execute(select(webhooks).where(w.site == site).order_by(w.id))
-        return [_webhook(r) for r in rows]
+        return [_webhook(r) for r in await fast.rows(self.tx, _LISTING, {"site": site})]
 
     async def remove(self, webhook_id: int) -> None:
         """The webhook and its deliveries (pending ones too: nothing more is sent)."""

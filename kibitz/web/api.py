@@ -15,7 +15,7 @@ from kibitz.context import Context
 from kibitz.models import Anchor, Sort
 from kibitz.origins import origin_of
 from kibitz.security import client_address
-from kibitz.web import schemas
+from kibitz.web import schemas, sessions
 from kibitz.web.sessions import writer_of
 
 READER_HEADER = "X-Kibitz-Reader"
@@ -145,7 +145,7 @@ async def post_comment(
     ctx = ctx_of(request)
     config = site_of(ctx, site)
     key = idempotency_key(idempotency)
-    reader = await writer_of(ctx, request, config)
+    reader = await sessions.reader_of(ctx, request, config)  # its policy: checked in comments.post
     addr, client = client_of(ctx, request)
     raw_reader = ctx.tokens.reader(request.headers.get(READER_HEADER))
     a = body.anchor
@@ -176,6 +176,7 @@ async def post_comment(
             user_agent=request.headers.get("user-agent", ""),
             referrer=request.headers.get("referer", ""),
             account=ctx.accounts.author(reader) if reader is not None else None,
+            writer=reader,
         )
     )
     # A held comment, a shadow-banned one, or one caught by a blocked word: its poster sees it as
