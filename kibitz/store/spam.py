@@ -10,8 +10,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, delete, func, literal, select, true, update
+from sqlalchemy import bindparam, delete, func, select, update
 
+from kibitz.store import fast
+from kibitz.store.fast import Fast
 from kibitz.store.schema import akismet_checks, comments, spam_domains, spam_features, spam_labels, spam_model
 
 if TYPE_CHECKING:
@@ -46,12 +48,13 @@ _RECENT = (
 _AFTER = select(*_COLUMNS).where(_c.id > bindparam("after")).order_by(_c.id).limit(bindparam("limit"))
 # The same, with the site's model head in every row, and one row of NULLs when there are no comments:
 # the two reads of a post in one statement.
-_NEW = _AFTER.subquery()
-_LOOK = select(_m.version, _m.stamp, _m.spam_total, _m.ham_total, *_NEW.c).select_from(
-    select(literal(1).label("one"))
-    .subquery()
-    .outerjoin(spam_model, _m.site == bindparam("site"))
-    .outerjoin(_NEW, true())
+_NEW = ", ".join(f'comments."{column.name}"' for column in _COLUMNS)
+_LOOK = Fast(  # column names only: every value is bound
+    "SELECT spam_model.version, spam_model.stamp, spam_model.spam_total, spam_model.ham_total, "  # noqa: S608
+    "new.* FROM (SELECT 1 AS one) AS one LEFT OUTER JOIN spam_model ON spam_model.site = :site "
+    f"LEFT OUTER JOIN (SELECT {_NEW} FROM comments WHERE comments.id > :after "
+    "ORDER BY comments.id LIMIT :limit) AS new ON 1 = 1",
+    columns=(None, None, None, None, *(column.type for column in _COLUMNS)),
 )
 
 
@@ -201,7 +204,7 @@ class SpamRepo:
 
     async def look(self, site: str, after: int, limit: int) -> tuple[ModelHead | None, list[Recent]]:
         """head(site) and after(after, limit) in one statement."""
-        rows = list(await self.tx.conn.execute(_LOOK, {"site": site, "after": after, "limit": limit}))
+        rows = await fast.rows(self.tx, _LOOK, {"site": site, "after": after, "limit": limit})
         first = rows[0]
         head = None if first[0] is None else ModelHead(int(first[0]), first[1], int(first[2]), int(first[3]))
         return head, [Recent(*row[4:]) for row in rows if row[4] is not None]

@@ -3,73 +3,221 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import cached_property
 from operator import itemgetter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+if TYPE_CHECKING:
+    from kibitz.store.accounts import AccountRepo
+    from kibitz.store.audit import AuditRepo
+    from kibitz.store.bans import BanRepo
+    from kibitz.store.campaigns import CampaignRepo
+    from kibitz.store.comments import CommentRepo
+    from kibitz.store.feeds import FeedRepo
+    from kibitz.store.imports import ImportRepo
+    from kibitz.store.jobs import JobRepo
+    from kibitz.store.limits import IdempotencyRepo, RateRepo
+    from kibitz.store.meta import MetaRepo
+    from kibitz.store.moderation import ModerationRepo
+    from kibitz.store.outbox import OutboxRepo
+    from kibitz.store.privacy import PrivacyRepo
+    from kibitz.store.site_settings import SiteSettingsRepo, TrustRepo
+    from kibitz.store.spam import SpamRepo
+    from kibitz.store.staff import ApiKeyRepo, SessionRepo, StaffRepo
+    from kibitz.store.story_updates import StoryUpdateRepo
+    from kibitz.store.subscriber_io import SubscriberIoRepo
+    from kibitz.store.subscribers import SubscriberRepo
+    from kibitz.store.suppressions import BounceRepo, SuppressionRepo
+    from kibitz.store.threads import ThreadRepo
+    from kibitz.store.votes import FlagRepo, VoteRepo
+    from kibitz.store.webhooks import WebhookRepo
 
 
 class Tx:
     """Repositories bound to one open transaction; they hold SQL only, never rules."""
 
     def __init__(self, conn: AsyncConnection, *, dialect: str) -> None:
-        from kibitz.store.accounts import AccountRepo
-        from kibitz.store.audit import AuditRepo
-        from kibitz.store.bans import BanRepo
-        from kibitz.store.campaigns import CampaignRepo
-        from kibitz.store.comments import CommentRepo
-        from kibitz.store.feeds import FeedRepo
-        from kibitz.store.imports import ImportRepo
-        from kibitz.store.jobs import JobRepo
-        from kibitz.store.limits import IdempotencyRepo, RateRepo
-        from kibitz.store.meta import MetaRepo
-        from kibitz.store.moderation import ModerationRepo
-        from kibitz.store.outbox import OutboxRepo
-        from kibitz.store.privacy import PrivacyRepo
-        from kibitz.store.site_settings import SiteSettingsRepo, TrustRepo
-        from kibitz.store.spam import SpamRepo
-        from kibitz.store.staff import ApiKeyRepo, SessionRepo, StaffRepo
-        from kibitz.store.story_updates import StoryUpdateRepo
-        from kibitz.store.subscriber_io import SubscriberIoRepo
-        from kibitz.store.subscribers import SubscriberRepo
-        from kibitz.store.suppressions import BounceRepo, SuppressionRepo
-        from kibitz.store.threads import ThreadRepo
-        from kibitz.store.votes import FlagRepo, VoteRepo
-        from kibitz.store.webhooks import WebhookRepo
-
         self.conn = conn
         self.dialect = dialect
-        self.threads = ThreadRepo(self)
-        self.comments = CommentRepo(self)
-        self.votes = VoteRepo(self)
-        self.flags = FlagRepo(self)
-        self.rates = RateRepo(self)
-        self.idempotency = IdempotencyRepo(self)
-        self.meta = MetaRepo(self)
-        self.outbox = OutboxRepo(self)
-        self.subscribers = SubscriberRepo(self)
-        self.subscriber_io = SubscriberIoRepo(self)
-        self.jobs = JobRepo(self)
-        self.moderation = ModerationRepo(self)
-        self.bans = BanRepo(self)
-        self.audit = AuditRepo(self)
-        self.site_settings = SiteSettingsRepo(self)
-        self.trust = TrustRepo(self)
-        self.staff = StaffRepo(self)
-        self.sessions = SessionRepo(self)
-        self.api_keys = ApiKeyRepo(self)
-        self.spam = SpamRepo(self)
-        self.webhooks = WebhookRepo(self)
-        self.suppressions = SuppressionRepo(self)
-        self.bounces = BounceRepo(self)
-        self.campaigns = CampaignRepo(self)
-        self.feeds = FeedRepo(self)
-        self.imports = ImportRepo(self)
-        self.story_updates = StoryUpdateRepo(self)
-        self.accounts = AccountRepo(self)
-        self.privacy = PrivacyRepo(self)
+
+    # Each repository is made on first use: a post touches a handful of the thirty.
+    @cached_property
+    def threads(self) -> ThreadRepo:
+        from kibitz.store.threads import ThreadRepo
+
+        return ThreadRepo(self)
+
+    @cached_property
+    def comments(self) -> CommentRepo:
+        from kibitz.store.comments import CommentRepo
+
+        return CommentRepo(self)
+
+    @cached_property
+    def votes(self) -> VoteRepo:
+        from kibitz.store.votes import VoteRepo
+
+        return VoteRepo(self)
+
+    @cached_property
+    def flags(self) -> FlagRepo:
+        from kibitz.store.votes import FlagRepo
+
+        return FlagRepo(self)
+
+    @cached_property
+    def rates(self) -> RateRepo:
+        from kibitz.store.limits import RateRepo
+
+        return RateRepo(self)
+
+    @cached_property
+    def idempotency(self) -> IdempotencyRepo:
+        from kibitz.store.limits import IdempotencyRepo
+
+        return IdempotencyRepo(self)
+
+    @cached_property
+    def meta(self) -> MetaRepo:
+        from kibitz.store.meta import MetaRepo
+
+        return MetaRepo(self)
+
+    @cached_property
+    def outbox(self) -> OutboxRepo:
+        from kibitz.store.outbox import OutboxRepo
+
+        return OutboxRepo(self)
+
+    @cached_property
+    def subscribers(self) -> SubscriberRepo:
+        from kibitz.store.subscribers import SubscriberRepo
+
+        return SubscriberRepo(self)
+
+    @cached_property
+    def subscriber_io(self) -> SubscriberIoRepo:
+        from kibitz.store.subscriber_io import SubscriberIoRepo
+
+        return SubscriberIoRepo(self)
+
+    @cached_property
+    def jobs(self) -> JobRepo:
+        from kibitz.store.jobs import JobRepo
+
+        return JobRepo(self)
+
+    @cached_property
+    def moderation(self) -> ModerationRepo:
+        from kibitz.store.moderation import ModerationRepo
+
+        return ModerationRepo(self)
+
+    @cached_property
+    def bans(self) -> BanRepo:
+        from kibitz.store.bans import BanRepo
+
+        return BanRepo(self)
+
+    @cached_property
+    def audit(self) -> AuditRepo:
+        from kibitz.store.audit import AuditRepo
+
+        return AuditRepo(self)
+
+    @cached_property
+    def site_settings(self) -> SiteSettingsRepo:
+        from kibitz.store.site_settings import SiteSettingsRepo
+
+        return SiteSettingsRepo(self)
+
+    @cached_property
+    def trust(self) -> TrustRepo:
+        from kibitz.store.site_settings import TrustRepo
+
+        return TrustRepo(self)
+
+    @cached_property
+    def staff(self) -> StaffRepo:
+        from kibitz.store.staff import StaffRepo
+
+        return StaffRepo(self)
+
+    @cached_property
+    def sessions(self) -> SessionRepo:
+        from kibitz.store.staff import SessionRepo
+
+        return SessionRepo(self)
+
+    @cached_property
+    def api_keys(self) -> ApiKeyRepo:
+        from kibitz.store.staff import ApiKeyRepo
+
+        return ApiKeyRepo(self)
+
+    @cached_property
+    def spam(self) -> SpamRepo:
+        from kibitz.store.spam import SpamRepo
+
+        return SpamRepo(self)
+
+    @cached_property
+    def webhooks(self) -> WebhookRepo:
+        from kibitz.store.webhooks import WebhookRepo
+
+        return WebhookRepo(self)
+
+    @cached_property
+    def suppressions(self) -> SuppressionRepo:
+        from kibitz.store.suppressions import SuppressionRepo
+
+        return SuppressionRepo(self)
+
+    @cached_property
+    def bounces(self) -> BounceRepo:
+        from kibitz.store.suppressions import BounceRepo
+
+        return BounceRepo(self)
+
+    @cached_property
+    def campaigns(self) -> CampaignRepo:
+        from kibitz.store.campaigns import CampaignRepo
+
+        return CampaignRepo(self)
+
+    @cached_property
+    def feeds(self) -> FeedRepo:
+        from kibitz.store.feeds import FeedRepo
+
+        return FeedRepo(self)
+
+    @cached_property
+    def imports(self) -> ImportRepo:
+        from kibitz.store.imports import ImportRepo
+
+        return ImportRepo(self)
+
+    @cached_property
+    def story_updates(self) -> StoryUpdateRepo:
+        from kibitz.store.story_updates import StoryUpdateRepo
+
+        return StoryUpdateRepo(self)
+
+    @cached_property
+    def accounts(self) -> AccountRepo:
+        from kibitz.store.accounts import AccountRepo
+
+        return AccountRepo(self)
+
+    @cached_property
+    def privacy(self) -> PrivacyRepo:
+        from kibitz.store.privacy import PrivacyRepo
+
+        return PrivacyRepo(self)
 
     def upsert(self, table: Table) -> Any:
         """An INSERT that understands ON CONFLICT on both engines (same API on each)."""
