@@ -6,7 +6,8 @@ no webhook are reports to Akismet (akismet.py), sent the same way with the site'
 Leases are the mail outbox's (leased.py): short (``LEASE``), renewed by a heartbeat while the calls
 are under way, and fenced by the loop's token (``lease_owner``), so a killed loop's deliveries are
 tried again within seconds and a loop whose lease was taken over marks nothing. A call starts only
-while the lease holds.
+while the lease holds; calls are bounded by the webhook timeout, and a destination that keeps
+failing is skipped at once by its circuit breaker (outbound.py) and retried later like a timeout.
 
 Delivery is at least once: a crash after the receiver's 2xx and before the row is marked sends that
 delivery again, with the same ``webhook-id``, once the lease has run out.
@@ -32,6 +33,7 @@ from kibitz.webhooks import BODY_BYTES, sign
 
 if TYPE_CHECKING:
     from kibitz.context import Context
+    from kibitz.metrics import Metrics
     from kibitz.store.tx import Tx
 
 log = logging.getLogger(__name__)
@@ -85,10 +87,12 @@ class WebhookWorker(LeasedLoop):
         now_seconds: Callable[[], float] = time.time,
         reports: akismet.Akismet | None = None,
         lease: timedelta = LEASE,
+        metrics: Metrics | None = None,
     ) -> None:
         super().__init__(db, batch, clock, lease)
         self.policy = policy
         self.wakeup = wakeup or asyncio.Event()
+        self.metrics = metrics
         self.rng = rng or random.Random()
         # The signature's time is the receiver's clock's business: real time, even under a test clock.
         self.now_seconds = now_seconds
@@ -150,6 +154,8 @@ class WebhookWorker(LeasedLoop):
                 "recorded", delivery.id, verdict,
             )  # fmt: skip
             return
+        if self.metrics is not None:
+            self.metrics.webhook_deliveries.labels(verdict).inc()
         log.info(
             "webhook delivery %s (%s, attempt %d): %s %s", delivery.id, delivery.event, attempts, verdict,
             outcome.code or outcome.error,
@@ -239,6 +245,7 @@ def start_webhook_worker(ctx: Context) -> Callable[[], Awaitable[None]]:
         ctx.clock,
         wakeup=ctx.webhooks.wakeup,
         reports=ctx.akismet,
+        metrics=ctx.metrics,
     )
     stop = asyncio.Event()
     task = asyncio.create_task(worker.run_forever(stop), name="kibitz-webhook-worker")

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from kibitz.breaker import Breakers
 from kibitz.leased import LEASE
 from kibitz.migrate import upgrade
 from kibitz.outbound import OutboundPolicy
@@ -111,7 +112,7 @@ class Env:
     database_url: str
 
     def loop(self, **options: object) -> WebhookWorker:
-        policy = OutboundPolicy(allow_private=True, timeout=10.0)
+        policy = OutboundPolicy(allow_private=True, timeout=10.0, breakers=Breakers())
         return WebhookWorker(self.db, policy, self.clock, rng=random.Random(3), **options)  # type: ignore[arg-type]
 
     async def deliveries(self, url: str, count: int, now: datetime | None = None) -> list[int]:
