@@ -423,13 +423,19 @@ def start_worker(ctx: Context) -> Callable[[], Awaitable[None]]:
     return shutdown
 
 
-async def serve_worker(settings: Settings) -> None:
-    """`kibitz worker`: deliver until SIGTERM or SIGINT."""
+async def serve_worker(settings: Settings, *, metrics_sockets: str | None = None) -> None:
+    """`kibitz worker`: deliver until SIGTERM or SIGINT; with ``metrics_sockets`` (a directory), its
+    metrics are answered on a unix socket there, for the ``--metrics-port`` listener."""
     from kibitz.context import close_context, open_context
     from kibitz.webhook_worker import start_webhook_worker
 
     ctx = await open_context(settings)
+    stop_metrics: Callable[[], Awaitable[None]] | None = None
     try:
+        if metrics_sockets is not None:
+            from kibitz.web.ops import answer_metrics_socket
+
+            stop_metrics = await answer_metrics_socket(ctx, metrics_sockets)
         stop_worker = start_worker(ctx)
         stop_webhooks = start_webhook_worker(ctx)
         stopping = asyncio.Event()
@@ -442,4 +448,6 @@ async def serve_worker(settings: Settings) -> None:
         await stop_webhooks()
         log.info("outbox worker stopped")
     finally:
+        if stop_metrics is not None:
+            await stop_metrics()
         await close_context(ctx)
