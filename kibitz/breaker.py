@@ -110,8 +110,10 @@ class Breakers:
             self.skipped += 1
         return ticket
 
-    def succeeded(self, key: str) -> None:
-        self._by_key.pop(key, None)  # closed: nothing to remember
+    def succeeded(self, key: str) -> bool:
+        """Close the destination's breaker (nothing to remember); True when it was open."""
+        breaker = self._by_key.pop(key, None)
+        return breaker is not None and bool(breaker.open_for)
 
     def failed(self, key: str, ticket: int) -> bool:
         breaker = self._by_key.get(key)

@@ -111,8 +111,8 @@ class _Hop:
         self.key = ""
 
     def answered(self) -> None:
-        if self.key:
-            self.breakers.succeeded(self.key)
+        if self.key and self.breakers.succeeded(self.key):
+            log.info("outbound: %s answers again", self.key)
         self.key = ""
 
 
