@@ -4,8 +4,11 @@ so nothing a reader writes leaves the server unless the publisher chose so.
 When on, a new comment is checked before its transaction opens (``comment-check``, within
 ``akismet_timeout`` seconds): "spam" files it as spam; "ham" adds nothing; no answer, a 5xx, an
 unreadable answer or a refused address holds it for a moderator (reason ``akismet_unavailable``)
-instead of failing the post. After BREAKER_FAILURES failures in a row the breaker opens: for
-BREAKER_OPEN seconds posts are held at once, without a call, so an outage costs no post its wait.
+instead of failing the post. After BREAKER_FAILURES failures in a row the breaker (breaker.py)
+opens: for BREAKER_OPEN seconds posts are held at once, without a call, so an outage costs no post
+its wait; then one post asks again, and while Akismet still fails the wait doubles, up to
+BREAKER_CAP. (Calls that get no answer at all count too against Akismet's address in the breaker
+every outgoing call goes through, outbound.py.)
 
 What was sent (without the key) is kept with the comment for KEEP, and only for comments checked,
 so that a moderator's contrary decision can be reported: approving or restoring a comment Akismet
@@ -27,6 +30,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from kibitz import __version__, outbound
+from kibitz.breaker import Breaker
 from kibitz.webhooks import new_event_id
 
 if TYPE_CHECKING:
@@ -36,7 +40,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 BREAKER_FAILURES = 3
-BREAKER_OPEN = 60.0  # seconds
+BREAKER_OPEN = 60.0  # seconds, the first time
+BREAKER_CAP = 600.0
 KEEP = timedelta(days=30)
 REPORTED = b"Thanks for making the web a better place."
 HAM, SPAM = "submit-ham", "submit-spam"
@@ -113,30 +118,29 @@ class Akismet:
             max_redirects=0,
             user_agent=f"Kibitz/{__version__} | Akismet",
         )
-        self.monotonic = monotonic
-        self.failures = 0
-        self.open_until = 0.0
+        self.breaker = Breaker(BREAKER_FAILURES, BREAKER_OPEN, BREAKER_CAP, monotonic)
 
     def enabled(self, site: SiteConfig) -> bool:
         return bool(site.akismet_key)
 
     async def check(self, site: SiteConfig, params: dict[str, str]) -> Checked:
         """Akismet's verdict on a comment; never raises: anything but an answer is UNAVAILABLE."""
-        if self.monotonic() < self.open_until:
+        ticket = self.breaker.attempt()
+        if ticket is None:
             return Checked(Verdict.UNAVAILABLE, "not asked: Akismet failed repeatedly just now", params)
         try:
             response = await self._call("comment-check", site.akismet_key, params)
         except outbound.OutboundError as exc:
-            return self._failed(site, params, str(exc))
+            return self._failed(site, params, str(exc), ticket)
         answer = response.body.strip()
         if response.status == 200 and answer in (b"true", b"false"):
-            self.failures = 0
+            self.breaker.succeeded()
             if answer == b"false":
                 return Checked(Verdict.HAM, "", params)
             discard = (response.header("x-akismet-pro-tip") or "").strip().lower() == "discard"
             return Checked(Verdict.SPAM, "discard" if discard else "", params, discard)
         help_text = response.header("x-akismet-debug-help") or answer[:100].decode("utf-8", "replace")
-        return self._failed(site, params, f"HTTP {response.status}: {help_text}")
+        return self._failed(site, params, f"HTTP {response.status}: {help_text}", ticket)
 
     async def report(self, site_id: str, kind: str, params: dict[str, str]) -> outbound.Response:
         """Send one report (submit-ham or submit-spam); raises OutboundError, or a ValueError when the
@@ -152,12 +156,10 @@ class Akismet:
         url = f"{self.endpoint}/{action}"
         return await outbound.send(url, body=body, headers=headers, policy=self.policy)
 
-    def _failed(self, site: SiteConfig, params: dict[str, str], detail: str) -> Checked:
-        self.failures += 1
-        if self.failures >= BREAKER_FAILURES:
-            self.open_until = self.monotonic() + BREAKER_OPEN
-            self.failures = 0
-            log.warning("Akismet unavailable (%s): posts held without asking for %gs", detail, BREAKER_OPEN)
+    def _failed(self, site: SiteConfig, params: dict[str, str], detail: str, ticket: int) -> Checked:
+        if self.breaker.failed(ticket):
+            wait = self.breaker.open_for
+            log.warning("Akismet unavailable (%s): posts held without asking for %gs", detail, wait)
         else:
             log.warning("Akismet unavailable for site %s (%s): the comment is held", site.id, detail)
         return Checked(Verdict.UNAVAILABLE, detail, params)

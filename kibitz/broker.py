@@ -16,10 +16,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+from kibitz.breaker import Breaker
 
 if TYPE_CHECKING:
     from kibitz.metrics import Metrics
@@ -160,8 +161,8 @@ class RedisBroker(LocalBroker):
         self.connected = asyncio.Event()
         self._pending: dict[int, int] = {}  # thread id -> the latest version to publish
         self._wake = asyncio.Event()
-        self._open_until = 0.0  # monotonic time the breaker closes again (0: closed)
-        self._open_for = 0.0  # how long it opened for last (0 after a success)
+        # Open after one failure, for BREAKER_FIRST seconds doubling up to BREAKER_MAX (breaker.py).
+        self._breaker = Breaker(failures=1, first=BREAKER_FIRST, cap=BREAKER_MAX)
 
     def start(self) -> None:
         if self._task is None:
@@ -172,7 +173,7 @@ class RedisBroker(LocalBroker):
     @property
     def breaker_open(self) -> bool:
         """Whether publishes are being dropped after a failure (until the next try succeeds)."""
-        return self._open_for > 0
+        return self._breaker.open_for > 0
 
     @property
     def poll_seconds(self) -> float:
@@ -198,14 +199,15 @@ class RedisBroker(LocalBroker):
             await self._wake.wait()
             self._wake.clear()
             while self._pending:
-                if time.monotonic() < self._open_until:  # open: drop, the streams poll meanwhile
+                ticket = self._breaker.attempt()
+                if ticket is None:  # open: drop, the streams poll meanwhile
                     self._failed(len(self._pending))
                     self._pending.clear()
                     break
                 thread_id, version = self._pending.popitem()
-                await self._send(thread_id, version)
+                await self._send(thread_id, version, ticket)
 
-    async def _send(self, thread_id: int, version: int) -> None:
+    async def _send(self, thread_id: int, version: int, ticket: int) -> None:
         try:
             await asyncio.wait_for(
                 self._publisher.publish(f"{CHANNEL_PREFIX}{thread_id}", str(version)), PUBLISH_TIMEOUT
@@ -213,18 +215,17 @@ class RedisBroker(LocalBroker):
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # best-effort: readers elsewhere catch up by polling
-            self._open_for = min(BREAKER_MAX, max(BREAKER_FIRST, 2 * self._open_for))
-            self._open_until = time.monotonic() + self._open_for
+            self._breaker.failed(ticket)
             log.warning(
                 "redis publish failed for thread %s (%s): publishing paused for %.0f s",
-                thread_id, str(exc) or type(exc).__name__, self._open_for,
+                thread_id, str(exc) or type(exc).__name__, self._breaker.open_for,
             )  # fmt: skip
             self._failed()
             self.ring_all()  # local streams re-read at the faster poll interval
         else:
-            if self._open_for:
+            if self._breaker.open_for:
                 log.info("redis publish works again")
-            self._open_for = self._open_until = 0.0
+            self._breaker.succeeded()
             if self.metrics is not None:
                 self.metrics.broker_published.inc()
 

@@ -3,7 +3,9 @@ registered by kibitz/cli.py. They find their data as every command does (kibitz/
 
 from __future__ import annotations
 
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,6 +14,7 @@ import click
 from kibitz.cli_data import checked, data_options, load, run, with_database
 
 if TYPE_CHECKING:
+    from kibitz.config import Settings
     from kibitz.store.db import Database
     from kibitz.store.outbox import OutboxRow
 
@@ -20,15 +23,54 @@ STATUSES = ("pending", "sending", "sent", "failed", "dropped")
 
 @click.command()
 @data_options
-def worker(config_path: Path | None, data_dir: Path | None) -> None:
-    """Deliver the outbox (and run the periodic jobs) as a process of its own, until SIGTERM."""
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    metavar="PORT",
+    help="serve this process's Prometheus metrics at http://HOST:PORT/metrics (to metrics_allow)",
+)
+@click.option(
+    "--metrics-host",
+    default="127.0.0.1",
+    show_default=True,
+    metavar="HOST",
+    help="the address --metrics-port listens on",
+)
+def worker(
+    config_path: Path | None, data_dir: Path | None, metrics_port: int | None, metrics_host: str
+) -> None:
+    """Deliver the outbox and the webhooks (and run the periodic jobs) as a process of its own, until
+    SIGTERM."""
     if not load(config_path, data_dir).smtp.host:
         click.echo("invalid configuration: smtp.host: not set, so there is nowhere to send mail", err=True)
         sys.exit(2)
     settings = checked(config_path, data_dir)
     from kibitz.worker import serve_worker
 
-    run(lambda: serve_worker(settings), fast_loop=True)
+    sockets = None if metrics_port is None else _metrics_listener(settings, metrics_host, metrics_port)
+    try:
+        run(lambda: serve_worker(settings, metrics_sockets=sockets), fast_loop=True)
+    finally:
+        if sockets is not None:
+            shutil.rmtree(sockets, ignore_errors=True)
+
+
+def _metrics_listener(settings: Settings, host: str, port: int) -> str:
+    """The listener of ``--metrics-port``, as `kibitz serve`'s ``metrics_listen`` (web/ops.py): it
+    answers with the metrics the worker gives on a unix socket in a private directory (returned)."""
+    from kibitz.web.ops import MetricsListener
+
+    sockets = tempfile.mkdtemp(prefix="kibitz-worker-metrics-")  # mode 0700: this user's processes only
+    try:
+        MetricsListener(host, port, sockets, settings.metrics_allow, by_worker=False).start()
+    except OSError as exc:
+        shutil.rmtree(sockets, ignore_errors=True)
+        raise click.ClickException(
+            f"--metrics-port: cannot listen on {host}:{port}: {exc.strerror or exc}"
+        ) from None
+    click.echo(f"metrics at http://{host}:{port}/metrics", err=True)
+    return sockets
 
 
 @click.group()

@@ -4,9 +4,31 @@ docs/operations.md ("What to watch")."""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from collections.abc import Iterable
 
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
+
+from kibitz import outbound
 from kibitz.events import ThreadEvent
+
+
+class _OutboundBreakers(Collector):
+    """The process's circuit breakers of outgoing HTTP calls (outbound.BREAKERS), read when scraped."""
+
+    def collect(self) -> Iterable[Metric]:
+        yield GaugeMetricFamily(
+            "kibitz_outbound_breakers_open",
+            "Destinations of outgoing HTTP calls skipped now after failing repeatedly (open breakers)",
+            value=outbound.BREAKERS.open_count(),
+        )
+        yield CounterMetricFamily(
+            "kibitz_outbound_skipped",
+            "Outgoing HTTP calls not made because their destination's breaker was open",
+            value=outbound.BREAKERS.skipped,
+        )
 
 
 class Metrics:
@@ -40,6 +62,15 @@ class Metrics:
             ["outcome"],
             registry=self.registry,
         )
+
+        self.webhook_deliveries = Counter(
+            "kibitz_webhook_deliveries",
+            "Attempts of outgoing webhook calls (and Akismet reports) by this process's delivery loop,"
+            " by outcome (delivered, retry, failed)",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.registry.register(_OutboundBreakers())
 
         self.read_cache = Counter(
             "kibitz_read_cache",

@@ -14,6 +14,13 @@ that follows no redirect, for webhooks):
 - follows a few redirects, each checked like the first URL (``send`` returns a 3xx as it is);
 - is bounded: one timeout for the whole fetch, redirects included, a cap on header bytes, and a body
   read up to ``max_bytes`` and then cut off (``Response.truncated``), never an error;
+- goes through a circuit breaker per destination (``scheme://host:port``, breaker.py; QUALITY R11):
+  after BREAKER_FAILURES calls in a row that got no answer (a timeout, a refused or dropped
+  connection, a name that does not resolve, a garbled answer), calls to that destination fail at
+  once with OutboundError("breaker_open") for BREAKER_FIRST seconds, then one trial call goes; a
+  failed trial doubles the wait (up to BREAKER_CAP), any answer closes the breaker. An HTTP error
+  status is an answer: the caller judges it. Every caller already takes an OutboundError as a
+  failure (a webhook is retried later, a page keeps its path as title, a sign-in fails);
 - speaks HTTP/1.1 itself with h11 over asyncio streams (outbound_wire.py): no cookies, no
   credentials, no proxies from the environment, no content encodings.
 """
@@ -22,12 +29,14 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import logging
 import socket
 import ssl
-from collections.abc import Awaitable, Collection
+from collections.abc import Awaitable, Callable, Collection
 from typing import TypeVar
 from urllib.parse import quote, urljoin, urlsplit
 
+from kibitz.breaker import Breakers
 from kibitz.origins import DEFAULT_PORTS, MAX_URL, origin_of, split_http_url
 from kibitz.outbound_wire import (
     REDIRECTS,
@@ -42,6 +51,7 @@ from kibitz.outbound_wire import (
 )
 
 __all__ = [
+    "BREAKERS",
     "REDIRECTS",
     "Network",
     "OutboundError",
@@ -54,11 +64,56 @@ __all__ = [
 ]
 
 _T = TypeVar("_T")
+log = logging.getLogger(__name__)
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 # Characters left as they are in a request target; everything else (spaces, controls, non-ASCII) is
 # percent-encoded, and "%" stays so that escapes already in the URL survive.
 _TARGET_SAFE = "/%:@!$&'()*+,;=-._~?"
+BREAKER_FAILURES = 5  # calls in a row without an answer that open a destination's breaker
+BREAKER_FIRST = 30.0  # seconds a destination is skipped then; doubled after each failed trial...
+BREAKER_CAP = 600.0  # ...up to this
+# The reasons that mean "no answer" (the breaker counts them); the rest are the guard's refusals.
+NO_ANSWER = frozenset({"timeout", "connect_failed", "resolve_failed", "bad_response"})
+# The process's breakers, one per destination, shared by every caller (webhooks, titles, feeds,
+# sign-in, Akismet); a policy may bring its own (tests).
+BREAKERS = Breakers(failures=BREAKER_FAILURES, first=BREAKER_FIRST, cap=BREAKER_CAP)
+
+
+class _Hop:
+    """The destination a request is talking to now, for its breaker (a timeout ends any hop)."""
+
+    def __init__(self, breakers: Breakers) -> None:
+        self.breakers = breakers
+        self.key = ""
+        self.ticket = 0
+
+    def begin(self, target: Target) -> None:
+        ticket = self.breakers.attempt(target.origin)
+        if ticket is None:
+            raise OutboundError(
+                "breaker_open", f"{target.origin} did not answer repeatedly just now; not tried"
+            )
+        self.key, self.ticket = target.origin, ticket
+
+    def failed(self) -> None:
+        if self.key and self.breakers.failed(self.key, self.ticket):
+            log.warning("outbound: %s does not answer; calls to it skipped for a while", self.key)
+        self.key = ""
+
+    def refused(self, exc: OutboundError, *, talked: bool) -> None:
+        """An error on this hop: no answer counts against the destination; an answer the guard
+        refused (too large, not HTML) shows it is up; the guard's own refusals tell nothing."""
+        if exc.reason in NO_ANSWER:
+            self.failed()
+        elif talked:
+            self.answered()
+        self.key = ""
+
+    def answered(self) -> None:
+        if self.key and self.breakers.succeeded(self.key):
+            log.info("outbound: %s answers again", self.key)
+        self.key = ""
 
 
 def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
@@ -181,13 +236,19 @@ async def _fetch(
     outgoing: Outgoing,
     accept_types: frozenset[str] | None,
     ssl_context: ssl.SSLContext | None,
+    hop: _Hop,
 ) -> Response:
     target = _parse(url)
     _check_origin(target, allowed, "bad_url")
     hops = 0
     while True:
-        addresses = await _resolve(target, policy)
-        reader, writer = await _connect(target, addresses, ssl_context)
+        hop.begin(target)
+        try:
+            addresses = await _resolve(target, policy)
+            reader, writer = await _connect(target, addresses, ssl_context)
+        except OutboundError as exc:
+            hop.refused(exc, talked=False)
+            raise
         complete = False
         try:
             response = await exchange(
@@ -195,8 +256,12 @@ async def _fetch(
             )
             # A redirect's body is left unread: no polite goodbye then either.
             complete = not response.truncated and not response.is_redirect
+        except OutboundError as exc:
+            hop.refused(exc, talked=True)
+            raise
         finally:
             await close(writer, abort=not complete)
+        hop.answered()
         location = response.header("location")
         if location is None or not response.is_redirect or not outgoing.follow_redirects:
             return response
@@ -234,7 +299,9 @@ async def fetch(
         allowed = frozenset(o for o in map(origin_of, allowed_origins) if o is not None)
     wanted = None if accept_types is None else frozenset(t.strip().lower() for t in accept_types)
     outgoing = Outgoing(headers=(("Accept", accept), *headers))
-    return await _bounded(policy, _fetch(url, policy, allowed, outgoing, wanted, ssl_context))
+    return await _guarded(
+        policy, lambda hop: _fetch(url, policy, allowed, outgoing, wanted, ssl_context, hop)
+    )
 
 
 async def send(
@@ -251,13 +318,27 @@ async def send(
     No redirect is followed: a 3xx comes back like any other status, for the caller to judge, and
     its body is not read. The answer's body is kept up to ``policy.max_bytes``."""
     outgoing = Outgoing(method=method, headers=tuple(headers), body=body, follow_redirects=False)
-    return await _bounded(policy, _fetch(url, policy, None, outgoing, None, ssl_context))
+    return await _guarded(policy, lambda hop: _fetch(url, policy, None, outgoing, None, ssl_context, hop))
 
 
 async def check_target(url: str, *, policy: OutboundPolicy) -> None:
     """Whether a request to ``url`` would pass the guard now (its form and every address its host
     resolves to), without connecting; raises :class:`OutboundError`. A later request checks again."""
     await _bounded(policy, _resolve(_parse(url), policy))
+
+
+async def _guarded(policy: OutboundPolicy, work: Callable[[_Hop], Awaitable[_T]]) -> _T:
+    """``work`` within the policy's timeout, each of its hops through its destination's breaker."""
+    hop = _Hop(policy.breakers or BREAKERS)
+    try:
+        return await _bounded(policy, work(hop))
+    except OutboundError as exc:
+        if exc.reason == "timeout":
+            hop.failed()  # the hop that was talking when time ran out
+        raise
+    except BaseException:  # cancelled: neither an answer nor a failure of the destination
+        hop.key = ""
+        raise
 
 
 async def _bounded(policy: OutboundPolicy, work: Awaitable[_T]) -> _T:

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import h11
+
+if TYPE_CHECKING:
+    from kibitz.breaker import Breakers
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -37,6 +41,8 @@ class OutboundPolicy:
     max_header_bytes: int = 16 * 1024
     max_redirects: int = 3
     user_agent: str = "Kibitz (+page titles)"
+    # The circuit breakers of the destinations (breaker.py); None: the process's (outbound.BREAKERS).
+    breakers: Breakers | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,12 @@ signed body through the SSRF guard (outbound.send, no redirects) outside any tra
 what the receiver answered; failures that may pass are tried again with leased.backoff(). Rows with
 no webhook are reports to Akismet (akismet.py), sent the same way with the site's key.
 
+Leases are the mail outbox's (leased.py): short (``LEASE``), renewed by a heartbeat while the calls
+are under way, and fenced by the loop's token (``lease_owner``), so a killed loop's deliveries are
+tried again within seconds and a loop whose lease was taken over marks nothing. A call starts only
+while the lease holds; calls are bounded by the webhook timeout, and a destination that keeps
+failing is skipped at once by its circuit breaker (outbound.py) and retried later like a timeout.
+
 Delivery is at least once: a crash after the receiver's 2xx and before the row is marked sends that
 delivery again, with the same ``webhook-id``, once the lease has run out.
 """
@@ -20,13 +26,14 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from kibitz import akismet, outbound
-from kibitz.leased import IDLE_SECONDS, LeasedLoop, backoff
+from kibitz.leased import IDLE_SECONDS, LEASE, LeasedLoop, backoff
 from kibitz.store.db import Database
 from kibitz.store.webhooks import Claimed, Outcome
 from kibitz.webhooks import BODY_BYTES, sign
 
 if TYPE_CHECKING:
     from kibitz.context import Context
+    from kibitz.metrics import Metrics
     from kibitz.store.tx import Tx
 
 log = logging.getLogger(__name__)
@@ -79,13 +86,13 @@ class WebhookWorker(LeasedLoop):
         rng: random.Random | None = None,
         now_seconds: Callable[[], float] = time.time,
         reports: akismet.Akismet | None = None,
+        lease: timedelta = LEASE,
+        metrics: Metrics | None = None,
     ) -> None:
-        super().__init__(db, batch)
+        super().__init__(db, batch, clock, lease)
         self.policy = policy
-        self.clock = clock
         self.wakeup = wakeup or asyncio.Event()
-        # Long enough for a whole round of calls and their marks, whatever the timeout.
-        self.lease = timedelta(seconds=2 * policy.timeout + 30)
+        self.metrics = metrics
         self.rng = rng or random.Random()
         # The signature's time is the receiver's clock's business: real time, even under a test clock.
         self.now_seconds = now_seconds
@@ -100,7 +107,7 @@ class WebhookWorker(LeasedLoop):
         if not due:
             return 0
         async with self.db.write() as tx:
-            claimed = await tx.webhooks.claim(now, self.lease, self.batch)
+            claimed = await tx.webhooks.claim(now, self.lease, self.batch, self.owner)
         self._claimed.update(c.delivery.id for c in claimed)
 
         async def one(item: Claimed) -> None:
@@ -110,11 +117,19 @@ class WebhookWorker(LeasedLoop):
                 log.exception("webhook delivery %s: could not record the outcome", item.delivery.id)
             self._claimed.discard(item.delivery.id)
 
-        await asyncio.gather(*(one(item) for item in claimed))
+        async with self.heartbeat(now):
+            await asyncio.gather(*(one(item) for item in claimed))
         return len(claimed)
+
+    async def renew(self, tx: Tx, now: datetime) -> int:
+        return await tx.webhooks.renew(self.owner, now, self.lease)
 
     async def _deliver(self, item: Claimed) -> None:
         delivery = item.delivery
+        if not self.holds_lease():
+            # The lease could not be renewed (the database away) and is about to run out: another
+            # loop may take the delivery soon. Leave it to the next claim.
+            return
         if delivery.webhook_id is None:
             outcome, verdict = await self._report(item)
         else:
@@ -123,16 +138,24 @@ class WebhookWorker(LeasedLoop):
         now = self.clock()
         async with self.db.write() as tx:
             if verdict == "delivered":
-                await tx.webhooks.mark_delivered(delivery.id, now, outcome)
+                marked = await tx.webhooks.mark_delivered(delivery.id, now, outcome, self.owner)
             elif verdict == "retry" and attempts < MAX_ATTEMPTS:
                 due = now + backoff(attempts, self.rng)
-                await tx.webhooks.retry_later(delivery.id, now, outcome, due)
+                marked = await tx.webhooks.retry_later(delivery.id, now, outcome, due, self.owner)
             else:
                 if verdict == "retry":
                     outcome = Outcome(
                         outcome.code, f"gave up after {attempts} attempts: {outcome.error}", outcome.body
                     )
-                await tx.webhooks.mark_failed(delivery.id, now, outcome)
+                marked = await tx.webhooks.mark_failed(delivery.id, now, outcome, self.owner)
+        if not marked:
+            log.warning(
+                "webhook delivery %s: its lease was taken over meanwhile; this attempt (%s) is not "
+                "recorded", delivery.id, verdict,
+            )  # fmt: skip
+            return
+        if self.metrics is not None:
+            self.metrics.webhook_deliveries.labels(verdict).inc()
         log.info(
             "webhook delivery %s (%s, attempt %d): %s %s", delivery.id, delivery.event, attempts, verdict,
             outcome.code or outcome.error,
@@ -210,14 +233,19 @@ class WebhookWorker(LeasedLoop):
                 await asyncio.wait_for(stop.wait(), SETTLE_SECONDS)
 
     async def give_back(self, tx: Tx, ids: list[int]) -> None:
-        await tx.webhooks.release(ids)
+        await tx.webhooks.release(ids, self.owner)
 
 
 def start_webhook_worker(ctx: Context) -> Callable[[], Awaitable[None]]:
     """Run the delivery loop for ``ctx`` as a background task (with or without SMTP); the returned
     function stops it: calls in flight may finish within the timeout, then it is cancelled."""
     worker = WebhookWorker(
-        ctx.db, ctx.webhooks.policy, ctx.clock, wakeup=ctx.webhooks.wakeup, reports=ctx.akismet
+        ctx.db,
+        ctx.webhooks.policy,
+        ctx.clock,
+        wakeup=ctx.webhooks.wakeup,
+        reports=ctx.akismet,
+        metrics=ctx.metrics,
     )
     stop = asyncio.Event()
     task = asyncio.create_task(worker.run_forever(stop), name="kibitz-webhook-worker")

@@ -20,7 +20,6 @@ import email.policy
 import logging
 import math
 import random
-import secrets
 import signal
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -31,7 +30,7 @@ from typing import TYPE_CHECKING
 
 from kibitz.bounces import Verp
 from kibitz.config import Settings
-from kibitz.leased import IDLE_SECONDS, LeasedLoop, backoff
+from kibitz.leased import IDLE_SECONDS, LEASE, LEASE_MARGIN, LeasedLoop, backoff
 from kibitz.mail_wire import envelope_address, mail_bytes
 from kibitz.mailer import Mailer, MailError, PermanentMailError, SmtpMailer, WireMailer, classify
 from kibitz.metrics import Metrics
@@ -45,7 +44,17 @@ if TYPE_CHECKING:
     from kibitz.context import Context
     from kibitz.store.tx import Tx
 
-__all__ = ["Job", "Worker", "backoff", "default_jobs", "in_flight_bound", "serve_worker", "start_worker"]
+__all__ = [
+    "LEASE",
+    "LEASE_MARGIN",
+    "Job",
+    "Worker",
+    "backoff",
+    "default_jobs",
+    "in_flight_bound",
+    "serve_worker",
+    "start_worker",
+]
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -59,12 +68,6 @@ TITLES_EVERY = timedelta(seconds=15)  # how often due article pages are read for
 CAMPAIGNS_EVERY = timedelta(seconds=15)  # how often due campaigns start and recipients are enqueued
 BATCH = 500  # rows claimed at once
 SEND_SLOTS = 20  # sends at once per worker process, each on its own pooled SMTP connection
-# How long a claim holds its rows; the heartbeat renews it every third of that while the batch is
-# sent, so a killed worker's rows are taken again within about this long.
-LEASE = timedelta(seconds=15)
-# A claimed row is sent only while the lease (as last renewed) has at least this long to run: after
-# two heartbeats missed in a row (the database away), no new send starts.
-LEASE_MARGIN = timedelta(seconds=5)
 STOP_GRACE = 5.0  # seconds beyond the SMTP timeout a stopping worker may take to finish its batch
 # How stale a batch's view of its campaigns may grow while it is sent: a pause or a cancellation
 # holds the mail not sent yet within this long, not only from the next batch on.
@@ -131,17 +134,11 @@ class Worker(LeasedLoop):
         ticker: Ticker = time.monotonic,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
-        super().__init__(db, batch)
+        super().__init__(db, batch, clock, lease)
         self.mailer = mailer
         # Checked once: a runtime protocol check costs tens of µs, on every mail otherwise.
         self._wire = mailer if isinstance(mailer, WireMailer) else None
         self.settings = settings
-        self.clock = clock
-        self.lease = lease
-        # This worker's lease token (the fence), and when its lease last renewed runs out.
-        self.owner = secrets.token_hex(8)
-        self.lease_until: datetime | None = None
-        self.heartbeat_every = lease.total_seconds() / 3
         self.jobs = [job if isinstance(job, Job) else Job(*job) for job in jobs]
         self.concurrency = concurrency
         self.rng = rng or random.Random()
@@ -182,15 +179,9 @@ class Worker(LeasedLoop):
             rows = await tx.outbox.claim(now, self.lease, self.claim_size(), self.owner)
         if not rows:
             return 0
-        self.lease_until = now + self.lease
         self._claimed.update(row.id for row in rows)
-        heartbeat = asyncio.create_task(self._heartbeat(), name="kibitz-outbox-heartbeat")
-        try:
+        async with self.heartbeat(now):
             await self._send_batch(rows)
-        finally:
-            heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await heartbeat
         return len(rows)
 
     async def _send_batch(self, rows: list[OutboxRow]) -> None:
@@ -230,27 +221,8 @@ class Worker(LeasedLoop):
                 await tx.outbox.release(paused, self.owner)
             self._claimed.difference_update(paused)
 
-    def holds_lease(self) -> bool:
-        """Whether the lease, as last renewed, still has LEASE_MARGIN to run (by this clock)."""
-        return self.lease_until is not None and self.clock() < self.lease_until - LEASE_MARGIN
-
-    async def renew_lease(self) -> int:
-        """One heartbeat: extend the lease of the rows this worker still holds; how many. A database
-        fault is logged, and the lease runs down towards LEASE_MARGIN (then no new send starts)."""
-        now = self.clock()
-        try:
-            async with self.db.write() as tx:
-                renewed = await tx.outbox.renew(self.owner, now, self.lease)
-        except Exception:
-            log.exception("outbox: could not renew the lease of %d rows", len(self._claimed))
-            return 0
-        self.lease_until = now + self.lease
-        return renewed
-
-    async def _heartbeat(self) -> None:
-        while True:
-            await asyncio.sleep(self.heartbeat_every)
-            await self.renew_lease()
+    async def renew(self, tx: Tx, now: datetime) -> int:
+        return await tx.outbox.renew(self.owner, now, self.lease)
 
     async def _deliver(self, row: OutboxRow) -> None:
         sender = await self._envelope_sender(row)
@@ -451,13 +423,19 @@ def start_worker(ctx: Context) -> Callable[[], Awaitable[None]]:
     return shutdown
 
 
-async def serve_worker(settings: Settings) -> None:
-    """`kibitz worker`: deliver until SIGTERM or SIGINT."""
+async def serve_worker(settings: Settings, *, metrics_sockets: str | None = None) -> None:
+    """`kibitz worker`: deliver until SIGTERM or SIGINT; with ``metrics_sockets`` (a directory), its
+    metrics are answered on a unix socket there, for the ``--metrics-port`` listener."""
     from kibitz.context import close_context, open_context
     from kibitz.webhook_worker import start_webhook_worker
 
     ctx = await open_context(settings)
+    stop_metrics: Callable[[], Awaitable[None]] | None = None
     try:
+        if metrics_sockets is not None:
+            from kibitz.web.ops import answer_metrics_socket
+
+            stop_metrics = await answer_metrics_socket(ctx, metrics_sockets)
         stop_worker = start_worker(ctx)
         stop_webhooks = start_webhook_worker(ctx)
         stopping = asyncio.Event()
@@ -470,4 +448,6 @@ async def serve_worker(settings: Settings) -> None:
         await stop_webhooks()
         log.info("outbox worker stopped")
     finally:
+        if stop_metrics is not None:
+            await stop_metrics()
         await close_context(ctx)

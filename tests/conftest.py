@@ -153,6 +153,17 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
+@pytest.fixture(autouse=True)
+def fresh_breakers() -> Iterator[None]:
+    """Every test starts with the process's outbound circuit breakers closed: a port one test left
+    failing may be another test's healthy server."""
+    from kibitz import outbound
+
+    outbound.BREAKERS.clear()
+    yield
+    outbound.BREAKERS.clear()
+
+
 def site_table(site_id: str, origin: str, **extra: Any) -> dict[str, Any]:
     table: dict[str, Any] = {
         "id": site_id,

@@ -1,19 +1,29 @@
 """/metrics reports the whole server: under `kibitz serve --workers 2` every worker's counters and
-histograms, summed into the same names and labels one process has; and every metric is documented."""
+histograms, summed into the same names and labels one process has; a `kibitz worker` process serves
+its own on ``--metrics-port``; and every metric is documented."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal
+import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import IO
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from kibitz.metrics import Metrics
+from kibitz.migrate import upgrade
+from kibitz.store.db import Database
+from kibitz.store.outbox import NewMail
 from kibitz.web.ops import sum_metrics
-from tests.conftest import ORIGIN_A
-from tests.server import serve
+from tests.conftest import ORIGIN_A, make_settings
+from tests.mailserver import MailServer
+from tests.server import KIBITZ, child_env, free_port, serve, write_config
 
 pytestmark = pytest.mark.anyio
 OPERATIONS = Path(__file__).resolve().parent.parent / "docs" / "operations.md"
@@ -103,3 +113,67 @@ async def test_metrics_of_a_two_worker_server_count_every_workers_requests(
                 latency = found[("kibitz_http_request_seconds_count", (("route", THREAD_ROUTE),))]
                 assert latency == reads + posts
     assert server.exit_code == 0
+
+
+def start_worker(config: Path, cwd: Path, log: IO[bytes], *args: str) -> subprocess.Popen[bytes]:
+    command = [str(KIBITZ), "worker", "--config", str(config), *args]
+    return subprocess.Popen(
+        command, cwd=cwd, env=child_env(), stdin=subprocess.DEVNULL, stdout=log, stderr=log
+    )
+
+
+@pytest.mark.timeout(120)
+async def test_a_worker_process_serves_its_mail_and_webhook_counters_on_its_metrics_port(
+    tmp_path: Path, database_url: str, mail_server: MailServer
+) -> None:
+    """`kibitz worker --metrics-port` answers /metrics with what that process counts (mail sent,
+    webhook deliveries), without a ``worker`` label. Mutations tried: not answering the worker's
+    metrics socket (the listener finds nothing), the webhook loop not given the metrics (no
+    deliveries counted): each fails this test."""
+    from tests.test_webhooks import receiving
+
+    now = datetime.now(UTC)  # the worker process runs on the real clock
+    settings = make_settings(tmp_path, database_url)
+    db = Database(settings.sqlalchemy_url)
+    await upgrade(db, settings)
+    port = free_port()
+    async with receiving() as rx:
+        try:
+            async with db.write() as tx:
+                await tx.outbox.enqueue(
+                    NewMail("a", "reply", "cause:1", "reader@example.org", "Hi", "Hello.\n", "<p>Hello.</p>"),
+                    now,
+                )
+                hook = await tx.webhooks.add("a", rx.url, ("comment.created",), "whsec_dGVzdA==", now, "t")
+                await tx.webhooks.enqueue(hook.id, "msg_1", "comment.created", "cause:1", "{}", now)
+        finally:
+            await db.dispose()
+        config = write_config(
+            tmp_path / "worker.toml",
+            tmp_path,
+            database_url,
+            smtp=mail_server.smtp,
+            webhook_allow=["127.0.0.1"],
+        )
+        with (tmp_path / "worker.log").open("wb") as log:
+            worker = start_worker(config, tmp_path, log, "--metrics-port", str(port))
+            try:
+                found: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+                sent = ("kibitz_mail_total", (("outcome", "sent"),))
+                delivered = ("kibitz_webhook_deliveries_total", (("outcome", "delivered"),))
+                async with httpx.AsyncClient(timeout=10) as scraper, asyncio.timeout(60):
+                    while found.get(sent) != 1.0 or found.get(delivered) != 1.0:
+                        assert worker.poll() is None, (tmp_path / "worker.log").read_text()
+                        with contextlib.suppress(httpx.TransportError):  # not listening yet
+                            r = await scraper.get(f"http://127.0.0.1:{port}/metrics")
+                            assert r.status_code == 200, r.text
+                            found = samples(r.text)
+                        await asyncio.sleep(0.1)
+                assert found[("kibitz_worker_processes", ())] == 1.0
+                assert not any("worker" in dict(labels) for _, labels in found)
+                assert len(rx.calls) == 1
+                assert len(mail_server.messages) == 1
+            finally:
+                worker.send_signal(signal.SIGTERM)
+                code = worker.wait(timeout=30)
+    assert code == 0, (tmp_path / "worker.log").read_text()

@@ -499,6 +499,9 @@ webhook_deliveries = Table(
     Column("last_attempt", UTCDateTime, nullable=True),
     Column("delivered", UTCDateTime, nullable=True),
     Column("created", UTCDateTime, nullable=False),
+    # Who holds a ``sending`` delivery's lease (a delivery loop's random token, migration 0023): the
+    # loop marks only the deliveries it still holds (the fence, as for mail).
+    Column("lease_owner", String(32), nullable=True),
     UniqueConstraint("webhook_id", "dedupe_key", name="uq_webhook_deliveries_webhook_id_dedupe_key"),
     Index("ix_webhook_deliveries_due", "status", "next_attempt"),
     Index("ix_webhook_deliveries_created", "created"),

@@ -13,7 +13,7 @@ from sqlalchemy import and_, delete, func, or_, select, update
 from kibitz.models import Thread
 from kibitz.store import fast
 from kibitz.store.fast import Fast
-from kibitz.store.outbox import FAR_FUTURE
+from kibitz.store.outbox import CLOCK_SLACK, FAR_FUTURE
 from kibitz.store.schema import threads, webhook_deliveries, webhooks
 from kibitz.store.threads import _thread
 
@@ -54,6 +54,7 @@ class Delivery:
     last_attempt: datetime | None
     delivered: datetime | None
     created: datetime
+    lease_owner: str | None = None  # the loop holding a "sending" delivery's lease
 
 
 @dataclass(frozen=True)
@@ -161,9 +162,10 @@ class WebhookRepo:
     @staticmethod
     def _due(now: datetime, lease: timedelta) -> Any:
         # As for mail (store/outbox.py): times far ahead were set by a clock that has gone back since.
+        ahead = now + max(2 * lease, CLOCK_SLACK)
         return or_(
             and_(d.status == "pending", or_(d.next_attempt <= now, d.next_attempt > now + FAR_FUTURE)),
-            and_(d.status == "sending", or_(d.locked_until < now, d.locked_until > now + 2 * lease)),
+            and_(d.status == "sending", or_(d.locked_until < now, d.locked_until > ahead)),
         )
 
     async def any_due(self, now: datetime, lease: timedelta) -> bool:
@@ -171,9 +173,13 @@ class WebhookRepo:
         stmt = select(d.id).where(self._due(now, lease)).limit(1)
         return (await self.tx.conn.execute(stmt)).first() is not None
 
-    async def claim(self, now: datetime, lease: timedelta, limit: int) -> builtins.list[Claimed]:
-        """Take up to ``limit`` due deliveries until ``now + lease`` (pending ones whose time has come,
-        and those whose loop's lease ran out); SKIP LOCKED keeps concurrent loops apart on PostgreSQL."""
+    async def claim(
+        self, now: datetime, lease: timedelta, limit: int, owner: str | None = None
+    ) -> builtins.list[Claimed]:
+        """Take up to ``limit`` due deliveries for ``owner`` (a loop's token) until ``now + lease``
+        (pending ones whose time has come, and those whose loop's lease ran out: that loop no longer
+        holds them, see ``owner`` of the mark_* methods); SKIP LOCKED keeps concurrent loops apart on
+        PostgreSQL."""
         ids = (
             select(d.id)
             .where(self._due(now, lease))
@@ -184,7 +190,7 @@ class WebhookRepo:
         stmt = (
             update(webhook_deliveries)
             .where(d.id.in_(ids.scalar_subquery()))
-            .values(status="sending", locked_until=now + lease)
+            .values(status="sending", locked_until=now + lease, lease_owner=owner)
             .returning(*webhook_deliveries.c)
         )
         taken = sorted((_delivery(r) for r in await self.tx.conn.execute(stmt)), key=lambda r: r.id)
@@ -201,27 +207,55 @@ class WebhookRepo:
             if t.webhook_id is None or t.webhook_id in found
         ]
 
-    async def mark_delivered(self, delivery_id: int, now: datetime, outcome: Outcome) -> None:
-        await self._set(delivery_id, outcome, now, status="delivered", delivered=now, attempts=d.attempts + 1)
+    async def renew(self, owner: str, now: datetime, lease: timedelta) -> int:
+        """Extend to ``now + lease`` the lease of every delivery ``owner`` still holds (the loop's
+        heartbeat while its calls are under way); how many."""
+        result = await self.tx.conn.execute(
+            update(webhook_deliveries).where(*_held(owner)).values(locked_until=now + lease)
+        )
+        return int(result.rowcount)
 
-    async def retry_later(
-        self, delivery_id: int, now: datetime, outcome: Outcome, next_attempt: datetime
-    ) -> None:
-        await self._set(
-            delivery_id, outcome, now, status="pending", attempts=d.attempts + 1, next_attempt=next_attempt
+    # With ``owner``, the mark_* methods and release change only a delivery whose lease that loop
+    # still holds: a loop whose lease was taken over leaves it to the loop that holds it now.
+
+    async def mark_delivered(
+        self, delivery_id: int, now: datetime, outcome: Outcome, owner: str | None = None
+    ) -> bool:
+        return await self._set(
+            delivery_id, outcome, now, owner, status="delivered", delivered=now, attempts=d.attempts + 1
         )
 
-    async def mark_failed(self, delivery_id: int, now: datetime, outcome: Outcome) -> None:
-        """Given up (a refusal that will not change, or too many attempts): kept, resent only by hand."""
-        await self._set(delivery_id, outcome, now, status="failed", attempts=d.attempts + 1)
+    async def retry_later(
+        self,
+        delivery_id: int,
+        now: datetime,
+        outcome: Outcome,
+        next_attempt: datetime,
+        owner: str | None = None,
+    ) -> bool:
+        return await self._set(
+            delivery_id,
+            outcome,
+            now,
+            owner,
+            status="pending",
+            attempts=d.attempts + 1,
+            next_attempt=next_attempt,
+        )
 
-    async def release(self, delivery_ids: builtins.list[int]) -> None:
+    async def mark_failed(
+        self, delivery_id: int, now: datetime, outcome: Outcome, owner: str | None = None
+    ) -> bool:
+        """Given up (a refusal that will not change, or too many attempts): kept, resent only by hand."""
+        return await self._set(delivery_id, outcome, now, owner, status="failed", attempts=d.attempts + 1)
+
+    async def release(self, delivery_ids: builtins.list[int], owner: str | None = None) -> None:
         """Give claimed deliveries back (a loop stopping), due at once for the next loop."""
         if delivery_ids:
             await self.tx.conn.execute(
                 update(webhook_deliveries)
-                .where(d.id.in_(delivery_ids), d.status == "sending")
-                .values(status="pending", locked_until=None)
+                .where(d.id.in_(delivery_ids), d.status == "sending", *_held(owner))
+                .values(status="pending", locked_until=None, lease_owner=None)
             )
 
     async def resend(self, delivery_id: int, now: datetime) -> bool:
@@ -272,7 +306,10 @@ class WebhookRepo:
         )
         return int(result.rowcount or 0)
 
-    async def _set(self, delivery_id: int, outcome: Outcome, now: datetime, **values: Any) -> None:
+    async def _set(
+        self, delivery_id: int, outcome: Outcome, now: datetime, owner: str | None, **values: Any
+    ) -> bool:
+        """Record an attempt; False when ``owner`` no longer holds the delivery (nothing changed)."""
         values.update(
             last_code=outcome.code,
             last_error=outcome.error[:500],
@@ -280,4 +317,15 @@ class WebhookRepo:
             last_attempt=now,
             locked_until=None,
         )
-        await self.tx.conn.execute(update(webhook_deliveries).where(d.id == delivery_id).values(**values))
+        result = await self.tx.conn.execute(
+            update(webhook_deliveries).where(d.id == delivery_id, *_held(owner)).values(**values)
+        )
+        return bool(result.rowcount)
+
+
+def _held(owner: str | None) -> tuple[Any, ...]:
+    """The conditions of a delivery whose lease ``owner`` holds (none without an owner: an
+    operator's or a test's own call)."""
+    if owner is None:
+        return ()
+    return (d.status == "sending", d.lease_owner == owner)

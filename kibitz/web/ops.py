@@ -202,12 +202,17 @@ def _render(families: Iterable[Metric]) -> bytes:
 
 
 class MetricsListener:
-    """``GET /metrics`` on ``metrics_listen``, for `kibitz serve`: a small HTTP/1.1 server on its own
-    thread and event loop, answering with the metrics of every worker of this serve (gathered from
-    ``directory``) to peers in ``metrics_allow``; anything else is 404."""
+    """``GET /metrics`` on ``metrics_listen``, for `kibitz serve` (and on ``--metrics-port`` for
+    `kibitz worker`): a small HTTP/1.1 server on its own thread and event loop, answering with the
+    metrics of every process that answers in ``directory`` to peers in ``metrics_allow``, each
+    series labelled with its ``worker`` unless ``by_worker`` is False (one process: its series as
+    they are); anything else is 404."""
 
-    def __init__(self, host: str, port: int, directory: str, allow: Sequence[Network]) -> None:
+    def __init__(
+        self, host: str, port: int, directory: str, allow: Sequence[Network], *, by_worker: bool = True
+    ) -> None:
         self.host, self.port, self.directory, self.allow = host, port, directory, tuple(allow)
+        self.by_worker = by_worker
         self.bound: tuple[str, int] | None = None
 
     def start(self) -> None:
@@ -247,7 +252,11 @@ class MetricsListener:
                 len(parts) == 3 and parts[0] in (b"GET", b"HEAD") and parts[1].split(b"?")[0] == b"/metrics"
             )
             if wanted and self._allowed(str(peer[0]) if peer else ""):
-                status, media, body = b"200 OK", METRICS_TYPE.encode(), await gather_metrics(self.directory)
+                status, media, body = (
+                    b"200 OK",
+                    METRICS_TYPE.encode(),
+                    await gather_metrics(self.directory, by_worker=self.by_worker),
+                )
             else:
                 status, media, body = b"404 Not Found", b"text/plain; charset=utf-8", b"Not found\n"
             writer.write(
