@@ -11,7 +11,19 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import IntegrityError
 
-from kibitz import akismet, consent, errors, guard, inputs, markup, moderator_mail, notify, titles, tree
+from kibitz import (
+    akismet,
+    consent,
+    errors,
+    guard,
+    inputs,
+    markup,
+    moderator_mail,
+    notify,
+    story_authors,
+    titles,
+    tree,
+)
 from kibitz.avatar import avatar_key
 from kibitz.config import ModerationMode, SiteConfig
 from kibitz.events import EventKind, Events, ThreadEvent
@@ -207,6 +219,11 @@ class Comments:
                     thread.id, title=title if not thread.title else "", url=url if not thread.url else ""
                 )
                 parent = await self._parent(tx, thread, req.parent_id)
+                if signed_in is not None:  # "author": the publisher's word, read here (story_authors.py)
+                    badges = await story_authors.badges_when_posting(
+                        tx, site.id, page, signed_in.id, author.badges
+                    )
+                    author = replace(author, badges=badges)
                 comment = await tx.comments.insert(
                     NewComment(
                         thread_id=thread.id,

@@ -31,6 +31,7 @@ class Tx:
         from kibitz.store.site_settings import SiteSettingsRepo, TrustRepo
         from kibitz.store.spam import SpamRepo
         from kibitz.store.staff import ApiKeyRepo, SessionRepo, StaffRepo
+        from kibitz.store.story_authors import StoryAuthorRepo
         from kibitz.store.story_updates import StoryUpdateRepo
         from kibitz.store.subscriber_io import SubscriberIoRepo
         from kibitz.store.subscribers import SubscriberRepo
@@ -69,6 +70,7 @@ class Tx:
         self.imports = ImportRepo(self)
         self.story_updates = StoryUpdateRepo(self)
         self.accounts = AccountRepo(self)
+        self.story_authors = StoryAuthorRepo(self)
         self.privacy = PrivacyRepo(self)
 
     def upsert(self, table: Table) -> Any:
