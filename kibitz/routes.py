@@ -320,6 +320,7 @@ def register(app: FastAPI) -> None:
     r.add_api_route("/live.js", assets.live_js, methods=["GET"], include_in_schema=False)
     r.add_api_route("/actions.js", assets.actions_js, methods=["GET"], include_in_schema=False)
     r.add_api_route("/signin.js", assets.signin_js, methods=["GET"], include_in_schema=False)
+    r.add_api_route("/moderate.js", assets.moderate_js, methods=["GET"], include_in_schema=False)
     r.add_api_route("/anchor.js", assets.anchor_js, methods=["GET"], include_in_schema=False)
     r.add_api_route("/newsletter.js", assets.newsletter_js, methods=["GET"], include_in_schema=False)
     # Swagger UI on /openapi.json, from files this server ships (404 with public_docs = false).
