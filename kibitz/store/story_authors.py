@@ -42,13 +42,7 @@ class StoryAuthorRepo:
                 )
             )
         if added:
-            await self.tx.conn.execute(
-                story_authors.insert(),
-                [
-                    {"site": site, "page": page, "subject": s, "created": now, "created_by": by}
-                    for s in sorted(added)
-                ],
-            )
+            await self._insert([(page, subject) for subject in sorted(added)], site, now, by)
         return added, removed
 
     async def add_pages(
@@ -62,14 +56,16 @@ class StoryAuthorRepo:
         known = set((await self.tx.conn.execute(stmt)).scalars())
         new = [page for page in wanted if page not in known]
         if new:
-            await self.tx.conn.execute(
-                story_authors.insert(),
-                [
-                    {"site": site, "page": page, "subject": subject, "created": now, "created_by": by}
-                    for page in new
-                ],
-            )
+            await self._insert([(page, subject) for page in new], site, now, by)
         return new
+
+    async def _insert(self, pairs: list[tuple[str, str]], site: str, now: datetime, by: str) -> None:
+        """(page, subject) rows; one a concurrent request stored first is kept as it is."""
+        rows = [
+            {"site": site, "page": page, "subject": subject, "created": now, "created_by": by}
+            for page, subject in pairs
+        ]
+        await self.tx.conn.execute(self.tx.upsert(story_authors).values(rows).on_conflict_do_nothing())
 
     async def is_author(self, site: str, page: str, account_id: int) -> bool:
         """Whether the account signs in with the publisher's login as one of the page's authors."""
