@@ -11,19 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import IntegrityError
 
-from kibitz import (
-    akismet,
-    consent,
-    errors,
-    guard,
-    inputs,
-    markup,
-    moderator_mail,
-    notify,
-    story_authors,
-    titles,
-    tree,
-)
+from kibitz import akismet, consent, errors, guard, inputs, markup, moderator_mail, notify, titles, tree
 from kibitz.avatar import avatar_key
 from kibitz.config import ModerationMode, SiteConfig
 from kibitz.events import EventKind, Events, ThreadEvent
@@ -44,6 +32,7 @@ from kibitz.security import TokenError, Tokens
 from kibitz.store.comments import NewComment
 from kibitz.store.db import Database
 from kibitz.store.tx import Tx
+from kibitz.story_authors import badges_when_posting
 from kibitz.subscriptions import Links
 
 if TYPE_CHECKING:
@@ -220,9 +209,7 @@ class Comments:
                 )
                 parent = await self._parent(tx, thread, req.parent_id)
                 if signed_in is not None:  # "author": the publisher's word, read here (story_authors.py)
-                    badges = await story_authors.badges_when_posting(
-                        tx, site.id, page, signed_in.id, author.badges
-                    )
+                    badges = await badges_when_posting(tx, site.id, page, signed_in.id, author.badges)
                     author = replace(author, badges=badges)
                 comment = await tx.comments.insert(
                     NewComment(
