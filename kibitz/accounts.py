@@ -36,7 +36,9 @@ EMAIL, SSO = "email", "sso"  # identity kinds; a provider's is "oidc:<id>"
 AVATARS = ("identicon", "picture")
 NOTIFY = ("none", "replies", "all")
 DIGESTS = ("instant", "daily")
-ROLES = ("staff", "moderator")  # what the publisher's login may grant (badges)
+# What the publisher's login may grant: badges, and moderator rights where the site allows it
+# (reader_moderation.py).
+ROLES = ("staff", "moderator")
 
 
 def session_hash(token: str) -> str:
@@ -64,6 +66,7 @@ class Profile:
     email: str = ""  # proven by the source, or ""
     picture: str = ""  # https only
     roles: tuple[str, ...] | None = None  # the publisher's login says which (None: keep as is)
+    author_of: tuple[str, ...] = ()  # page keys the publisher's login says this person wrote
 
 
 @dataclass(frozen=True)
@@ -208,8 +211,8 @@ class Accounts:
 
     # -- the account page --------------------------------------------------------------------------
 
-    def me(self, reader: Reader) -> dict[str, object]:
-        return shape(reader)
+    def me(self, reader: Reader, *, moderates: bool = False) -> dict[str, object]:
+        return shape(reader, moderates=moderates)
 
     async def update(self, reader: Reader, changes: dict[str, object]) -> Reader:
         """Change the name, the avatar choice or the notification preferences."""
@@ -248,8 +251,9 @@ def check_policy(policy: AuthorPolicy, reader: Reader | None) -> None:
         raise errors.AccountRequired()
 
 
-def shape(reader: Reader) -> dict[str, object]:
-    """GET /api/v1/me: the account as its owner sees it (its address included)."""
+def shape(reader: Reader, *, moderates: bool = False) -> dict[str, object]:
+    """GET /api/v1/me: the account as its owner sees it (its address included); ``moderates``: it
+    may moderate the site's comments from the widget now (reader_moderation.py)."""
     account = reader.account
     return {
         "id": str(account.id),
@@ -263,6 +267,7 @@ def shape(reader: Reader) -> dict[str, object]:
         "digest": account.digest,
         "signed_in_with": reader.via,
         "identities": list(reader.kinds),
+        "moderates": moderates,
     }
 
 

@@ -33,6 +33,7 @@ from kibitz.security import TokenError, Tokens
 from kibitz.store.comments import NewComment
 from kibitz.store.db import Database
 from kibitz.store.tx import Tx
+from kibitz.story_authors import badges_when_posting
 from kibitz.subscriptions import Links
 
 if TYPE_CHECKING:
@@ -213,6 +214,9 @@ class Comments:
                     thread.id, title=title if not thread.title else "", url=url if not thread.url else ""
                 )
                 parent = await self._parent(tx, thread, req.parent_id)
+                if signed_in is not None:  # "author": the publisher's word, read here (story_authors.py)
+                    badges = await badges_when_posting(tx, site.id, page, signed_in.id, author.badges)
+                    author = replace(author, badges=badges)
                 comment = await tx.comments.insert(
                     NewComment(
                         thread_id=thread.id,

@@ -163,6 +163,9 @@ class SiteConfig:
     # The publisher's own login (sso.py): an HS256 secret, or a PEM public key (RS256 or EdDSA).
     sso_secret: str = field(default="", repr=False)
     sso_public_key: str = ""
+    # Whether the publisher's login may grant moderator rights (reader_moderation.py): an account it
+    # marks ``moderator`` then moderates this site's comments from the widget. Off unless set.
+    sso_moderators: bool = False
 
     def __post_init__(self) -> None:
         if not self.lists:

@@ -105,6 +105,7 @@ def _site(r: _Reader, value: object, key: str, base_origin: str) -> SiteConfig:
         lists=_lists(r, table.get("lists", []), f"{key}.lists", name, tuple(origins)),
         sso_secret=sso_secret,
         sso_public_key=sso_public_key,
+        sso_moderators=r.boolean(table.get("sso_moderators", False), f"{key}.sso_moderators"),
     )
 
 

@@ -27,9 +27,11 @@ from kibitz.oidc import Oidc
 from kibitz.outbound import OutboundPolicy
 from kibitz.policy import Policies
 from kibitz.privacy import Privacy
+from kibitz.reader_moderation import ReaderModeration
 from kibitz.security import Tokens
 from kibitz.staff import Staff
 from kibitz.store.db import Database
+from kibitz.story_authors import StoryAuthors
 from kibitz.story_updates import StoryUpdates
 from kibitz.subscriber_io import SubscriberIo
 from kibitz.subscriptions import links_for
@@ -109,6 +111,9 @@ class Context:
         self.email_sign_in = EmailSignIn(self.accounts, self.tokens, self.campaigns.links)
         self.oidc = Oidc(self.accounts, self.settings)
         self.privacy = Privacy(self.db, self.tokens, self.events, self.clock, self.comments.avatar_secret)
+        # Moderators from the publisher's login (sso_moderators), and who wrote a story (author badge).
+        self.reader_moderation = ReaderModeration(self.moderation, self.policies)
+        self.story_authors = StoryAuthors(self.db, self.events, self.clock)
 
     @cached_property
     def reads(self) -> ReadCache:

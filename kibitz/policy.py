@@ -39,6 +39,7 @@ KEYS = (
     "authors",
     "votes_per_address",
     "erase",
+    "sso_moderators",
 )
 
 
@@ -66,6 +67,7 @@ def as_dict(site: SiteConfig) -> dict[str, Any]:
         "authors": site.authors.value,
         "votes_per_address": site.votes_per_address,
         "erase": site.erase.value,
+        "sso_moderators": site.sso_moderators,
     }
 
 
@@ -132,7 +134,7 @@ def validate(changes: dict[str, Any]) -> dict[str, Any]:
             out[key] = _fraction(key, value)
         elif key in ("blocked_words", "suspect_words"):
             out[key] = _words(key, value)
-        elif key == "allow_images":
+        elif key in ("allow_images", "sso_moderators"):
             if not isinstance(value, bool):
                 raise errors.InvalidInput.field(key, "must be true or false")
             out[key] = value

@@ -35,6 +35,7 @@ from kibitz.web import (
     ops,
     pages,
     privacy,
+    reader_moderation,
     schemas,
     subscribe,
     subscriber_io,
@@ -98,6 +99,14 @@ def _auth(app: FastAPI) -> None:
         (f"{v1}/me/join", auth.join, "POST", {**_ok(auth.JoinedOut), **WRITE}, 200),
         (f"{v1}/me/export", privacy.my_data, "GET", {**DOWNLOAD, **_problems(401, 404)}, 200),
         (f"{v1}/me", privacy.erase_me, "DELETE", {**_ok(privacy.ErasedOut), **WRITE}, 200),
+        # A moderator from the site's own login, from the widget (web/reader_moderation.py).
+        (
+            f"{v1}/comments/{{id}}/moderate",
+            reader_moderation.moderate,
+            "POST",
+            {**_ok(reader_moderation.ModeratedOut), **WRITE},
+            200,
+        ),
     ):
         r.add_api_route(
             path, handler, methods=[method], responses=responses, status_code=status, tags=["accounts"]
@@ -311,6 +320,7 @@ def register(app: FastAPI) -> None:
     r.add_api_route("/live.js", assets.live_js, methods=["GET"], include_in_schema=False)
     r.add_api_route("/actions.js", assets.actions_js, methods=["GET"], include_in_schema=False)
     r.add_api_route("/signin.js", assets.signin_js, methods=["GET"], include_in_schema=False)
+    r.add_api_route("/moderate.js", assets.moderate_js, methods=["GET"], include_in_schema=False)
     r.add_api_route("/anchor.js", assets.anchor_js, methods=["GET"], include_in_schema=False)
     r.add_api_route("/newsletter.js", assets.newsletter_js, methods=["GET"], include_in_schema=False)
     # Swagger UI on /openapi.json, from files this server ships (404 with public_docs = false).

@@ -6,8 +6,11 @@ A site has one key and so one algorithm: HS256 with ``sso_secret``, or RS256/EdD
 used as an HS256 secret, are refused because only the site's algorithm is accepted. Required claims:
 ``sub``, ``name``, ``exp`` (at most ten minutes ahead); ``iat`` may not be in the future; ``aud``,
 when present, must name the site's id. Optional: ``email`` (the publisher vouches for it),
-``picture`` (https only), ``roles`` (``staff`` and ``moderator`` become badges). Every refusal is
-401 ``invalid_sign_in`` and stores nothing (it is decided before any transaction).
+``picture`` (https only), ``roles`` (``staff`` and ``moderator`` become badges; ``moderator`` also
+gives moderator rights where the site sets ``sso_moderators``, reader_moderation.py), ``author_of``
+(the page keys this person wrote, a list or one string: their comments there carry the ``author``
+badge, story_authors.py). Every refusal is 401 ``invalid_sign_in`` and stores nothing (it is decided
+before any transaction).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ MAX_TOKEN = 8 * 1024
 MAX_AHEAD = 10 * 60  # seconds: a token may not live longer than this from now
 SKEW = 30  # seconds of clock difference forgiven between the publisher's server and this one
 MAX_SUBJECT = 255
+MAX_AUTHOR_OF = 50  # pages one token may say its reader wrote
 
 
 @functools.cache
@@ -125,4 +129,20 @@ def _profile(site: SiteConfig, claims: dict[str, Any], now: int) -> Profile:
         email=address,
         picture=https_picture(picture if isinstance(picture, str) else None),
         roles=granted,
+        author_of=_pages(claims.get("author_of")),
     )
+
+
+def _pages(value: object) -> tuple[str, ...]:
+    """The ``author_of`` claim as page keys (the same keys the widget's ``data-page`` gives)."""
+    if value is None:
+        return ()
+    listed = [value] if isinstance(value, str) else value
+    if not isinstance(listed, list) or not all(isinstance(item, str) for item in listed):
+        raise _refuse("author_of is not a list of pages")
+    if len(listed) > MAX_AUTHOR_OF:
+        raise _refuse(f"author_of names more than {MAX_AUTHOR_OF} pages")
+    try:
+        return tuple(dict.fromkeys(inputs.page_key(item, "author_of") for item in listed))
+    except errors.InvalidInput:
+        raise _refuse("author_of names a page that is not a page key") from None

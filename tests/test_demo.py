@@ -362,6 +362,7 @@ async def test_the_demo_signs_its_subscribers_in_with_its_own_key(site: httpx.As
     """/demo/subscriber: the paper's own login, its token signed with the demo's key (docs/sign-in.md)."""
     origin = {"Origin": "http://127.0.0.1:8000"}
     signed_in: dict[str, Any] = {}
+    sessions: dict[str, str] = {}
     for who in ("reader", "editor"):
         page = await site.get("/demo/subscriber", params={"as": who})
         assert page.status_code == 200
@@ -370,9 +371,19 @@ async def test_the_demo_signs_its_subscribers_in_with_its_own_key(site: httpx.As
         r = await site.post("/api/v1/sites/demo/auth/sso", json={"token": found.group(1)}, headers=origin)
         assert r.status_code == 200, r.text
         signed_in[who] = r.json()["account"]
+        sessions[who] = r.json()["session"]
     assert signed_in["reader"]["name"] == "Sam Subscriber"
     assert signed_in["reader"]["badges"] == ["verified"]
     assert signed_in["editor"]["badges"] == ["staff", "verified"]
+    # The paper's login says the editor wrote the story: her comment there is the author's.
+    story = articles()[0].path
+    for who in ("reader", "editor"):
+        body = {"page": story, "text": f"A word from the {who}.", "author": {"name": "typed"}}
+        r = await site.post(
+            "/api/v1/sites/demo/comments", json=body, headers={**origin, "X-Kibitz-Session": sessions[who]}
+        )
+        assert r.status_code in (201, 202), r.text
+        assert ("author" in r.json()["comment"]["author"]["badges"]) == (who == "editor")
     # Signed out on the paper's site: the widget gets an empty data-sso, which ends that session.
     nobody = await site.get("/demo/subscriber", params={"as": "none"})
     assert 'data-sso=""' in nobody.text

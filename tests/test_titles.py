@@ -171,7 +171,7 @@ async def test_the_publisher_api_sets_a_title_no_later_read_replaces(
         publish = await key(api, "a", "publish")
         r = await api.client.put(path, json=body, headers=publish)
         assert r.status_code == 200, r.text
-        assert r.json() == {**body, "source": "api"}
+        assert r.json() == {**body, "source": "api", "authors": []}
         off = await api.client.put(path, json={**body, "url": "https://evil.example/x"}, headers=publish)
         assert off.status_code == 422
         assert off.json()["errors"][0]["field"] == "url"

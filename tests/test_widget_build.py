@@ -17,7 +17,16 @@ from tests.conftest import Api, missing
 
 ROOT = Path(__file__).resolve().parent.parent
 WIDGET = ROOT / "widget"
-BUNDLES = ("embed.js", "count.js", "live.js", "actions.js", "newsletter.js", "anchor.js", "signin.js")
+BUNDLES = (
+    "embed.js",
+    "count.js",
+    "live.js",
+    "actions.js",
+    "newsletter.js",
+    "anchor.js",
+    "signin.js",
+    "moderate.js",
+)
 # gzip bytes (KB = 1024 bytes); actions.js is loaded on the reader's first interaction, not with the page
 BUDGETS = {
     "embed.js": 12 * 1024,
@@ -29,6 +38,8 @@ BUDGETS = {
     # loaded when the reader signs in or is signed in; 4 KB since it also holds the "Your account"
     # panel (name, avatar, notification defaults, joining earlier comments, export, erasure)
     "signin.js": 4 * 1024,
+    # loaded by signin.js only for a moderator from the site's own login: the menu on each comment
+    "moderate.js": 3 * 1024,
 }
 # The only absolute URLs a bundle may contain: XML namespaces, which are never fetched.
 NAMESPACES = {"http://www.w3.org/2000/svg", "http://www.w3.org/1999/xhtml"}

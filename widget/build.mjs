@@ -1,5 +1,5 @@
-// Bundles src/embed.ts, src/count.ts, src/live.ts, src/actions.ts, src/newsletter.ts, src/anchor.ts and src/signin.ts into ../kibitz/static/ (or --outdir DIR):
-// minified IIFEs. embed.js loads live.js and anchor.js after its first render, actions.js on the first interaction, and signin.js when the reader signs in or is signed in.
+// Bundles src/embed.ts, src/count.ts, src/live.ts, src/actions.ts, src/newsletter.ts, src/anchor.ts, src/signin.ts and src/moderate.ts into ../kibitz/static/ (or --outdir DIR):
+// minified IIFEs. embed.js loads live.js and anchor.js after its first render, actions.js on the first interaction, signin.js when the reader signs in or is signed in, and signin.js loads moderate.js for a moderator from the site's login.
 // `npm run build` writes the committed files; tests/test_widget_build.py rebuilds into a temporary
 // directory and compares, so the committed bundles can never be stale.
 import { build } from "esbuild";
@@ -11,7 +11,7 @@ const at = process.argv.indexOf("--outdir");
 const outdir = at > 0 ? resolve(process.argv[at + 1]) : resolve(here, "../kibitz/static");
 
 await build({
-  entryPoints: Object.fromEntries(["embed", "count", "live", "actions", "newsletter", "anchor", "signin"].map((name) => [name, resolve(here, `src/${name}.ts`)])),
+  entryPoints: Object.fromEntries(["embed", "count", "live", "actions", "newsletter", "anchor", "signin", "moderate"].map((name) => [name, resolve(here, `src/${name}.ts`)])),
   outdir,
   bundle: true,
   minify: true,

@@ -23,6 +23,7 @@ from kibitz.store.schema_accounts import account_identities as account_identitie
 from kibitz.store.schema_accounts import account_sessions as account_sessions
 from kibitz.store.schema_accounts import accounts as accounts
 from kibitz.store.schema_accounts import sign_ins as sign_ins
+from kibitz.store.schema_accounts import story_authors as story_authors
 from kibitz.store.schema_base import Id as Id
 from kibitz.store.schema_base import UTCDateTime as UTCDateTime
 from kibitz.store.schema_base import metadata as metadata

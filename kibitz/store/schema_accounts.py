@@ -81,3 +81,17 @@ sign_ins = Table(
     Column("expires", UTCDateTime, nullable=False),
     Index("ix_sign_ins_expires", "expires"),
 )
+
+# Who wrote a story (kibitz/story_authors.py): the publisher names them by the ``sub`` its own login
+# gives them, through the SSO token's ``author_of`` claim or the ``publish`` API. A comment on that
+# page by the account that signs in with that subject carries the ``author`` badge. Keyed by page,
+# not thread: a story may name its authors before anyone comments (0021).
+story_authors = Table(
+    "story_authors",
+    metadata,
+    Column("site", String(64), primary_key=True),
+    Column("page", String(1024), primary_key=True),
+    Column("subject", String(320), primary_key=True),
+    Column("created", UTCDateTime, nullable=False),
+    Column("created_by", String(200), nullable=False, server_default=""),
+)

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from kibitz.store.site_settings import SiteSettingsRepo, TrustRepo
     from kibitz.store.spam import SpamRepo
     from kibitz.store.staff import ApiKeyRepo, SessionRepo, StaffRepo
+    from kibitz.store.story_authors import StoryAuthorRepo
     from kibitz.store.story_updates import StoryUpdateRepo
     from kibitz.store.subscriber_io import SubscriberIoRepo
     from kibitz.store.subscribers import SubscriberRepo
@@ -200,6 +201,12 @@ class Tx:
         from kibitz.store.imports import ImportRepo
 
         return ImportRepo(self)
+
+    @cached_property
+    def story_authors(self) -> StoryAuthorRepo:
+        from kibitz.store.story_authors import StoryAuthorRepo
+
+        return StoryAuthorRepo(self)
 
     @cached_property
     def story_updates(self) -> StoryUpdateRepo:

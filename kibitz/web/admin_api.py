@@ -14,7 +14,7 @@ from fastapi import Path, Query, Request
 from pydantic import Field
 from starlette.responses import Response
 
-from kibitz import errors
+from kibitz import errors, inputs, story_authors
 from kibitz.config import SiteConfig
 from kibitz.models import AuditEntry, Ban, QueueItem
 from kibitz.staff import Principal
@@ -62,8 +62,13 @@ class ThreadIn(schemas.Strict):
 
 class PageIn(schemas.Strict):
     page: Annotated[schemas.Str, Field(min_length=1, max_length=1024)]
-    title: Annotated[schemas.Str, Field(min_length=1, max_length=300)]
+    title: Annotated[schemas.Str, Field(min_length=1, max_length=300)] | None = None
     url: Annotated[schemas.Str, Field(max_length=2048)] | None = None
+    # Who wrote the story: the ``sub`` the publisher's own login gives each (story_authors.py).
+    authors: (
+        Annotated[list[Annotated[schemas.Str, Field(min_length=1, max_length=255)]], Field(max_length=20)]
+        | None
+    ) = None
 
 
 class SpamCheckIn(schemas.Strict):
@@ -253,14 +258,33 @@ async def set_thread(request: Request, site: SiteId, body: ThreadIn) -> Response
 
 async def set_page(request: Request, site: SiteId, body: PageIn) -> Response:
     """PUT /api/v1/admin/sites/{site}/pages — the publisher's title (and URL) of a page: what mail
-    calls its thread from now on; a later read of the page never replaces it (``publish`` scope)."""
+    calls its thread from now on; a later read of the page never replaces it. ``authors``: who wrote
+    it, by the ``sub`` of the publisher's login (their comments there carry "author") (``publish``)."""
     who = await principal(request)
     require(who, site, "publish")
     ctx = ctx_of(request)
     config = ctx.moderation.site(site)
-    thread = await ctx.titles.set_by_publisher(config, body.page, body.title, body.url, who.actor)
+    if body.title is None and body.authors is None:
+        raise errors.InvalidInput.field("title", "give a title, authors, or both")
+    if body.authors is not None:
+        story_authors.subjects(body.authors)  # checked before anything is stored
+    found = (
+        await ctx.titles.set_by_publisher(config, body.page, body.title, body.url, who.actor)
+        if body.title is not None
+        else await ctx.moderation.story(config.id, body.page)
+    )
+    if body.authors is not None:
+        authors = await ctx.story_authors.replace(config, body.page, body.authors, who.actor)
+    else:
+        authors = await ctx.story_authors.authors(config, body.page)
     return ok(
-        {"page": thread.page, "title": thread.page_title, "url": thread.page_url or None, "source": "api"}
+        {
+            "page": found.page if found else inputs.page_key(body.page),
+            "title": (found.page_title if found else "") or None,
+            "url": (found.page_url if found else "") or None,
+            "source": found.page_source if found else None,
+            "authors": authors,
+        }
     )
 
 

@@ -73,6 +73,8 @@ SETTINGS = (
     Setting("erase", "Erasing a reader", "choice", "What \"Erase me\" does to their comments.",
             (("anonymise", "Anonymise: keep the words, name shown as \"deleted\""),
              ("remove", "Remove the words too (a tombstone where replies hang)"))),
+    Setting("sso_moderators", "Moderators from the site's login", "bool",
+            "Readers your own login marks \"moderator\" may hide, pin and mark spam from the widget."),
 )  # fmt: skip
 
 

@@ -89,6 +89,12 @@ async def signin_js(request: Request) -> Response:
     return _serve(request, "signin.js")
 
 
+async def moderate_js(request: Request) -> Response:
+    """GET /moderate.js — the moderation menu of a moderator from the site's own login, loaded by
+    signin.js only for an account that may moderate (reader_moderation.py)."""
+    return _serve(request, "moderate.js")
+
+
 async def anchor_js(request: Request) -> Response:
     """GET /anchor.js — inline feedback (choosing a passage, marks in the article, placing anchors
     again in a changed article), loaded by embed.js after its first render."""

@@ -60,6 +60,10 @@ class AccountOut(BaseModel):
     digest: str
     signed_in_with: str
     identities: list[str]
+    moderates: bool = Field(
+        description="May moderate the site's comments from the widget now: the site allows moderators "
+        "from its own login (sso_moderators) and this session signed in through it with the moderator role"
+    )
 
 
 class SignedInOut(BaseModel):
@@ -114,8 +118,15 @@ async def signed_in(ctx: Context, request: Request) -> Reader:
     return reader
 
 
-def _signed_in_answer(ctx: Context, signed: SignedIn) -> Response:
-    body = {"session": signed.session, "account": ctx.accounts.me(signed.reader)}
+async def account_of(ctx: Context, reader: Reader) -> dict[str, object]:
+    """The account as its owner sees it, with whether it moderates its site from the widget now."""
+    site = ctx.settings.site(reader.account.site)
+    moderates = site is not None and await ctx.reader_moderation.may(site, reader)
+    return ctx.accounts.me(reader, moderates=moderates)
+
+
+async def _signed_in_answer(ctx: Context, signed: SignedIn) -> Response:
+    body = {"session": signed.session, "account": await account_of(ctx, signed.reader)}
     return json_response(body, headers={"Cache-Control": "no-store", SESSION_HEADER: signed.session})
 
 
@@ -147,14 +158,17 @@ async def sso_sign_in(request: Request, site: SiteId, body: SsoIn) -> Response:
     profile = sso.verify(config, body.token, now)
     async with ctx.db.write() as tx:
         signed = await ctx.accounts.sign_in(tx, config, profile, now)
-    return _signed_in_answer(ctx, signed)
+        # The token's author_of: the pages this person wrote (their comments there: "author").
+        changed = await ctx.story_authors.claimed(tx, config, profile.subject, profile.author_of, now)
+    await ctx.story_authors.dispatch(changed)
+    return await _signed_in_answer(ctx, signed)
 
 
 async def me(request: Request) -> Response:
     """GET /api/v1/me — the signed-in reader's account (their own address included)."""
     ctx = ctx_of(request)
     reader = await signed_in(ctx, request)
-    return json_response({"account": ctx.accounts.me(reader)}, headers={"Cache-Control": "no-store"})
+    return json_response({"account": await account_of(ctx, reader)}, headers={"Cache-Control": "no-store"})
 
 
 async def update_me(request: Request, body: MeIn) -> Response:
@@ -164,7 +178,7 @@ async def update_me(request: Request, body: MeIn) -> Response:
     check_origin(site_of(ctx, reader.account.site), request)
     changes: dict[str, Any] = body.model_dump(exclude_unset=True, exclude_none=True)
     updated = await ctx.accounts.update(reader, changes)
-    return json_response({"account": ctx.accounts.me(updated)}, headers={"Cache-Control": "no-store"})
+    return json_response({"account": await account_of(ctx, updated)}, headers={"Cache-Control": "no-store"})
 
 
 async def sign_out(request: Request, body: SignOutIn) -> Response:

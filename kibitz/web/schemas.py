@@ -93,7 +93,9 @@ class AuthorOut(BaseModel):
     avatar: str | None
     url: str | None
     badges: list[str] = Field(
-        default_factory=list, description="A signed-in author's: staff, moderator, verified"
+        default_factory=list,
+        description="A signed-in author's: staff, moderator, verified; author on the stories the publisher "
+        "says they wrote",
     )
 
 

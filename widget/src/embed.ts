@@ -7,7 +7,7 @@
 
 import { ApiError, call, setBase } from "./api";
 import { h } from "./dom";
-import { countText, lang, num, setLang, t } from "./i18n";
+import { badgeText, countText, lang, num, setLang, t } from "./i18n";
 import { articleEl, button, commentEl, formEl, repliesEl } from "./render";
 import { fromSsr } from "./ssr";
 import { get, set } from "./store";
@@ -141,7 +141,7 @@ function boot(): void {
 /** signin.js, loaded once: sign-in (mailed link, provider popup, the publisher's token) and the account line. */
 function signIn(): Promise<(b: HTMLButtonElement) => Promise<void>> {
   return (signIns ||= new Promise((ready, fail) => {
-    window.kibitzSignIn = { site, base, root, bar: accountBar, sso, announce, button, ready, load };
+    window.kibitzSignIn = { site, base, root, bar: accountBar, sso, announce, button, ready, load, lang, asset, badge: badgeText };
     const s = h("script", { src: asset("signin.js"), async: true });
     s.onerror = () => {
       signIns = undefined;

@@ -49,6 +49,10 @@ const en = {
   off: "Comments are unavailable right now.",
   updates: "updates to this story",
   signIn: "Sign in",
+  staff: "Staff",
+  moderator: "Moderator",
+  verified: "Verified",
+  author: "Author",
 };
 
 export type Strings = typeof en;
@@ -97,7 +101,11 @@ Die Kommentare sind geschlossen.
 Folgen
 Die Kommentare sind gerade nicht verfügbar.
 Aktualisierungen dieses Artikels
-Anmelden`,
+Anmelden
+Redaktion
+Moderation
+Verifiziert
+Autor`,
   fr: `% commentaire
 % commentaires
 Commentaires
@@ -141,7 +149,11 @@ Les commentaires sont fermés.
 Suivre
 Les commentaires sont indisponibles pour le moment.
 mises à jour de cet article
-Se connecter`,
+Se connecter
+Rédaction
+Modération
+Vérifié
+Auteur`,
   es: `% comentario
 % comentarios
 Comentarios
@@ -185,7 +197,11 @@ Los comentarios están cerrados.
 Seguir
 Los comentarios no están disponibles en este momento.
 actualizaciones de esta noticia
-Iniciar sesión`,
+Iniciar sesión
+Redacción
+Moderador
+Verificado
+Autor`,
   tr: `% yorum
 % yorum
 Yorumlar
@@ -229,7 +245,11 @@ Yorumlar kapalı.
 Takip et
 Yorumlar şu anda kullanılamıyor.
 bu habere dair güncellemeler
-Giriş yap`,
+Giriş yap
+Editör
+Moderatör
+Doğrulanmış
+Yazar`,
 };
 
 /** The reader's strings and language (see `setLang`). */
@@ -246,6 +266,9 @@ export function setLang(host: HTMLElement): void {
   t = { ...en };
   lines.split("\n").forEach((line, i) => (t[keys[i] as keyof Strings] = line));
 }
+
+/** A signed-in author's badge as the reader reads it (staff, moderator, verified, author). */
+export const badgeText = (b: string) => (b == "staff" || b == "moderator" || b == "verified" || b == "author" ? t[b] : b);
 
 /** A count as text; toLocaleString costs ~20 ms the first time (number data): only where it groups. */
 export const num = (n: number) => (n < 1e3 ? String(n) : n.toLocaleString(lang));

@@ -1,7 +1,7 @@
 /** Comments and forms as DOM, built with `h` (text) and `safeHtml` (the server's comment HTML). */
 
 import { arrow, h } from "./dom";
-import { t } from "./i18n";
+import { badgeText, t } from "./i18n";
 import { safeHtml } from "./sanitize";
 import { editLeft, get, getJson, token } from "./store";
 import { ago, dated } from "./time";
@@ -48,8 +48,9 @@ function authorEl(c: Comment): HTMLElement[] {
     url && /^https?:\/\//i.test(url)
       ? h("a", { class: "kb-name", "data-author": "", href: url, rel: "nofollow ugc noopener noreferrer" }, name)
       : h("span", { class: "kb-name", "data-author": "" }, name);
-  // A signed-in author's badges (staff, moderator, verified), as the server stored them with the post.
-  return [el, ...(c.author.badges || []).map((b) => h("span", { class: "kb-badge", "data-badge": b }, b))];
+  // A signed-in author's badges (staff, moderator, verified; author on the story they wrote), as the
+  // server stored them with the post.
+  return [el, ...(c.author.badges || []).map((b) => h("span", { class: "kb-badge", "data-badge": b }, badgeText(b)))];
 }
 
 /** The article of one comment (without its replies). */
@@ -85,7 +86,7 @@ export function articleEl(c: Comment): HTMLElement {
             ),
             c.edited,
           ),
-        c.pinned && h("span", { class: "kb-tag" }, t.pinned),
+        c.pinned && h("span", { class: "kb-tag", "data-pinned": "" }, t.pinned),
         c.featured && h("span", { class: "kb-tag", "data-featured": "" }, t.featured),
         held && h("span", { class: "kb-tag" }, t.held),
       ),

@@ -13,6 +13,7 @@ import { get, getJson, set } from "./store";
 interface Account {
   name: string;
   badges: string[];
+  moderates?: boolean;
   email?: string | null;
   picture?: string | null;
   avatar?: string;
@@ -39,11 +40,24 @@ function signedIn(a: Account): void {
   H.bar.append(
     "Signed in as ",
     h("strong", { "data-account-name": "" }, a.name),
-    ...a.badges.map((b) => h("span", { class: "kb-badge", "data-badge": b }, b)),
+    ...a.badges.map((b) => h("span", { class: "kb-badge", "data-badge": b }, H.badge(b))),
     H.button("sign-out", "Sign out", { class: "kb-ghost" }),
     mePanel(a),
   );
   meDefault(a);
+  moderation(!!a.moderates);
+}
+
+/** A moderator from the site's own login gets moderate.js (the menu on each comment); others lose it. */
+function moderation(on: boolean): void {
+  const M = window.kibitzModerate;
+  if (M) {
+    M.on = on; // read by moderate.js when it is still loading
+    return on ? M.start?.() : M.stop?.();
+  }
+  if (!on) return;
+  window.kibitzModerate = { base: H.base, root: H.root, lang: H.lang, announce: H.announce, load: H.load, on };
+  document.head.append(h("script", { src: H.asset("moderate.js"), async: true }));
 }
 
 /** The account's default "Notify of": where new comment forms start (render.ts), and the main form now. */
@@ -167,6 +181,7 @@ async function me(action: string): Promise<void> {
 }
 
 function signedOut(): void {
+  moderation(false);
   set("session", null);
   set("sso-sub", null);
   // A guest's form starts from the guest's own last choice again (a guest's notice needs an address).

@@ -17,6 +17,7 @@ function parse(a: Element): Comment {
       name: text("header [itemprop=name]"),
       avatar: attr("img", "src") || null,
       url: attr("a[itemprop=url]", "href") || null,
+      badges: Array.from(a.querySelectorAll(":scope>header>[data-badge]"), (b) => b.getAttribute("data-badge") || ""),
     },
     html: a.querySelector(":scope>.kibitz-text")?.innerHTML || "",
     created: attr("time", "datetime"),

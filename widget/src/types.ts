@@ -149,6 +149,25 @@ export interface SignInHost {
   ready(click: (b: HTMLButtonElement) => Promise<void>): void;
   /** Reads the thread again (after "Erase me", so the reader's comments show as deleted). */
   load(append: boolean): Promise<boolean>;
+  /** The reader's language (i18n.ts) and the address of another bundle beside embed.js. */
+  lang: string;
+  asset(name: string): string;
+  /** A badge's label in the reader's language (staff, moderator, verified, author). */
+  badge(name: string): string;
+}
+
+/** What signin.js hands moderate.js through `window.kibitzModerate` (a moderator from the site's login). */
+export interface ModerateHost {
+  base: string;
+  root: HTMLElement;
+  lang: string;
+  announce(text: string): void;
+  load(append: boolean): Promise<boolean>;
+  /** Whether the menus are wanted now (the rights can go while moderate.js loads). */
+  on: boolean;
+  /** Set by moderate.js: show the menus (again), or take them away (signed out, rights gone). */
+  start?(): void;
+  stop?(): void;
 }
 
 declare global {
@@ -156,5 +175,6 @@ declare global {
     kibitzLive?: LiveHost;
     kibitzAct?: ActHost;
     kibitzSignIn?: SignInHost;
+    kibitzModerate?: ModerateHost;
   }
 }

@@ -1,7 +1,7 @@
 """webhook delivery lease owner: the token of the delivery loop holding a delivery's lease
 
 Revision ID: 0023
-Revises: 0020
+Revises: 0021
 Create Date: 2026-12-07 16:40:00
 
 Webhook deliveries get the mail outbox's short leases, renewed by a heartbeat (leased.py);
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0023"
-down_revision = "0020"
+down_revision = "0021"
 branch_labels = None
 depends_on = None
 

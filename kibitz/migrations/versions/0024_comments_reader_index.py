@@ -1,7 +1,7 @@
 """comments by reader: an index on (site, reader_id, created)
 
 Revision ID: 0024
-Revises: 0020
+Revises: 0023
 Create Date: 2026-12-07 16:30:00
 
 The repeat check of every post (guard.screen: "has this reader posted this very text in the last
@@ -14,7 +14,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0024"
-down_revision = "0020"
+down_revision = "0023"
 branch_labels = None
 depends_on = None
 
