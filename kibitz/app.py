@@ -27,6 +27,8 @@ class KibitzApp(FastAPI):
     """The FastAPI app with the head limits and the read cache's fast path in front of every layer
     (web/edge.py, web/cached.py); HEAD is answered on every GET route, as GET without the body."""
 
+    ctx: Context | None = None
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
@@ -42,7 +44,7 @@ class KibitzApp(FastAPI):
 
     async def _get_or_other(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["method"] == "GET":
-            ctx: Context | None = getattr(self.state, "ctx", None)
+            ctx = self.ctx  # the lifespan's, kept on the app (State's attribute lookup costs more)
             if ctx is not None and await fast_read(ctx, scope, send):
                 return
         await super().__call__(scope, receive, send)
@@ -96,6 +98,8 @@ def create_app(settings: Settings, *, clock: Clock = utcnow, migrate: bool = Tru
 
         ctx = await open_context(settings, clock=clock, migrate=migrate)
         app.state.ctx = ctx
+        if isinstance(app, KibitzApp):
+            app.ctx = ctx
         # Set when the server is told to stop, so live streams end (with a retry hint) before the
         # graceful-shutdown timeout instead of holding the process open.
         app.state.shutdown = asyncio.Event()
@@ -127,6 +131,8 @@ def create_app(settings: Settings, *, clock: Clock = utcnow, migrate: bool = Tru
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+            if isinstance(app, KibitzApp):
+                app.ctx = None
             await close_context(ctx)
 
     docs = settings.public_docs

@@ -40,6 +40,7 @@ TIME_ONE_IN = 16
 Headers = list[tuple[bytes, bytes]]
 # The comments.html fragment is meant to be embedded by publishers' servers, never framed or run.
 FRAGMENT_CSP = b"default-src 'none'; frame-ancestors 'none'"
+TAGS_KEPT = 4096  # version labels of thread states remembered (the spike's threads, many times over)
 # Of cache_mb, the share kept for the URL aliases of the fast path (the rest holds bodies).
 ALIAS_SHARE = 16
 
@@ -78,6 +79,7 @@ class ReadCache:
         self.bodies = Bodies(budget - self.aliases.max_bytes)
         self.epoch = settings_epoch(settings)
         self._edge: dict[tuple[str, str | None], Headers] = {}
+        self._tags: dict[ThreadState, str] = {}
         self._counted: dict[tuple[str, int], int] = {}  # fast-path answers not yet in the registry
         self._latency: dict[str, Any] = {}
         self._ticks = 0
@@ -99,6 +101,15 @@ class ReadCache:
             return f"{self.epoch}.0.0"
         if self.policies is not None:
             site = self.policies.known(site)  # close_after as the admin may have set it
+        if site.close_after is None:  # no closing by age: the label is the state's alone, kept
+            tag = self._tags.get(state)
+            if tag is None:
+                if len(self._tags) >= TAGS_KEPT:
+                    self._tags.clear()
+                tag = self._tags[state] = (
+                    f"{self.epoch}.{state.id}.{state.version}{'.c' if state.closed else ''}"
+                )
+            return tag
         closed = closed_now(site, state.closed, state.created, self.clock())
         return f"{self.epoch}.{state.id}.{state.version}{'.c' if closed else ''}"
 
