@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from kibitz import akismet, consent, errors, guard, inputs, markup, moderator_mail, notify, titles, tree
 from kibitz.accounts import check_policy
 from kibitz.avatar import avatar_key
+from kibitz.comment_edits import EDIT_TOKEN, CommentEdits
 from kibitz.config import ModerationMode, SiteConfig
 from kibitz.events import EventKind, Events, ThreadEvent
 from kibitz.models import (
@@ -29,7 +30,7 @@ from kibitz.models import (
 )
 from kibitz.origins import origin_of
 from kibitz.policy import Policies
-from kibitz.security import TokenError, Tokens
+from kibitz.security import Tokens
 from kibitz.store.comments import NewComment
 from kibitz.store.db import Database
 from kibitz.store.tx import Tx
@@ -42,7 +43,6 @@ if TYPE_CHECKING:
     from kibitz.webhooks import Webhooks
 
 Clock = Callable[[], datetime]
-EDIT_TOKEN = "edit"  # noqa: S105 - a token purpose, not a secret
 # The edit token outlives the window a little, so a late edit hears "window closed", not "forbidden".
 TOKEN_GRACE = timedelta(days=1)
 # What a post's "notify" subscribes its author to: "updates" is the story's updates only (story_updates.py).
@@ -107,7 +107,7 @@ def empty_thread(site: str, page: str) -> Thread:
     )
 
 
-class Comments:
+class Comments(CommentEdits):
     """The discussion engine. Each method is one transaction; events go out after commit."""
 
     webhooks: Webhooks | None = None  # set by the Context: a post's webhook deliveries
@@ -370,128 +370,6 @@ class Comments:
         if not parent.visible:
             raise errors.InvalidInput.field("parent", "can no longer be replied to")
         return parent
-
-    def _check_token(self, comment_id: int, token: str | None) -> None:
-        """Raise unless ``token`` is a valid edit token of this comment (401 when absent)."""
-        if not token:
-            raise errors.Unauthorized("Send the comment's token as 'Authorization: Bearer <token>'")
-        try:
-            subject = self.tokens.verify(EDIT_TOKEN, token, now=self.clock())
-        except TokenError:
-            raise errors.Forbidden("The token is not valid for this comment") from None
-        if subject != str(comment_id):
-            raise errors.Forbidden("The token is not valid for this comment")
-
-    async def _owned(
-        self, tx: Tx, site: SiteConfig, comment_id: int, token: str | None, client: str
-    ) -> Comment:
-        """The comment the token may change, within the edit window; raises otherwise. Counts the
-        attempt against the client's limit on edits and deletions."""
-        await guard.check_rate(
-            tx, site=site.id, action="edits", limit=site.rate_limits.edits, client=client, now=self.clock()
-        )
-        site = await self.policies.effective(tx, site)
-        self._check_token(comment_id, token)
-        comment = await tx.comments.get(comment_id, for_update=True)
-        if comment is None or comment.status is not CommentStatus.APPROVED:
-            raise errors.NotFound("No such comment")
-        if self.clock() - comment.created > site.edit_window:
-            raise errors.EditWindowClosed()
-        return comment
-
-    async def preview(self, site: SiteConfig, text: str, client: str) -> str:
-        """The exact HTML a post of ``text`` would get (blank text previews as nothing)."""
-        text = inputs.text(text) if text.strip() else ""
-        async with self.db.write() as tx:
-            await guard.check_rate(
-                tx,
-                site=site.id,
-                action="previews",
-                limit=site.rate_limits.previews,
-                client=client,
-                now=self.clock(),
-            )
-        return markup.render(text, allow_images=site.allow_images) if text else ""
-
-    async def _by_author(
-        self, tx: Tx, site: SiteConfig, comment_id: int, email: str, client: str, *, editing: bool
-    ) -> Comment:
-        """The comment the holder of a manage link for ``email`` may change (NotFound otherwise,
-        with no hint why); an edit also needs the edit window open. Counts the attempt against the
-        client's limit on edits and deletions."""
-        await guard.check_rate(
-            tx, site=site.id, action="edits", limit=site.rate_limits.edits, client=client, now=self.clock()
-        )
-        comment = await tx.comments.get(comment_id, for_update=True)
-        if (
-            comment is None
-            or comment.status is not CommentStatus.APPROVED
-            or not email
-            or comment.author.email != email
-            or await tx.comments.site_of(comment.id) != site.id
-        ):
-            raise errors.NotFound("No such comment")
-        if editing and self.clock() - comment.created > site.edit_window:
-            raise errors.EditWindowClosed()
-        return comment
-
-    async def edit(
-        self, site: SiteConfig, comment_id: int, token: str | None, text: str, client: str
-    ) -> Comment:
-        """Edit with the comment's token, within the edit window."""
-        return await self._edit(site, text, lambda tx: self._owned(tx, site, comment_id, token, client))
-
-    async def edit_own(
-        self, site: SiteConfig, comment_id: int, email: str, text: str, client: str
-    ) -> Comment:
-        """Edit from the manage page: the comment must be this address's, on this site, within the
-        edit window."""
-        return await self._edit(
-            site, text, lambda tx: self._by_author(tx, site, comment_id, email, client, editing=True)
-        )
-
-    async def _edit(self, site: SiteConfig, text: str, owned: Callable[[Tx], Awaitable[Comment]]) -> Comment:
-        """The edit step: render as a post would, store, bump the thread; the event after commit."""
-        text = inputs.text(text)
-        html = markup.render(text, allow_images=site.allow_images)
-        async with self.db.write() as tx:
-            comment = await owned(tx)
-            if comment.deleted:
-                raise errors.NotFound("No such comment")
-            await tx.comments.set_text(comment.id, text, html, markup.RENDERER_VERSION, self.clock())
-            thread = await tx.threads.bump(
-                comment.thread_id, kind=EventKind.COMMENT_UPDATED, comment_id=comment.id
-            )
-            updated = await tx.comments.get(comment.id)
-        assert updated is not None
-        await self.events.dispatch(ThreadEvent.of(EventKind.COMMENT_UPDATED, thread, comment.id))
-        return updated
-
-    async def delete(self, site: SiteConfig, comment_id: int, token: str | None, client: str) -> None:
-        """Soft delete with the comment's token, within the edit window."""
-        await self._delete(lambda tx: self._owned(tx, site, comment_id, token, client))
-
-    async def delete_own(self, site: SiteConfig, comment_id: int, email: str, client: str) -> None:
-        """Soft delete from the manage page: the comment must be this address's, on this site; at any
-        time (a reader may always erase their own words)."""
-        await self._delete(lambda tx: self._by_author(tx, site, comment_id, email, client, editing=False))
-
-    async def _delete(self, owned: Callable[[Tx], Awaitable[Comment]]) -> None:
-        """Soft delete (idempotent); the event goes out after commit."""
-        async with self.db.write() as tx:
-            comment = await owned(tx)
-            if comment.deleted:
-                return
-            thread = await self._soft_delete(tx, comment)
-        await self.events.dispatch(ThreadEvent.of(EventKind.COMMENT_DELETED, thread, comment.id))
-
-    async def _soft_delete(self, tx: Tx, comment: Comment) -> Thread:
-        """The comment stays as a tombstone while it has visible replies; counters follow."""
-        await tx.comments.mark_deleted(comment.id)
-        await tx.comments.add_visible_descendants(comment.ancestor_ids, -1)
-        return await tx.threads.bump(
-            comment.thread_id, count_delta=-1, kind=EventKind.COMMENT_DELETED, comment_id=comment.id
-        )
 
     # -- reads ------------------------------------------------------------------------------------
 
