@@ -53,8 +53,8 @@ SAMPLE_EVERY = 10.0  # seconds between RSS samples in the soak
 MB = 1_000_000
 ROOT = Path(__file__).resolve().parent.parent
 
-# Issue 6's targets.
-THREAD_VS_ISSO, THREAD_VS_BARE, COUNTS_VS_ISSO, POST_VS_ISSO = 300.0, 0.70, 2.0, 2.0
+# Issue 6's targets, the bare app's share raised by issue 18 (from 70 % to 90 %).
+THREAD_VS_ISSO, THREAD_VS_BARE, COUNTS_VS_ISSO, POST_VS_ISSO = 300.0, 0.90, 2.0, 2.0
 MILLION_P99_RATIO, RSS_LIMIT_MB, FLAT_MIB_PER_MIN = 1.5, 120.0, 1.0
 FLAT_MIN_SOAK = 120  # seconds: growth is taken after the first minute (caches filling)
 # Isso's default guard (2 posts a minute from one address) refuses nearly every benchmark post.
