@@ -122,6 +122,7 @@ def database(engine: str, workdir: Path) -> Iterator[str]:
 class Run:
     seconds: float
     peak_mib: float  # the most the import and its worker processes held at once (RSS, summed)
+    cpu: float  # seconds of CPU the import and its worker processes used (they are waited for)
     output: str
     status: int
 
@@ -174,7 +175,8 @@ def timed(args: list[str], workdir: Path, limit: float) -> Run:
         took = time.monotonic() - started
     child.returncode = os.waitstatus_to_exitcode(status)  # already reaped: keep Popen from waiting
     peak = max(peak, usage.ru_maxrss * 1024)  # the largest single process, should sampling miss it
-    return Run(took, peak / 2**20, log.read_text(errors="replace"), child.returncode)
+    cpu = usage.ru_utime + usage.ru_stime  # the import's own and its waited-for workers'
+    return Run(took, peak / 2**20, cpu, log.read_text(errors="replace"), child.returncode)
 
 
 def created(output: str) -> str:
@@ -210,8 +212,9 @@ def run(engine: str, source: Path, comments: int, limit: float) -> int:
                 return 1
             print(
                 f"{engine:<10} {comments:>9} {first.seconds:>8.1f} {comments / first.seconds:>8.0f}"
-                f" {first.peak_mib:>8.1f} {created(first.output):>24} {second.seconds:>8.1f}"
-                f" {second.peak_mib:>8.1f} {created(second.output):>24}"
+                f" {first.cpu / comments * 1e6:>7.0f} {first.peak_mib:>8.1f} {created(first.output):>24}"
+                f" {second.seconds:>8.1f} {second.cpu / comments * 1e6:>7.0f} {second.peak_mib:>8.1f}"
+                f" {created(second.output):>24}"
             )
     return 0
 
@@ -237,8 +240,8 @@ def main() -> int:
             f" {source.stat().st_size / 1e6:.0f} MB in {time.monotonic() - started:.1f} s"
         )
         print(
-            f"{'engine':<10} {'comments':>9} {'first s':>8} {'per s':>8} {'RSS MiB':>8}"
-            f" {'created/upd/same/skipped':>24} {'second s':>8} {'RSS MiB':>8}"
+            f"{'engine':<10} {'comments':>9} {'first s':>8} {'per s':>8} {'CPU µs':>7} {'RSS MiB':>8}"
+            f" {'created/upd/same/skipped':>24} {'second s':>8} {'CPU µs':>7} {'RSS MiB':>8}"
             f" {'created/upd/same/skipped':>24}"
         )
         status = 0

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import nh3
 from markdown_it import MarkdownIt
+from markdown_it.common.utils import escapeHtml, unescapeAll
 from markdown_it.token import Token
 
 __all__ = [
@@ -167,9 +168,9 @@ def render(text: str, *, allow_images: bool = False) -> str:
     link text stays, unlinked); without `allow_images` an image becomes a link to it (or its alt
     text). A link whose text looks like a URL or domain on another host shows its real target.
     """
-    plain = _plain(_BAD_CHARS.sub("\ufffd", text))
-    if plain is not None:
-        return _CLEANERS[allow_images].clean(plain)
+    simple = _simple(_BAD_CHARS.sub("\ufffd", text))
+    if simple is not None:
+        return _CLEANERS[allow_images].clean(simple)
     return _render(_parser_for(text), text, allow_images)
 
 
@@ -179,21 +180,114 @@ def render(text: str, *, allow_images: bool = False) -> str:
 # at a line's start: a space, - + # = > or a digit (indented code, lists, headings, setext lines,
 # quotes, ordered lists); at a line's end: a space (a hard break). What is left can only be
 # paragraphs of text lines, which markdown-it renders as <p>, the lines escaped and joined by line
-# breaks: made here directly, then cleaned like the rest. tests/test_markup.py checks both ways
-# agree on thousands of generated texts. Most comments are plain prose: this is most of them.
-_NOT_PLAIN = re.compile(r"[\\`*_\[\]<&~]|//|(?i:mailto:)|[^\S \n]|(?m:^[ \-+#=>0-9]| $)")
+# breaks: made here directly, then cleaned like the rest. tests/test_markup_shortcuts.py checks both
+# ways agree on thousands of generated texts. Most comments are plain prose: this is most of them.
+_MARKUP_CHARS = re.compile(r"[\\`*_\[\]<&~]")
+_BLANKS = re.compile(r"[^\S \n]")
+_LINE_OPENERS = re.compile(r"\n[ \-+#=>0-9]")
+_LINE_OPENER_CHARS = frozenset(" -+#=>0123456789")
 _PARAGRAPH_BREAK = re.compile(r"\n{2,}")
+
+
+def _prose_lines(text: str) -> bool:
+    """True when no line of ``text`` (non-empty, no line break at either end) starts or ends a block
+    of its own (see plain prose above) and it has no blank but spaces and line breaks. Separate
+    tests, as one regex with line anchors tried at every character took most of the time."""
+    return not (
+        text[0] in _LINE_OPENER_CHARS
+        or text[-1] == " "
+        or " \n" in text
+        or _LINE_OPENERS.search(text)
+        or _BLANKS.search(text)
+    )
+
+
+def _links_nothing(shown: str) -> bool:
+    """True when linkify finds nothing in ``shown`` (fuzzy matching off: only after a scheme)."""
+    return "//" not in shown and "mailto:" not in shown.lower()
 
 
 def _plain(text: str) -> str | None:
     """The HTML markdown-it gives ``text`` when it is plain prose, else None."""
     text = text.strip("\n")
-    if not text or _NOT_PLAIN.search(text):
+    if not text or _MARKUP_CHARS.search(text) or not _links_nothing(text) or not _prose_lines(text):
         return None
     return "".join(
         "<p>" + paragraph.replace(">", "&gt;").replace('"', "&quot;") + "</p>\n"
         for paragraph in _PARAGRAPH_BREAK.split(text)
     )
+
+
+# Simple prose: plain prose's lines, which may also hold backslash escapes, hard breaks ("\" at a
+# line's end), emphasis and strong emphasis (``*a b*``, ``**a**``: starting and ending with a letter
+# or digit, no other ``*`` next to them) and links written ``[label](<url>)`` with a plain label:
+# what imported comments' HTML becomes (kibitz/imports/html_text.py) and what many comments are.
+# Anything else in a line, or "//" or "mailto:" in what shows (linkify would read it), leaves the
+# text to markdown-it. The pieces are made as markdown-it's rules make them, links checked and
+# rewritten as _rewrite_links does; tests/test_markup_shortcuts.py checks the HTML is the same on
+# thousands of generated texts.
+_INLINE = re.compile(
+    r"(?P<text>[^\\*\[\]<&`_~\n]+)"
+    r"|\\(?P<escaped>[!-/:-@\[-`{-~])"
+    r"|(?P<hard>\\\n)"
+    r"|(?P<soft>\n)"
+    r"|(?<!\*)(?P<mark>\*\*?)(?P<emphasised>[^\W_](?:[^\\*\[\]<&`_~\n]*[^\W_])?)(?P=mark)(?!\*)"
+    r"|(?<!!)\[(?P<label>[^\\*\[\]<&`_~\n]+)\]\(<(?P<url>[^<>\n\\]*)>\)"
+)
+
+
+def _simple(text: str) -> str | None:
+    """The HTML markdown-it gives ``text`` when it is simple prose (plain prose included), else None."""
+    text = text.strip("\n")
+    if not text or not _prose_lines(text):
+        return None
+    if not _MARKUP_CHARS.search(text) and _links_nothing(text):  # plain prose
+        return "".join(
+            "<p>" + paragraph.replace(">", "&gt;").replace('"', "&quot;") + "</p>\n"
+            for paragraph in _PARAGRAPH_BREAK.split(text)
+        )
+    out: list[str] = []
+    for paragraph in _PARAGRAPH_BREAK.split(text):
+        inline = _simple_inline(paragraph)
+        if inline is None:
+            return None
+        out.append("<p>" + inline + "</p>\n")
+    return "".join(out)
+
+
+def _simple_inline(text: str) -> str | None:
+    html: list[str] = []
+    shown: list[str] = []  # the text a reader sees, which linkify would read
+    at, end = 0, len(text)
+    while at < end:
+        match = _INLINE.match(text, at)
+        if match is None:
+            return None
+        at = match.end()
+        kind = match.lastgroup
+        if kind == "text" or kind == "escaped":
+            piece = match.group(kind)
+            html.append(escapeHtml(piece))
+            shown.append(piece)
+        elif kind == "soft" or kind == "hard":
+            html.append("\n" if kind == "soft" else "<br />\n")
+            shown.append("\n")
+        elif kind == "emphasised":
+            tag = "strong" if len(match.group("mark")) == 2 else "em"
+            piece = match.group(kind)
+            html.append(f"<{tag}>{escapeHtml(piece)}</{tag}>")
+            shown.append(piece)
+        else:
+            label, href = match.group("label"), _MD.normalizeLink(unescapeAll(match.group("url")))
+            if not _MD.validateLink(href):
+                return None  # not a link to markdown-it: its brackets stay as text
+            shown.append(label)
+            if not safe_url(href, LINK_SCHEMES):
+                html.append(escapeHtml(label))  # the text stays, unlinked
+                continue
+            inner = href if _is_deceptive(label, href) else label
+            html.append(f'<a href="{escapeHtml(href)}">{escapeHtml(inner)}</a>')
+    return "".join(html) if _links_nothing("".join(shown)) else None
 
 
 def _render(md: MarkdownIt, text: str, allow_images: bool) -> str:

@@ -68,3 +68,42 @@ def test_prose_made_of_words_renders_as_markdown_it_renders_it(text: str) -> Non
     if markup._plain(text) is None:
         return
     assert markup._render(markup._MD, text, False) == render(text)
+
+
+# Simple prose: what an imported comment's HTML becomes (escapes, hard breaks, emphasis of words,
+# [label](<url>) links), with every piece that could make it something else mixed in.
+_SIMPLE_PIECES = [*_PROSE_PIECES, "**b**", "*i*", "**two words**", "*", "**", "***", "\\&", "\\<",
+                  "\\*", "\\\\", "\\_", "\\\n", "\\", "\\[", "\\]", "\\!", "\\/", "[", "]", "(", ")",
+                  "<", "&", "&amp;", "_", "é**x**é", "**x**y", "_a_", "\t", "~", "~~s~~", "http:",
+                  "//", "mailto:", "![g](<https://x.org/i.png>)", "[src](<https://example.org/a?b=1&c=2>)",
+                  "[example.org](<https://example.org/>)", "[x.com](<https://evil.org/>)",
+                  "[a](<mailto:me@x.org>)", "[b](<javascript:x>)", "[c](<http://x.org/%20y>)", "[d](<>)",
+                  "[e](<https://例え.jp/>)", "[f](<https://x.org/&amp;>)", "[g](<//x.org>)"]  # fmt: skip
+
+
+@settings(max_examples=3000, deadline=None, derandomize=True)
+@given(text=st.lists(st.sampled_from(_SIMPLE_PIECES), max_size=16).map("".join), allow_images=st.booleans())
+def test_simple_prose_renders_as_markdown_it_renders_it(text: str, allow_images: bool) -> None:
+    if markup._simple(text) is None:
+        return
+    assert markup._render(markup._MD, text, allow_images) == render(text, allow_images=allow_images)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["the **vote** was \\& \\<3 [source](<https://example.org/s?id=1&b=2>)", "a *b* c\\\nd",
+     "[example.com](<https://evil.org/>)", "[x](<ftp://x.org/>) y", "\\*not\\* emphasis"],
+)  # fmt: skip
+def test_what_imports_make_takes_the_shortcut(text: str) -> None:
+    # The shortcut is taken (so the property test above compares something) and agrees.
+    assert markup._simple(text) is not None
+    assert render(text) == markup._render(markup._MD, text, False)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["a **b*", "**a** **", "![i](<https://x.org/i.png>)", "[a](<javascript:x>)", "a_b_", "`code`",
+     "[a](b)", "see [x](<https://x.org>) //here", "a\\", "1. **x**", "**a**\tb", "x &amp; y"],
+)  # fmt: skip
+def test_anything_else_is_left_to_markdown_it(text: str) -> None:
+    assert markup._simple(text) is None

@@ -6,14 +6,21 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, Literal, overload
 from xml.sax.saxutils import escape, quoteattr
 
 from lxml import etree
 
 from kibitz.imports import xmlsafe
 from kibitz.imports.export import ExportComment, ExportThread
-from kibitz.imports.records import CommentRecord, Record, SkippedRecord, ThreadRecord, iso_time
+from kibitz.imports.records import (
+    CommentRecord,
+    CommentShape,
+    Record,
+    SkippedRecord,
+    ThreadRecord,
+    iso_time,
+)
 from kibitz.models import CommentStatus
 
 NS = "http://disqus.com"
@@ -38,6 +45,14 @@ class DisqusSource:
             else:
                 yield self._post(element)
 
+    def shapes(self) -> Iterator[Record | CommentShape]:
+        """``records()`` with each comment's place only (the plan's read: a third less work)."""
+        for element in xmlsafe.elements(self.path, {"thread", "post"}):
+            if xmlsafe.local(element.tag) == "thread":
+                yield self._thread(element)
+            else:
+                yield self._post(element, shape=True)
+
     def _thread(self, element: etree._Element) -> Record:
         sid = xmlsafe.attribute(element, "id")
         if not sid:
@@ -53,7 +68,11 @@ class DisqusSource:
             closed=_flag(fields, "isClosed"),
         )
 
-    def _post(self, element: etree._Element) -> Record:
+    @overload
+    def _post(self, element: etree._Element, *, shape: Literal[False] = False) -> Record: ...
+    @overload
+    def _post(self, element: etree._Element, *, shape: Literal[True]) -> Record | CommentShape: ...
+    def _post(self, element: etree._Element, *, shape: bool = False) -> Record | CommentShape:
         fields = xmlsafe.children(element)
         sid = xmlsafe.attribute(element, "id") or xmlsafe.content(fields.get("id")).strip()
         if not sid:
@@ -67,6 +86,10 @@ class DisqusSource:
         message = xmlsafe.content(fields.get("message")).strip()
         if not message and not deleted:
             return SkippedRecord("comment", sid, "it has no message")
+        if shape:
+            parent_sid = xmlsafe.attribute(parent, "id") if parent is not None else ""
+            thread_sid = xmlsafe.attribute(thread, "id") if thread is not None else ""
+            return CommentShape(sid, thread_sid, parent_sid or None)
         author = fields.get("author")
         name = email = link = ""
         if author is not None:

@@ -13,13 +13,21 @@ from __future__ import annotations
 import hashlib
 from array import array
 from bisect import bisect_left
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import IntEnum
 
 from kibitz.config import SiteConfig
 from kibitz.imports.normalise import PageMap, ThreadTarget, thread_target
-from kibitz.imports.records import CommentRecord, Refused, SkippedRecord, Source, ThreadRecord
+from kibitz.imports.records import (
+    CommentRecord,
+    CommentShape,
+    Record,
+    Refused,
+    SkippedRecord,
+    Source,
+    ThreadRecord,
+)
 from kibitz.imports.report import Report
 
 Progress = Callable[[int], None]  # records read so far
@@ -79,11 +87,12 @@ def scan(source: Source, site: SiteConfig, maps: list[PageMap], report: Report, 
     keys = array("q")
     parent_keys = array("q")
     has_parent = bytearray()
-    for record in source.records():
+    shapes: Callable[[], Iterator[Record | CommentShape]] | None = getattr(source, "shapes", None)
+    for record in shapes() if shapes is not None else source.records():
         plan.records += 1
         if plan.records % 1000 == 0:
             progress(plan.records)
-        if isinstance(record, CommentRecord):
+        if isinstance(record, CommentRecord | CommentShape):
             keys.append(key(record.source_id))
             number = numbers.get(record.thread_id)
             if number is None:

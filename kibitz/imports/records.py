@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from kibitz import errors
 from kibitz.models import CommentStatus
@@ -57,6 +57,18 @@ class SkippedRecord:
 
 
 Record = ThreadRecord | CommentRecord | SkippedRecord
+
+
+class CommentShape(NamedTuple):
+    """Where a comment record sits (its id, thread and parent) and nothing else: what the plan reads
+    of a comment, from a source that can give it for less than the whole record (``shapes()``)."""
+
+    source_id: str
+    thread_id: str
+    parent_id: str | None
+
+
+Shape = ThreadRecord | CommentShape | SkippedRecord
 
 
 class Source(Protocol):
