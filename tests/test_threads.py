@@ -142,6 +142,27 @@ async def test_cursor_walk_with_equal_timestamps_visits_every_comment_once(api: 
     assert len(seen) == len(set(seen))
 
 
+@pytest.mark.parametrize("sort", ["newest", "oldest", "votes"])
+async def test_cursor_walk_with_pinned_comments_puts_them_first_and_visits_each_once(
+    api: Api, sort: str
+) -> None:
+    """Pinned comments (an old one and a new one) lead every sort, and pages of two cross from the
+    pinned to the unpinned ones without losing or repeating one (the oldest-first keyset has a
+    condition of its own for each side: store/comments.py)."""
+    ids = await post_series(api, 7)
+    site = api.app.state.ctx.settings.site("a")
+    assert site is not None
+    for cid in (ids[1], ids[5]):
+        await moderation(api).act(site, int(cid), "pin", "test")
+    seen = await walk(api, sort, limit=2)
+    assert seen == ids_of(await api.thread(sort=sort, limit=100))
+    assert sorted(seen[:2]) == sorted([ids[1], ids[5]])
+    assert sorted(seen) == sorted(ids)
+    assert len(seen) == len(set(seen))
+    if sort == "oldest":
+        assert seen == [ids[1], ids[5], ids[0], ids[2], ids[3], ids[4], ids[6]]
+
+
 async def test_cursor_walk_stays_stable_while_new_comments_arrive(api: Api) -> None:
     ids = await post_series(api, 8)
     seen: list[str] = []

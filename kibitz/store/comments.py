@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, false, literal, or_, select, tuple_, update
+from sqlalchemy import ColumnElement, Select, and_, case, false, literal, or_, select, true, tuple_, update
 
 from kibitz.models import Anchor, Author, Comment, CommentStatus, Sort
 from kibitz.store import fast
@@ -135,6 +135,15 @@ def _after(sort: Sort, key: SortKey) -> ColumnElement[bool]:
     """Rows strictly after ``key`` in ``sort`` order, as a lexicographic keyset condition."""
     values = {"pinned": key.pinned, "score": key.score, "created": key.created, "id": key.id}
     order = _order(sort)
+    if sort is Sort.OLDEST:
+        # Pinned first, then oldest: after an unpinned key, one range of the oldest-first index;
+        # after a pinned one, the rest of the pinned range and then every unpinned comment.
+        later = tuple_(c.created, c.id) > tuple_(
+            literal(key.created, c.created.type), literal(key.id, c.id.type)
+        )
+        if not key.pinned:
+            return and_(c.pinned == false(), later)
+        return or_(and_(c.pinned == true(), later), c.pinned == false())
     if all(desc for _, desc in order):
         # One row comparison: the database can start the index scan at the key (an OR chain makes
         # it read every row before the key first).

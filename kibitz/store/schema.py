@@ -164,6 +164,18 @@ comments = Table(
     ),
 )
 
+# Top-level pages in "oldest" order (pinned first, then oldest) read straight off this one, scanned
+# forwards from the page's key, however many comments a thread holds (migration 0025).
+Index(
+    "ix_comments_top_oldest",
+    comments.c.thread_id,
+    comments.c.pinned.desc(),
+    comments.c.created,
+    comments.c.id,
+    postgresql_where=text("parent_id IS NULL"),
+    sqlite_where=text("parent_id IS NULL"),
+)
+
 votes = Table(
     "votes",
     metadata,
