@@ -108,8 +108,15 @@ async def rows(tx: Tx, stmt: Fast, params: Mapping[str, Any] | None = None) -> l
 def _processed(
     found: list[Row], results: list[Processor | None], named: Callable[..., Row] | None
 ) -> list[Row]:
-    if found and any(results):
-        found = [tuple(v if p is None else p(v) for v, p in zip(row, results, strict=False)) for row in found]
+    converted = [(at, process) for at, process in enumerate(results) if process is not None]
+    if found and converted:
+        rows = []
+        for row in found:
+            values = list(row)
+            for at, process in converted:
+                values[at] = process(values[at])
+            rows.append(tuple(values))
+        found = rows
     return [named(*row) for row in found] if named is not None else found
 
 

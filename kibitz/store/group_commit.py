@@ -70,12 +70,15 @@ class _MemberConn:
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
+        self._driver = conn.connection.driver_connection
         self.open = True
 
     @property
     def driver(self) -> Any:
         """The driver's own connection (sqlite3), for store/fast.py's statements."""
-        return self._live().connection.driver_connection
+        if not self.open:
+            self._live()  # raises: the block is over
+        return self._driver
 
     def _live(self) -> Connection:
         if not self.open:
