@@ -68,6 +68,8 @@ def demo_settings(
                 "lists": [{"id": "news", "name": f"{SITE_NAME} newsletter", "feed": f"{base_url}/feed.xml"}],
                 # Its own login's key: /demo/subscriber signs its readers' tokens with it (demo_sso.py).
                 "sso_secret": demo_sso_secret(data_dir.resolve()),
+                # Its login's moderators moderate from the widget (the editor on /demo/subscriber).
+                "sso_moderators": True,
             }
         ],
         # The demo is its own publisher: its article pages, read for their titles, are on this host.

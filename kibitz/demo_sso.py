@@ -22,7 +22,9 @@ TOKEN_SECONDS = 300
 # Who the paper's site says is signed in: ?as=reader, ?as=editor, or ?as=none (signed out there).
 PEOPLE = {
     "reader": {"sub": "demo-subscriber-1", "name": "Sam Subscriber", "roles": []},
-    "editor": {"sub": "demo-editor-1", "name": "Eda Editor", "roles": ["staff"]},
+    # The editor also moderates from the widget (the demo site sets sso_moderators): a "Moderate"
+    # menu on each comment.
+    "editor": {"sub": "demo-editor-1", "name": "Eda Editor", "roles": ["staff", "moderator"]},
 }
 
 

@@ -374,7 +374,10 @@ async def test_the_demo_signs_its_subscribers_in_with_its_own_key(site: httpx.As
         sessions[who] = r.json()["session"]
     assert signed_in["reader"]["name"] == "Sam Subscriber"
     assert signed_in["reader"]["badges"] == ["verified"]
-    assert signed_in["editor"]["badges"] == ["staff", "verified"]
+    assert signed_in["editor"]["badges"] == ["staff", "moderator", "verified"]
+    # The demo site lets its login's moderators moderate from the widget: the editor does.
+    assert signed_in["editor"]["moderates"] is True
+    assert signed_in["reader"]["moderates"] is False
     # The paper's login says the editor wrote the story: her comment there is the author's.
     story = articles()[0].path
     for who in ("reader", "editor"):
