@@ -361,6 +361,16 @@ HOST_PAGE = """<!doctype html>
 """
 
 
+def send_html(handler: http.server.BaseHTTPRequestHandler, body: bytes) -> None:
+    """Answer a page server's request with ``body`` as an uncached HTML page."""
+    handler.send_response(200)
+    handler.send_header("Content-Type", "text/html; charset=utf-8")
+    handler.send_header("Content-Length", str(len(body)))
+    handler.send_header("Cache-Control", "no-store")
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
 class LoopbackHttp:
     """An HTTP server on a loopback port of its own, in a thread; ``server`` is set by subclasses."""
 
@@ -398,12 +408,7 @@ class HostSite(LoopbackHttp):
                     self.send_error(404)
                     return
                 body = HOST_PAGE.format(kibitz=site_.kibitz_url).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
-                self.send_header("Cache-Control", "no-store")
-                self.end_headers()
-                self.wfile.write(body)
+                send_html(self, body)
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass

@@ -27,6 +27,7 @@ from tests.browser.conftest import (
     LoopbackHttp,
     PageLog,
     require_bundle,
+    send_html,
     start_kibitz,
 )
 from tests.conftest import missing
@@ -85,12 +86,7 @@ class Articles(LoopbackHttp):
                     kibitz=outer.kibitz_url,
                     article=article,
                 ).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
-                self.send_header("Cache-Control", "no-store")
-                self.end_headers()
-                self.wfile.write(body)
+                send_html(self, body)
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass

@@ -26,6 +26,7 @@ from tests.browser.conftest import (
     comment,
     comment_id_with_text,
     require_bundle,
+    send_html,
     start_kibitz,
 )
 from tests.server import free_port, site, write_config
@@ -66,12 +67,7 @@ class Publisher(LoopbackHttp):
                     }
                     sso = f' data-sso="{jwt.encode({"alg": "HS256"}, claims, OctKey.import_key(SECRET))}"'
                 body = PAGE.format(kibitz=outer.kibitz_url, sso=sso).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
-                self.send_header("Cache-Control", "no-store")
-                self.end_headers()
-                self.wfile.write(body)
+                send_html(self, body)
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
