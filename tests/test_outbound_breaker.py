@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -17,6 +17,7 @@ from kibitz import outbound
 from kibitz.breaker import Breaker, Breakers
 from kibitz.outbound import OutboundError, OutboundPolicy, fetch, send
 from tests.conftest import Api, FakeClock, custom_api
+from tests.loopback import serving
 
 pytestmark = pytest.mark.anyio
 WITHIN = 20.0  # seconds a condition may take before the test fails (never a measured time)
@@ -31,7 +32,6 @@ class Destination:
     answering: bool = False
     connections: int = 0
     open_now: int = 0
-    tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     @property
     def url(self) -> str:
@@ -57,24 +57,9 @@ class Destination:
 @contextlib.asynccontextmanager
 async def destination() -> AsyncIterator[Destination]:
     dest = Destination()
-
-    async def connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        dest.tasks.add(task)
-        with contextlib.suppress(asyncio.CancelledError):
-            await dest.handle(reader, writer)
-
-    server = await asyncio.start_server(connection, "127.0.0.1", 0)
-    dest.port = server.sockets[0].getsockname()[1]
-    try:
+    async with serving(dest.handle) as port:
+        dest.port = port
         yield dest
-    finally:
-        server.close()
-        for task in dest.tasks:
-            task.cancel()
-        await asyncio.gather(*dest.tasks, return_exceptions=True)
-        await server.wait_closed()
 
 
 class Monotonic:

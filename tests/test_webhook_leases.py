@@ -29,6 +29,7 @@ from kibitz.store.schema import webhook_deliveries
 from kibitz.store.webhooks import Delivery, Outcome
 from kibitz.webhook_worker import WebhookWorker
 from tests.conftest import FakeClock, make_settings
+from tests.loopback import serving
 from tests.mailserver import MailServer
 from tests.server import KIBITZ, child_env, write_config
 
@@ -70,29 +71,9 @@ class Gate:
 @contextlib.asynccontextmanager
 async def gate() -> AsyncIterator[Gate]:
     receiver = Gate()
-    tasks: set[asyncio.Task[object]] = set()
-
-    async def connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        tasks.add(task)
-        try:
-            await receiver.handle(reader, writer)
-        except (OSError, asyncio.IncompleteReadError, asyncio.CancelledError):
-            pass
-        finally:
-            writer.transport.abort()
-
-    server = await asyncio.start_server(connection, "127.0.0.1", 0)
-    receiver.port = server.sockets[0].getsockname()[1]
-    try:
+    async with serving(receiver.handle) as port:
+        receiver.port = port
         yield receiver
-    finally:
-        server.close()
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        await server.wait_closed()
 
 
 async def until(check: Callable[[], bool], what: str) -> None:

@@ -25,6 +25,7 @@ from standardwebhooks.webhooks import Webhook as Verifier
 from kibitz.context import Context
 from kibitz.store.schema import webhook_deliveries
 from tests.conftest import ORIGIN_A, Api, FakeClock, custom_api
+from tests.loopback import serving
 from tests.test_subscriptions import confirm_address, form_post, name_page, rows, subscribe
 
 pytestmark = pytest.mark.anyio
@@ -102,29 +103,9 @@ class Receiver:
 @contextlib.asynccontextmanager
 async def receiving() -> AsyncIterator[Receiver]:
     receiver = Receiver()
-    tasks: set[asyncio.Task[Any]] = set()
-
-    async def connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        tasks.add(task)
-        try:
-            await receiver.handle(reader, writer)
-        except (OSError, asyncio.IncompleteReadError, asyncio.CancelledError):
-            pass  # the caller hung up, or the test is over
-        finally:
-            writer.transport.abort()
-
-    server = await asyncio.start_server(connection, "127.0.0.1", 0)
-    receiver.port = server.sockets[0].getsockname()[1]
-    try:
+    async with serving(receiver.handle) as port:
+        receiver.port = port
         yield receiver
-    finally:
-        server.close()
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        await server.wait_closed()
 
 
 # -- helpers -----------------------------------------------------------------------------------------
