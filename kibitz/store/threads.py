@@ -40,13 +40,12 @@ def _thread(row: Any) -> Thread:
 
 
 # The posting path's statements (store/fast.py): a thread by page, made when new, and bumped.
-_COLUMNS = (
-    "id", "site", "page", "title", "url", "closed", "count", "version", "created", "moderation",
-    "page_title", "page_url", "page_checked", "page_source",
-)  # fmt: skip
-_LISTED = ", ".join(f'threads."{name}"' for name in _COLUMNS)
-_TYPES = tuple(t[name].type if name in ("closed", "created", "page_checked") else None for name in _COLUMNS)
-_BY_PAGE = Fast(f"SELECT {_LISTED} FROM threads WHERE site = :site AND page = :page", columns=_TYPES)  # noqa: S608
+_LISTED, _FIELDS, _TYPES = fast.columns_of(threads, tuple(Thread.__dataclass_fields__))
+_BY_PAGE = Fast(
+    f"SELECT {_LISTED} FROM threads WHERE site = :site AND page = :page",  # noqa: S608
+    columns=_TYPES,
+    fields=_FIELDS,
+)
 _CREATE = Fast(
     "INSERT INTO threads (site, page, title, url, created, page_due) "
     "VALUES (:site, :page, :title, :url, :now, :now) ON CONFLICT (site, page) DO NOTHING",
@@ -55,17 +54,12 @@ _CREATE = Fast(
 _BUMP = Fast(
     f"UPDATE threads SET version = version + 1, count = count + :delta WHERE id = :id RETURNING {_LISTED}",  # noqa: S608
     columns=_TYPES,
+    fields=_FIELDS,
 )
 _EVENT = Fast(
     "INSERT INTO thread_events (thread_id, version, kind, comment_id) "
     "VALUES (:thread_id, :version, :kind, :comment_id)"
 )
-
-
-def _thread_of(row: tuple[Any, ...]) -> Thread:
-    values = dict(zip(_COLUMNS, row, strict=True))
-    values["closed"] = bool(values["closed"])
-    return Thread(**values)
 
 
 class ThreadRepo:
@@ -86,7 +80,7 @@ class ThreadRepo:
             await fast.rows(self.tx, _CREATE, {**key, "title": title, "url": url, "now": now})
             row = await fast.first(self.tx, _BY_PAGE, key)
         assert row is not None
-        return _thread_of(row)
+        return _thread(row)
 
     async def get_many(self, site: str, pages: Sequence[str]) -> dict[str, Thread]:
         """The threads of these pages that exist, by page."""
@@ -167,7 +161,7 @@ class ThreadRepo:
         """
         row = await fast.first(self.tx, _BUMP, {"id": thread_id, "delta": count_delta})
         assert row is not None, f"no thread {thread_id}"
-        thread = _thread_of(row)
+        thread = _thread(row)
         params = {"thread_id": thread_id, "version": thread.version, "kind": kind, "comment_id": comment_id}
         await fast.rows(self.tx, _EVENT, params)
         return thread
