@@ -93,8 +93,9 @@ def _serve(
         "proxy_headers": False,
         "server_header": False,
         "access_log": False,
-        # httptools with a bound on request heads (answered 431 before the app; web/edge.py).
-        "http": "kibitz.web.edge:BoundedHttpTools",
+        # httptools with bounded request heads (431 before the app; web/edge.py) and the read cache
+        # answering repeats on the spot (web/wire.py).
+        "http": "kibitz.web.wire:KibitzHttp",
     }
     sockets = _gather_metrics(settings, workers)
     try:

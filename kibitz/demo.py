@@ -407,7 +407,7 @@ def run_demo(host: str, port: int, data_dir: Path, origins: Sequence[str] = ()) 
             proxy_headers=False,
             timeout_graceful_shutdown=5,
             log_level="warning",
-            http="kibitz.web.edge:BoundedHttpTools",  # request heads bounded before the app
+            http="kibitz.web.wire:KibitzHttp",  # bounded heads; cached reads on the spot (web/wire.py)
         )
     finally:
         mail.stop()

@@ -85,8 +85,16 @@ class Versions:
         self._runner: asyncio.Task[None] | None = None
 
     async def one(self, site: str, page: str) -> ThreadState | None:
-        """``get`` for one page, with a shortcut for the common case of a spike: SQLite, no commit
-        since the thread's state was read."""
+        """``get`` for one page, answered without waiting when ``one_now`` can."""
+        now = self.one_now(site, page)
+        if now is not None:
+            return now[0]
+        return (await self._batched(site, [page])).get(page)
+
+    def one_now(self, site: str, page: str) -> tuple[ThreadState | None] | None:
+        """``one`` when it needs no waiting, as a 1-tuple (the state, or None for a page without
+        comments); None when the answer must be awaited (PostgreSQL, or the own connection failing).
+        The common case of a spike is a shortcut: SQLite, no commit since the state was read."""
         generation = self._generation
         if (
             generation is not None
@@ -95,20 +103,35 @@ class Versions:
         ):
             key = (site, page)
             if key in self._known:
-                return self._known[key]
-        return (await self.get(site, [page])).get(page)
+                return (self._known[key],)
+        found = self.now(site, [page])
+        return None if found is None else (found.get(page),)
+
+    def now(self, site: str, pages: list[str]) -> dict[str, ThreadState] | None:
+        """``get`` when it needs no waiting: on a SQLite file, its own connection answers on the spot.
+        None when the answer must be awaited: PostgreSQL, or the own connection failing (logged and
+        closed; the pooled path then maps the fault to a 503)."""
+        if self._sqlite_file is None:
+            return None
+        try:
+            if self._generation is not None:
+                return self._remembered(site, pages, self._generation)
+            return self._query_sqlite(site, pages)
+        except sqlite3.Error as exc:  # busy or gone
+            log.warning("version check on its own connection failed: %s", exc)
+            self._close_sqlite()
+            return None
 
     async def get(self, site: str, pages: Iterable[str]) -> dict[str, ThreadState]:
         """The state of each page's thread; pages nobody commented on are left out."""
         wanted = list(pages)
-        if self._sqlite_file is not None:
-            try:
-                if self._generation is not None:
-                    return self._remembered(site, wanted, self._generation)
-                return self._query_sqlite(site, wanted)
-            except sqlite3.Error as exc:  # busy or gone: the pooled path maps it to a 503
-                log.warning("version check on its own connection failed: %s", exc)
-                self._close_sqlite()
+        found = self.now(site, wanted)
+        if found is not None:
+            return found
+        return await self._batched(site, wanted)
+
+    async def _batched(self, site: str, wanted: list[str]) -> dict[str, ThreadState]:
+        """The pooled path: the request joins the next query that has not started yet."""
         self._pending.setdefault(site, set()).update(wanted)
         if self._next is None:
             self._next = asyncio.get_running_loop().create_future()

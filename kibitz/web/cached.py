@@ -215,6 +215,16 @@ class ReadCache:
         fresh: bool,
     ) -> Answer:
         states = await self.versions.get(site, {key for _, key in pairs})
+        return self.counts_answer_of(states, pairs, accept_encoding, if_none_match, fresh)
+
+    def counts_answer_of(
+        self,
+        states: dict[str, ThreadState],
+        pairs: tuple[tuple[str, str], ...],
+        accept_encoding: str,
+        if_none_match: str | None,
+        fresh: bool,
+    ) -> Answer:
         body = orjson.dumps({"counts": counts_of(states, pairs)})
         tag = hashlib.blake2b(body, digest_size=8).hexdigest()
         return self.answer(
@@ -298,24 +308,28 @@ def _not_modified(if_none_match: str | None, tag: str) -> bool:
     return encoding.etag_matches(if_none_match, f'"{tag}"')
 
 
-async def fast_read(ctx: Context, scope: Scope, send: Send) -> bool:
-    """Answer a GET whose exact URL a validated request has seen before, after the same version
-    check, with the same bytes and headers the handler and the edge would give; False when the app
-    must answer (a first request, a thread whose body must be rendered again, a fault).
+@dataclass(slots=True)
+class Asked:
+    """What the fast path reads of a request: the URL's alias and the three headers it heeds."""
 
-    It runs before the framework's own layers: on a spike this is nearly every request, so it does
-    no routing, no validation and no middleware, only dictionary lookups and the version check.
-    """
-    reads = ctx.reads
-    alias = reads.aliases.get(scope["path"], scope["query_string"])
+    alias: Alias
+    site: SiteConfig
+    accept_encoding: str
+    if_none_match: str | None
+    origin: str | None
+
+
+def asked(reads: ReadCache, path: str, query: bytes, headers: Headers) -> Asked | None:
+    """The request as the fast path sees it, or None when the app must answer it: a URL no
+    validated request has used yet, a site no longer configured, or a GET with a body."""
+    alias = reads.aliases.get(path, query)
     if alias is None:
-        return False
+        return None
     site = reads.sites.get(alias.site)
     if site is None:
-        return False
-    started = time.perf_counter() if reads.timed() else None
+        return None
     accept_encoding, if_none_match, origin = "", None, None
-    for name, value in scope["headers"]:
+    for name, value in headers:
         if name == b"accept-encoding":
             accept_encoding = value.decode("latin-1")
         elif name == b"if-none-match":
@@ -323,21 +337,61 @@ async def fast_read(ctx: Context, scope: Scope, send: Send) -> bool:
         elif name == b"origin":
             origin = value.decode("latin-1")
         elif (name == b"content-length" and value != b"0") or name == b"transfer-encoding":
-            return False  # a GET with a body: the edge's body rules answer it
+            return None  # a GET with a body: the edge's body rules answer it
+    return Asked(alias, site, accept_encoding, if_none_match, origin)
+
+
+def thread_answer(reads: ReadCache, ask: Asked, state: ThreadState | None) -> Answer | None:
+    """The answer to a thread read at ``state``, or None when the body must be rendered again."""
+    tag = reads.tag(ask.site, state)
+    entry = reads.bodies.get(ask.alias.key, tag)
+    if entry is None and not _not_modified(ask.if_none_match, tag):
+        return None  # changed since: the handler renders it again
+    return reads.answer(tag, entry, ask.alias.key, ask.accept_encoding, ask.if_none_match, False)
+
+
+def answer_now(reads: ReadCache, ask: Asked) -> Answer | None:
+    """The fast path's answer when the version check needs no waiting (``Versions.now``), with the
+    same bytes and headers as ``fast_read``'s; None when it must wait or the app must answer."""
+    alias = ask.alias
+    if alias.counts:
+        states = reads.versions.now(alias.site, [key for _, key in alias.counts])
+        if states is None:
+            return None
+        return reads.counts_answer_of(states, alias.counts, ask.accept_encoding, ask.if_none_match, False)
+    state = reads.versions.one_now(alias.site, alias.page)
+    if state is None:
+        return None
+    return thread_answer(reads, ask, state[0])
+
+
+async def fast_read(ctx: Context, scope: Scope, send: Send) -> bool:
+    """Answer a GET whose exact URL a validated request has seen before, after the same version
+    check, with the same bytes and headers the handler and the edge would give; False when the app
+    must answer (a first request, a thread whose body must be rendered again, a fault).
+
+    It runs before the framework's own layers: on a spike this is nearly every request, so it does
+    no routing, no validation and no middleware, only dictionary lookups and the version check.
+    (On SQLite, web/wire.py answers most such requests before even this, in the HTTP protocol.)
+    """
+    reads = ctx.reads
+    ask = asked(reads, scope["path"], scope["query_string"], scope["headers"])
+    if ask is None:
+        return False
+    started = time.perf_counter() if reads.timed() else None
+    alias = ask.alias
     try:
         if alias.counts:
-            answer = await reads.counts_answer(
-                alias.site, alias.counts, accept_encoding, if_none_match, False
+            answer: Answer | None = await reads.counts_answer(
+                alias.site, alias.counts, ask.accept_encoding, ask.if_none_match, False
             )
         else:
-            tag = reads.tag(site, await reads.state(alias.site, alias.page))
-            entry = reads.bodies.get(alias.key, tag)
-            if entry is None and not _not_modified(if_none_match, tag):
-                return False  # changed since: the handler renders it again
-            answer = reads.answer(tag, entry, alias.key, accept_encoding, if_none_match, False)
+            answer = thread_answer(reads, ask, await reads.state(alias.site, alias.page))
     except Exception:  # the database is away: the handler answers with the right problem
         return False
-    headers = answer.headers + reads.edge_headers(site, origin)
+    if answer is None:
+        return False
+    headers = answer.headers + reads.edge_headers(ask.site, ask.origin)
     await send({"type": "http.response.start", "status": answer.status, "headers": headers})
     await send({"type": "http.response.body", "body": answer.body})
     reads.observe(alias.route, answer.status, None if started is None else time.perf_counter() - started)

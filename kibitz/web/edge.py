@@ -267,10 +267,15 @@ def oversized(scope: Scope) -> errors.KibitzError | None:
     """The refusal for a request head over the limits (414 or 431), else None. It bounds everything
     kept from a request (cache keys, parsed values) before anything is done with it."""
     target = len(scope.get("raw_path") or scope["path"].encode("utf-8", "surrogateescape"))
-    if target + len(scope.get("query_string", b"")) > MAX_TARGET:
+    return over_limits(target + len(scope.get("query_string", b"")), scope["headers"])
+
+
+def over_limits(target: int, headers: list[tuple[bytes, bytes]]) -> errors.KibitzError | None:
+    """``oversized`` of a request target's length (path and query) and its headers."""
+    if target > MAX_TARGET:
         return errors.UriTooLong(f"The path and query are limited to {MAX_TARGET // 1024} KiB")
     total = 0
-    for name, value in scope["headers"]:
+    for name, value in headers:
         size = len(name) + len(value)
         if size > MAX_HEADER:
             return errors.HeaderFieldsTooLarge(f"A header is limited to {MAX_HEADER // 1024} KiB")
@@ -347,6 +352,9 @@ class BoundedHttpTools(HttpToolsProtocol):
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
+        self._next_head()
+
+    def _next_head(self) -> None:
         self._in_head, self._head_bytes, self._tail = True, 0, b""
 
     def _refuse_head(self) -> None:
