@@ -64,7 +64,16 @@ def check_string(field: str, value: str) -> None:
         raise errors.InvalidInput.field(field, "must be valid Unicode (no lone surrogates)") from None
 
 
+# In ASCII text the only characters refused below are the C0 controls and DEL (the deceptive ones
+# and the Cs/Co categories are all beyond it): one regular-expression scan instead of a loop.
+_ASCII_CONTROLS = re.compile(r"[\x00-\x1f\x7f]")
+_ASCII_CONTROLS_BUT_LINES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def _has_controls(value: str, *, allow_newlines: bool = False) -> bool:
+    if value.isascii():
+        found = (_ASCII_CONTROLS_BUT_LINES if allow_newlines else _ASCII_CONTROLS).search(value)
+        return found is not None
     for ch in value:
         if allow_newlines and ch in "\n\r\t":
             continue

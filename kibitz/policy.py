@@ -24,6 +24,8 @@ from kibitz.store.db import Database
 from kibitz.store.tx import Tx
 from kibitz.wordlists import WordList, validate_patterns
 
+# Client addresses whose keyed hash a process remembers (a spike's or an attack's few addresses).
+ADDRESS_HASHES_KEPT = 4096
 # The settings object of §3b, in the order the admin shows it.
 KEYS = (
     "moderation",
@@ -175,6 +177,7 @@ class Policies:
     def __init__(self, db: Database, secret: bytes) -> None:
         self.db = db
         self._secret = secret
+        self._address_hashes: dict[str, str] = {}  # a request's address is hashed more than once
         self._version = -1
         self._stored: dict[str, dict[str, Any]] = {}
         self._applied: dict[str, SiteConfig] = {}
@@ -221,8 +224,14 @@ class Policies:
         nobody can read the address back from it."""
         if not addr:
             return ""
-        key = rate_key(addr)
-        return hmac.new(self._secret, f"addr\0{key}".encode(), hashlib.sha256).hexdigest()[:40]
+        found = self._address_hashes.get(addr)
+        if found is None:
+            key = rate_key(addr)
+            found = hmac.new(self._secret, f"addr\0{key}".encode(), hashlib.sha256).hexdigest()[:40]
+            if len(self._address_hashes) >= ADDRESS_HASHES_KEPT:
+                self._address_hashes.clear()
+            self._address_hashes[addr] = found
+        return found
 
     async def update(
         self, tx: Tx, site: SiteConfig, changes: dict[str, Any], *, now: datetime, by: str
