@@ -19,6 +19,8 @@ from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+
 from bench.server import Service
 
 ENV = "BENCH_BARE_RESPONSE"  # where the workers find the response (a JSON file)
@@ -69,6 +71,30 @@ class Bare:
         await send(self.body)
 
 
+class BareHttp(HttpToolsProtocol):
+    """uvicorn's httptools protocol answering every request, once its head is parsed, with the
+    stored response (after uvicorn's Date header), in one write; nothing reaches the app."""
+
+    response: tuple[list[tuple[bytes, bytes]], bytes] | None = None
+
+    def on_headers_complete(self) -> None:
+        if BareHttp.response is None:
+            BareHttp.response = load_response(Path(os.environ[ENV]))
+        headers, body = BareHttp.response
+        parts = [STATUS_LINE[200]]
+        for name, value in (*self.server_state.default_headers, *headers):
+            parts += (name, b": ", value, b"\r\n")
+        self.transport.write(b"".join([*parts, b"\r\n", body]))
+        self.server_state.total_requests += 1
+        self._unset_keepalive_if_required()
+        self.timeout_keep_alive_task = self.loop.call_later(
+            self.timeout_keep_alive, self.timeout_keep_alive_handler
+        )
+
+    def on_message_complete(self) -> None:
+        pass  # answered already
+
+
 def factory() -> Bare:
     """What each uvicorn worker runs (the response file comes from the environment)."""
     return Bare(*load_response(Path(os.environ[ENV])))
@@ -80,13 +106,17 @@ class BareServer(Service):
     name = "bare ASGI app"
     ready_path = "/"
 
-    def __init__(self, response: Path, *, workers: int, port: int, log: Path) -> None:
+    def __init__(self, response: Path, *, workers: int, port: int, log: Path, wire: bool = False) -> None:
         super().__init__(workers=workers, port=port, log=log, cwd=Path(__file__).resolve().parent.parent)
         self.response = response
+        self.wire = wire
+        if wire:
+            self.name = "bare protocol"
 
     def command(self) -> list[str]:
         command = [sys.executable, "-m", "bench.bare", "--response", str(self.response)]
-        return [*command, "--port", str(self.port), "--workers", str(self.workers)]
+        command += ["--port", str(self.port), "--workers", str(self.workers)]
+        return [*command, "--wire"] if self.wire else command
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -96,6 +126,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--response", type=Path, required=True, help="a file written by save_response")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--wire", action="store_true", help="answer in the HTTP protocol (BareHttp)")
     args = parser.parse_args(argv)
     os.environ[ENV] = str(args.response.resolve())
     load_response(args.response)  # fail here, once, rather than in every worker
@@ -112,6 +143,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         proxy_headers=False,
         server_header=False,
         access_log=False,
+        http=BareHttp if args.wire else "httptools",
     )
 
 

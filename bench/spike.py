@@ -342,6 +342,7 @@ class Systems:
     isso_guard: isso.IssoServer | None = None
     isso_raised: isso.IssoServer | None = None
     bare: BareServer | None = None
+    bare_wire: BareServer | None = None
     venv: Path | None = None
     probes: list[Probe] = field(default_factory=list)
 
@@ -425,6 +426,12 @@ def start_systems(
                     "bare thread read", bare.base, "GET", kibitz_read_path(seed.BIG_PAGE), KIBITZ_READ_HEADERS
                 )[0]
             )
+            port = free_port()
+            wire = BareServer(response, workers=WORKERS, port=port, log=directory / "wire.log", wire=True)
+            stack.callback(wire.stop)
+            wire.start()
+            say(f"bare protocol (uvicorn's, no ASGI cycle, {WORKERS} workers) on {wire.base}")
+            systems.bare_wire = wire
         systems.probes.append(probe("kibitz counts", kibitz.base, "GET", kibitz_counts_path(), BROWSER)[0])
         if systems.isso_off is not None and installed is not None:
             base = systems.isso_off.base
@@ -456,6 +463,9 @@ def contestants(scenario: str, systems: Systems) -> list[Contestant]:
             out.append(
                 Contestant("bare", "bare ASGI", systems.bare, read, wrk.reading_script(KIBITZ_READ_HEADERS))
             )
+        if systems.bare_wire is not None:
+            script = wrk.reading_script(KIBITZ_READ_HEADERS)
+            out.append(Contestant("bare-wire", "bare protocol", systems.bare_wire, read, script))
     elif scenario == "counts":
         if systems.isso_off is not None:
             body = json.dumps(seed.COUNT_PAGES)
@@ -730,6 +740,7 @@ def report(
         ("thread", "kibitz"): "kibitz thread read",
         ("thread", "isso"): "isso thread read",
         ("thread", "bare"): "bare thread read",
+        ("thread", "bare-wire"): "bare thread read",
         ("counts", "kibitz"): "kibitz counts",
         ("counts", "isso"): "isso counts",
     }
@@ -741,7 +752,7 @@ def report(
             wire = f"{p.wire_bytes:,} ({p.body_bytes:,} {p.content_encoding})" if p else ""
             isso_key = "isso"
             versus = ""
-            if s.system in ("kibitz", "bare") and (s.scenario, isso_key) in by:
+            if s.system in ("kibitz", "bare", "bare-wire") and (s.scenario, isso_key) in by:
                 r = ratio(s.req_per_s, by[(s.scenario, isso_key)].req_per_s)
                 versus = "-" if r is None else f"{r:,.1f}×"
             rows.append(
@@ -857,6 +868,9 @@ def targets(by: dict[tuple[str, str], Summary], pg: Postgres | None, soaked: Soa
                 "req/s",
             )
         )
+        ceiling = ratio(k, rps("thread", "bare-wire"))
+        if ceiling is not None:  # no target: where the stack's own limit lies
+            out.append(f"info thread read as a share of the bare protocol (no ASGI cycle): {ceiling:.0%}")
     if ("counts", "kibitz") in by:
         k = rps("counts", "kibitz")
         out.append(
