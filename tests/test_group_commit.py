@@ -180,6 +180,56 @@ async def test_two_handles_on_one_file_take_turns_and_lose_nothing(tmp_path: Pat
             await other.dispose()
 
 
+async def test_writes_that_queue_while_another_process_has_the_turn_share_the_next_commit(
+    env: Env,
+) -> None:
+    """A batch is made of the writes waiting once this process's turn has come, so writes that
+    queued while another process held the lock need one COMMIT, not one turn each.
+
+    Mutation tried: taking the batch's writes before waiting for the turn (as it was) commits the
+    first write alone and the other five in a second batch."""
+    stats = env.db.group_commit
+    assert stats is not None
+    other = group_commit.WriterTurns(str(env.path), timeout=30.0)  # as another process would
+    assert other.take()
+    try:
+        commits, writes = stats.commits, stats.writes
+        first = asyncio.ensure_future(env.insert("first"))
+        await until(lambda: turnstile_taken(env.path), "the writer waits for its turn")
+        rest = [asyncio.ensure_future(env.insert(f"w{i}")) for i in range(5)]
+        await asyncio.sleep(0)  # they queue (their blocks cannot run: the batch has not begun)
+    finally:
+        other.give()
+        other.close()
+    assert await gather(first, *rest) == [None] * 6
+    assert (stats.commits - commits, stats.writes - writes) == (1, 6)
+
+
+def turnstile_taken(path: Path) -> bool:
+    """Whether a writer holds the turnstile: it does while it waits for the turn."""
+    import fcntl
+    import os
+
+    fd = os.open(f"{path}.write-turnstile", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
+
+
+async def until(condition: Callable[[], bool], what: str) -> None:
+    for _ in range(1000):  # polling a condition, bounded (10 s)
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"timed out waiting until {what}")
+
+
 # -- failures ----------------------------------------------------------------------------------------
 
 

@@ -387,25 +387,21 @@ class GroupCommit:
             self._task = None
 
     async def _run_batch(self, conn: Connection) -> bool:
-        """One transaction for the writes waiting now and those that join while it is open. False
-        when the connection should be given back and a fresh one taken."""
-        taken: list[asyncio.Future[_Batch]] = []
-        while self._waiting and len(taken) < self._max_writes:
-            _, admitted = self._waiting.popleft()
-            if not admitted.done():  # else cancelled while it waited
-                taken.append(admitted)
-        if not taken:
+        """One transaction for the writes waiting once it has begun and those that join while it is
+        open. False when the connection should be given back and a fresh one taken."""
+        self._waiting = deque(item for item in self._waiting if not item[1].done())  # cancelled
+        if not self._waiting:
             return True
         turns = self._turns
         has_turn = turns is not None and await self._blocking(turns.take)
         try:
-            return await self._run_batch_in_turn(conn, taken)
+            return await self._run_batch_in_turn(conn)
         finally:
             if has_turn:
                 assert turns is not None
                 turns.give()
 
-    async def _run_batch_in_turn(self, conn: Connection, taken: list[asyncio.Future[_Batch]]) -> bool:
+    async def _run_batch_in_turn(self, conn: Connection) -> bool:
         queued_before = self._seq
         try:
             trans = await self._blocking(conn.begin)
@@ -415,8 +411,16 @@ class GroupCommit:
             log.warning("database unavailable: %s", exc.__class__.__name__)
             stale = [admitted for seq, admitted in self._waiting if seq <= queued_before]
             self._waiting = deque(item for item in self._waiting if item[0] > queued_before)
-            self._refuse([*taken, *stale], exc)
+            self._refuse(stale, exc)
             return False
+        # The batch is whoever waits now, not only who waited before this process's turn came: under
+        # several writer processes, writes that queued while the others held the lock go in this
+        # COMMIT instead of waiting a whole turn more for the next one.
+        taken: list[asyncio.Future[_Batch]] = []
+        while self._waiting and len(taken) < self._max_writes:
+            _, admitted = self._waiting.popleft()
+            if not admitted.done():  # else cancelled while it waited
+                taken.append(admitted)
         loop = asyncio.get_running_loop()
         batch = self._open = _Batch(conn, loop, pending=0)
         commit: asyncio.Future[None] | None = None
