@@ -52,6 +52,10 @@ class CommentEdits:
         comment = await tx.comments.get(comment_id, for_update=True)
         if comment is None or comment.status is not CommentStatus.APPROVED:
             raise errors.NotFound("No such comment")
+        if not comment.reader_id:
+            # Its author was erased (privacy.py empties the reader id): the words stay, and nothing
+            # that ties them to a person, the token the browser kept included, may change them.
+            raise errors.Forbidden("The token is not valid for this comment")
         if self.clock() - comment.created > site.edit_window:
             raise errors.EditWindowClosed()
         return comment

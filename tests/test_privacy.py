@@ -131,6 +131,22 @@ async def test_erase_anonymises_comments_keeps_the_words_and_drops_subscriptions
     assert (await api.client.get(manage)).status_code == 404
 
 
+async def test_an_erased_authors_edit_token_no_longer_changes_the_comment(api: Api) -> None:
+    """The browser that posted keeps the comment's edit token; after the erasure it edits and
+    deletes nothing (the comment is nobody's now). Mutation tried: without the reader-id check in
+    CommentEdits._owned the PATCH answers 200 and the erased comment's words change."""
+    mine, manage = await ann_with_link(api)
+    ann, token = mine["comment"]["id"], mine["token"]
+    assert (await erase_from_manage(api, manage)).status_code == 200
+    headers = {"Origin": ORIGIN_A, "Authorization": f"Bearer {token}"}
+    edited = await api.client.patch(f"/api/v1/comments/{ann}", json={"text": "Changed"}, headers=headers)
+    deleted = await api.client.delete(f"/api/v1/comments/{ann}", headers=headers)
+    assert (edited.status_code, deleted.status_code) == (403, 403)
+    seen = shown(await api.thread())[ann]
+    assert "harbour plan" in seen["html"]
+    assert seen["author"]["name"] == "deleted"
+
+
 async def test_erase_in_remove_mode_leaves_tombstones_where_replies_hang(
     tmp_path: Path, database_url: str, clock: FakeClock
 ) -> None:
