@@ -101,6 +101,23 @@ class _MemberConn:
         return getattr(self._live(), name)
 
 
+class _Savepoint:
+    """One write's SAVEPOINT, said to the driver itself: SQLAlchemy's nested transaction costs some
+    80 µs of CPU a write for the same statements. The writes of a batch run one at a time and never
+    nest, so one name serves them all; the batch's own transaction stays SQLAlchemy's."""
+
+    def __init__(self, driver: Any) -> None:
+        self._driver = driver
+        driver.execute("SAVEPOINT kibitz_write")
+
+    def commit(self) -> None:
+        self._driver.execute("RELEASE kibitz_write")
+
+    def rollback(self) -> None:
+        self._driver.execute("ROLLBACK TO kibitz_write")
+        self._driver.execute("RELEASE kibitz_write")
+
+
 # The write whose block the current task runs: a write() inside it would wait for itself.
 _RUNNING: contextvars.ContextVar[_MemberConn | None] = contextvars.ContextVar("kibitz_write", default=None)
 
@@ -265,7 +282,7 @@ class GroupCommit:
             await self._take_connection(batch, loop)
             if batch.broken is None:
                 try:
-                    savepoint = batch.conn.begin_nested()
+                    savepoint = _Savepoint(batch.driver)
                     break
                 except Exception as exc:
                     batch.broken = exc
