@@ -7,9 +7,10 @@ the site's model version on every assessment, and only the rows changed since ar
 decision on one worker moves the next score on every other. The recent comments of each site are
 indexed here too (kibitz/spam/shingles.py): a worker's first look at a site reads its last hour,
 later looks read every comment past the highest id seen, in the same statement as the version
-check. Ids are read again GRACE_IDS back, for PostgreSQL transactions that commit after a later id;
-a comment that commits later still is missed by this worker's index, which a burst of many copies
-does not notice.
+check. On PostgreSQL ids are read again GRACE_IDS back, for transactions that commit after a later
+id; a comment that commits later still is missed by this worker's index, which a burst of many
+copies does not notice. SQLite has one writer at a time, so its ids commit in order: none is read
+twice there.
 """
 
 from __future__ import annotations
@@ -94,7 +95,7 @@ class Engine:
         probe = self._sketch(text, parsed)
         index = self.indexes.get(site)
         if probe and index is not None and self.after is not None:
-            head, rows = await tx.spam.look(site, self._from(), RECENT_LIMIT)
+            head, rows = await tx.spam.look(site, self._from(tx), RECENT_LIMIT)
             self._take(rows)
             index.expire(now - WINDOW)
             model = await self._model(tx, site, head)
@@ -178,8 +179,8 @@ class Engine:
 
     async def index(self, tx: Tx, site: str, now: datetime) -> SiteIndex:
         """The site's recent comments, brought up to date: on the first look its last WINDOW of
-        comments, after that every site's comments past the highest id read (less GRACE_IDS, for
-        transactions that commit out of order)."""
+        comments, after that every site's comments past the highest id read (on PostgreSQL less
+        GRACE_IDS, for transactions that commit out of order)."""
         window_start = now - WINDOW
         index = self.indexes.get(site)
         if index is None:
@@ -189,12 +190,13 @@ class Engine:
             for row in reversed(await tx.spam.recent(site, window_start, RECENT_LIMIT)):
                 index.add(self._entry(row))
         else:
-            self._take(await tx.spam.after(self._from(), RECENT_LIMIT))
+            self._take(await tx.spam.after(self._from(tx), RECENT_LIMIT))
         index.expire(window_start)
         return index
 
-    def _from(self) -> int:
-        return max(self.after or 0, GRACE_IDS) - GRACE_IDS
+    def _from(self, tx: Tx) -> int:
+        grace = GRACE_IDS if tx.dialect == "postgresql" else 0
+        return max(self.after or 0, grace) - grace
 
     def _take(self, rows: list[Recent]) -> None:
         """Index newly read comments into their sites' indexes (sites not looked at yet skip them:
