@@ -60,6 +60,7 @@ class Fast:
             else clause
         )
         self._processing: dict[str, tuple[list[Processor | None], list[Processor | None]]] = {}
+        self._plans: dict[str, _Plan] = {}
 
     def processing(self, dialect: Dialect) -> tuple[list[Processor | None], list[Processor | None]]:
         """The bind processors by parameter position and the result processors by column, for the
@@ -74,9 +75,39 @@ class Fast:
             found = self._processing[dialect.name] = (binds, results)
         return found
 
+    def plan(self, dialect: Dialect) -> _Plan:
+        """What ``rows`` does on the raw driver, worked out once per dialect: the parameters in
+        order with their processors (None when no parameter needs one), and the result columns
+        that need converting."""
+        found = self._plans.get(dialect.name)
+        if found is None:
+            binds, results = self.processing(dialect)
+            pairs = tuple(zip(self.names, binds, strict=True))
+            converted = tuple((at, process) for at, process in enumerate(results) if process is not None)
+            found = self._plans[dialect.name] = _Plan(
+                self.names, pairs if any(binds) else None, converted, self.named
+            )
+        return found
+
     def _bind(self, name: str, dialect: Dialect) -> Processor | None:
         kind = self.binds.get(name)
         return kind.dialect_impl(dialect).bind_processor(dialect) if kind is not None else None
+
+
+class _Plan:
+    __slots__ = ("converted", "named", "names", "processed")
+
+    def __init__(
+        self,
+        names: tuple[str, ...],
+        processed: tuple[tuple[str, Processor | None], ...] | None,
+        converted: tuple[tuple[int, Processor], ...],
+        named: Callable[..., Row] | None,
+    ) -> None:
+        self.names = names
+        self.processed = processed
+        self.converted = converted
+        self.named = named
 
 
 def _driver(tx: Tx) -> sqlite3.Connection | None:
@@ -91,24 +122,25 @@ async def rows(tx: Tx, stmt: Fast, params: Mapping[str, Any] | None = None) -> l
     raw = _driver(tx)
     if raw is None:
         result = await tx.conn.execute(stmt.clause, dict(values))
-        return _processed([tuple(row) for row in result] if result.returns_rows else [], [], stmt.named)
-    binds, results = stmt.processing(tx.conn.dialect)
-    args = []
-    for name, process in zip(stmt.names, binds, strict=True):
-        value = values[name]
-        args.append(process(value) if process is not None else value)
+        found = [tuple(row) for row in result] if result.returns_rows else []
+        return _processed(found, (), stmt.named)
+    plan = stmt.plan(tx.conn.dialect)
+    if plan.processed is None:
+        args = [values[name] for name in plan.names]
+    else:
+        args = [
+            values[name] if process is None else process(values[name]) for name, process in plan.processed
+        ]
     try:
-        cursor = raw.execute(stmt.qmark, args)
-        fetched = cursor.fetchall()
+        fetched = raw.execute(stmt.qmark, args).fetchall()
     except sqlite3.Error as exc:
         raise DBAPIError.instance(stmt.qmark, args, exc, sqlite3.Error) from exc
-    return _processed(fetched, results, stmt.named)
+    return _processed(fetched, plan.converted, plan.named)
 
 
 def _processed(
-    found: list[Row], results: list[Processor | None], named: Callable[..., Row] | None
+    found: list[Row], converted: tuple[tuple[int, Processor], ...], named: Callable[..., Row] | None
 ) -> list[Row]:
-    converted = [(at, process) for at, process in enumerate(results) if process is not None]
     if found and converted:
         rows = []
         for row in found:
@@ -117,7 +149,7 @@ def _processed(
                 values[at] = process(values[at])
             rows.append(tuple(values))
         found = rows
-    return [named(*row) for row in found] if named is not None else found
+    return [named(*row) for row in found] if named is not None and found else found
 
 
 def columns_of(
