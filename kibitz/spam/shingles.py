@@ -52,9 +52,12 @@ def similarity(a: tuple[int, ...], b: tuple[int, ...]) -> float:
     """Estimated Jaccard similarity of two sketches' sets of word pairs."""
     if not a or not b:
         return 0.0
-    union = heapq.nsmallest(SKETCH, set(a) | set(b))
-    both = set(a) & set(b)
-    return sum(h in both for h in union) / len(union)
+    ours = set(a)
+    both = ours.intersection(b)
+    if not both:
+        return 0.0
+    union = sorted(ours.union(b))[:SKETCH]  # the union's own bottom-k sketch
+    return len(both.intersection(union)) / len(union)
 
 
 @dataclass(frozen=True)
