@@ -230,7 +230,7 @@ async def test_closing_and_old_clients_take_the_apps_path(
 
 @sqlite_only
 async def test_head_and_oversized_heads_are_still_the_edges(live: Live) -> None:
-    """Mutation tried: removing the ``over_limits`` check in ``_write_cached`` answers the 9 KiB
+    """Mutation tried: removing the ``over_limits`` check in ``_cached`` answers the 9 KiB
     header with the cached 200 instead of the edge's 431."""
     await post(live, "First")
     await exchange(live.port, get(), 1)
@@ -269,7 +269,7 @@ async def test_an_idle_connection_still_times_out_after_a_wired_answer(live: Liv
 
 @sqlite_only
 async def test_every_wired_answer_is_counted(live: Live) -> None:
-    """Mutation tried: dropping ``reads.observe`` in ``_write_cached`` leaves the counter at 1."""
+    """Mutation tried: dropping ``reads.observe`` in ``_answer_cached`` leaves the counter at 1."""
     await post(live, "First")
     await one_by_one(live.port, *[get()] * 5)
     async with httpx.AsyncClient(base_url=live.url) as client:

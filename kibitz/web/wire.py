@@ -17,6 +17,7 @@ counter and the latency histogram still see every answer (``ReadCache.observe``)
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 import urllib.parse
@@ -32,6 +33,7 @@ from kibitz.web.edge import BoundedHttpTools, over_limits
 if TYPE_CHECKING:
     from kibitz.context import Context
 
+log = logging.getLogger(__name__)
 # Heads built for one second's Date: per (answer, edge headers); cleared when this many pile up.
 HEADS_KEPT = 2048
 # uvicorn refuses (with an error) header names and values holding these; such answers take its path.
@@ -134,33 +136,20 @@ class KibitzHttp(BoundedHttpTools):
         ctx = holder.ctx
         if ctx is None:  # before the lifespan opened it, or after it closed
             return False
+        reads = ctx.reads
         try:
-            return self._write_cached(ctx.reads)
+            found = self._cached(reads)
         except Exception:  # anything odd (a path that is not ASCII, a fault): the app answers it
             return False
-
-    def _write_cached(self, reads: ReadCache) -> bool:
-        url = httptools.parse_url(self.url)
-        raw_path, query = url.path, url.query or b""
-        if over_limits(len(raw_path) + len(query), self.headers) is not None:
-            return False  # the edge's refusal
-        path = raw_path.decode("ascii")
-        if "%" in path:
-            path = urllib.parse.unquote(path)
-        ask = asked(reads, path, query, self.headers)
-        if ask is None:
+        if found is None:
             return False
-        started = time.perf_counter() if reads.timed() else None
-        answer = answer_now(reads, ask)
-        if answer is None:
-            return False
-        edge = reads.edge_headers(ask.site, ask.origin)
-        out = WIRE.bytes_of(answer, edge, self.server_state.default_headers)
-        if out is None:
-            return False
+        out, route, status, started = found
         self.transport.write(out)
-        seconds = None if started is None else time.perf_counter() - started
-        reads.observe(ask.alias.route, answer.status, seconds)
+        # Answered: whatever happens now, the app must not answer this request a second time.
+        try:
+            reads.observe(route, status, None if started is None else time.perf_counter() - started)
+        except Exception:
+            log.exception("counting a cached answer failed")
         # What uvicorn does when a response completes (on_response_complete), with nothing queued.
         self.server_state.total_requests += 1
         self._unset_keepalive_if_required()
@@ -168,3 +157,26 @@ class KibitzHttp(BoundedHttpTools):
             self.timeout_keep_alive, self.timeout_keep_alive_handler
         )
         return True
+
+    def _cached(self, reads: ReadCache) -> tuple[bytes, str, int, float | None] | None:
+        """The whole response to this request from the read cache, with its route, status and
+        start time for the metrics; None when the app must answer it."""
+        url = httptools.parse_url(self.url)
+        raw_path, query = url.path, url.query or b""
+        if over_limits(len(raw_path) + len(query), self.headers) is not None:
+            return None  # the edge's refusal
+        path = raw_path.decode("ascii")
+        if "%" in path:
+            path = urllib.parse.unquote(path)
+        ask = asked(reads, path, query, self.headers)
+        if ask is None:
+            return None
+        started = time.perf_counter() if reads.timed() else None
+        answer = answer_now(reads, ask)
+        if answer is None:
+            return None
+        edge = reads.edge_headers(ask.site, ask.origin)
+        out = WIRE.bytes_of(answer, edge, self.server_state.default_headers)
+        if out is None:
+            return None
+        return out, ask.alias.route, answer.status, started
