@@ -29,18 +29,14 @@ from kibitz.store.schema import (
     votes,
     webhook_deliveries,
 )
+from kibitz.store.schema_base import in_lists
 from kibitz.store.threads import _thread
 
 if TYPE_CHECKING:
     from kibitz.store.tx import Tx
 
 EVERY_SITE = ""
-_CHUNK = 500
 c, t, v = comments.c, threads.c, votes.c
-
-
-def _chunks(ids: Sequence[Any]) -> list[list[Any]]:
-    return [list(ids[i : i + _CHUNK]) for i in range(0, len(ids), _CHUNK)]
 
 
 def _plain(row: Any) -> dict[str, Any]:
@@ -93,7 +89,7 @@ class PrivacyRepo:
 
     async def comments(self, ids: Sequence[int]) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
-        for chunk in _chunks(ids):
+        for chunk in in_lists(ids):
             stmt = (
                 select(
                     c.id,
@@ -195,7 +191,7 @@ class PrivacyRepo:
     async def placement(self, ids: Sequence[int]) -> list[tuple[int, int, str, bool]]:
         """(id, thread id, path, shown to readers) of each of ``ids``, in id order."""
         out: list[tuple[int, int, str, bool]] = []
-        for chunk in _chunks(ids):
+        for chunk in in_lists(ids):
             shown = (c.status == "approved") & (c.deleted == false())
             stmt = (
                 select(c.id, c.thread_id, c.path, shown.label("shown")).where(c.id.in_(chunk)).order_by(c.id)
@@ -208,7 +204,7 @@ class PrivacyRepo:
 
     async def mark_deleted(self, ids: Sequence[int]) -> None:
         """CommentRepo.mark_deleted for many comments: the rows stay, their words and author go."""
-        for chunk in _chunks(ids):
+        for chunk in in_lists(ids):
             await self.tx.conn.execute(
                 update(comments)
                 .where(c.id.in_(chunk))
@@ -246,7 +242,7 @@ class PrivacyRepo:
     async def anonymise_comments(self, ids: Sequence[int], name: str, avatar_key: str) -> None:
         """The words stay; who wrote them goes: the name becomes ``name``, the address, link, reader
         id and address hash are emptied, the avatar is everyone's erased one."""
-        for chunk in _chunks(ids):
+        for chunk in in_lists(ids):
             await self.tx.conn.execute(
                 update(comments)
                 .where(c.id.in_(chunk), c.deleted == false())
@@ -282,7 +278,7 @@ class PrivacyRepo:
     async def visible_ids(self, ids: Sequence[int]) -> list[int]:
         """Of ``ids``, the comments readers see now (approved, not deleted)."""
         out: list[int] = []
-        for chunk in _chunks(ids):
+        for chunk in in_lists(ids):
             stmt = select(c.id).where(c.id.in_(chunk), c.status == "approved", c.deleted == false())
             out.extend(int(i) for i in (await self.tx.conn.execute(stmt)).scalars())
         return out
@@ -306,7 +302,7 @@ class PrivacyRepo:
         for comment_id, delta in tallies.items():
             by_delta.setdefault(delta, []).append(comment_id)
         for (up, down), ids in sorted(by_delta.items()):
-            for chunk in _chunks(sorted(ids)):
+            for chunk in in_lists(sorted(ids)):
                 await self.tx.conn.execute(
                     update(comments)
                     .where(c.id.in_(chunk))
@@ -341,7 +337,7 @@ class PrivacyRepo:
     async def delete_mail_about(self, comment_ids: Sequence[int]) -> int:
         """Mail to others that quotes the person's comments (a reply notice, a held-comment mail)."""
         n = 0
-        for chunk in _chunks(comment_ids):
+        for chunk in in_lists(comment_ids):
             await self.tx.conn.execute(delete(digest_items).where(digest_items.c.comment_id.in_(chunk)))
             await self.tx.conn.execute(
                 delete(moderator_digest_items).where(moderator_digest_items.c.comment_id.in_(chunk))
@@ -411,7 +407,7 @@ class PrivacyRepo:
         """What was kept about the person's requests: replayable answers (they hold the comment),
         what Akismet was sent (name, address, client address), webhook bodies with the comment."""
         i = idempotency_keys.c
-        for chunk in _chunks(comment_ids):
+        for chunk in in_lists(comment_ids):
             await self.tx.conn.execute(delete(idempotency_keys).where(i.comment_id.in_(chunk)))
             await self.tx.conn.execute(delete(akismet_checks).where(akismet_checks.c.comment_id.in_(chunk)))
         if reader_ids:
