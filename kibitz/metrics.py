@@ -98,6 +98,26 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.sqlite_commits = Counter(
+            "kibitz_sqlite_commits",
+            "COMMITs of group-committed SQLite write batches (one fsync each)",
+            registry=self.registry,
+        )
+        self.sqlite_commit_writes = Counter(
+            "kibitz_sqlite_commit_writes",
+            "Writes those COMMITs made durable (over the commits: the average batch)",
+            registry=self.registry,
+        )
+        self._group_commit_seen = (0, 0)
+
+    def take_group_commit(self, commits: int, writes: int) -> None:
+        """Bring the SQLite group-commit counters up to the writer's own totals (read at a scrape,
+        so that the writer counts in plain integers)."""
+        seen_commits, seen_writes = self._group_commit_seen
+        self.sqlite_commits.inc(max(0, commits - seen_commits))
+        self.sqlite_commit_writes.inc(max(0, writes - seen_writes))
+        self._group_commit_seen = (max(commits, seen_commits), max(writes, seen_writes))
+
     async def on_event(self, event: ThreadEvent) -> None:
         self.events.labels(event.kind.value).inc()
 

@@ -51,6 +51,33 @@ async def test_metrics_answer_a_direct_loopback_client(api: Api) -> None:
     assert r.headers["content-type"].startswith("text/plain")
 
 
+def sample(text: str, name: str) -> float | None:
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    return None
+
+
+async def test_metrics_count_sqlite_commits_and_the_writes_they_carried(api: Api, engine: str) -> None:
+    """Posts are group-committed (kibitz/store/group_commit.py) and /metrics counts the COMMITs and
+    the writes they carried. Mutation tried: not taking the writer's totals at a scrape leaves both
+    at zero."""
+    async with client_at(api, "127.0.0.1") as local:
+        before = (await local.get("/metrics")).text
+        posts = await asyncio.gather(*(api.post(text=f"Batch {n}") for n in range(3)))
+        assert [r.status_code for r in posts] == [201] * 3
+        after = (await local.get("/metrics")).text
+    commits, writes = "kibitz_sqlite_commits_total", "kibitz_sqlite_commit_writes_total"
+    if engine == "postgresql":  # the server groups its own WAL flushes: nothing to count here
+        assert sample(after, commits) == sample(after, writes) == 0
+        return
+    commits_before, writes_before = sample(before, commits), sample(before, writes)
+    assert commits_before is not None
+    assert writes_before is not None
+    assert sample(after, writes) == writes_before + 3
+    assert 1 <= (sample(after, commits) or 0) - commits_before <= 3
+
+
 async def test_metrics_allow_names_the_resolved_client_behind_a_proxy(
     tmp_path: Path, database_url: str, clock: FakeClock
 ) -> None:

@@ -71,8 +71,17 @@ async def metrics(request: Request) -> Response:
     sockets = os.environ.get(METRICS_SOCKETS_ENV)
     if sockets:  # every worker's, summed
         return Response(await gather_metrics(sockets, by_worker=False), media_type=METRICS_TYPE)
+    return Response(_rendered(ctx), media_type=METRICS_TYPE)
+
+
+def _rendered(ctx: Context) -> bytes:
+    """This process's registry, with what is counted outside it (the read cache's fast path, the
+    SQLite writer) added first."""
     ctx.reads.flush_metrics()
-    return Response(ctx.metrics.render(), media_type=METRICS_TYPE)
+    stats = ctx.db.group_commit
+    if stats is not None:
+        ctx.metrics.take_group_commit(stats.commits, stats.writes)
+    return ctx.metrics.render()
 
 
 async def avatar(request: Request, digest: str) -> Response:
@@ -99,8 +108,7 @@ async def answer_metrics_socket(ctx: Context, directory: str) -> Callable[[], Aw
 
     async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            ctx.reads.flush_metrics()
-            writer.write(ctx.metrics.render())
+            writer.write(_rendered(ctx))
             await writer.drain()
         except ConnectionError:
             pass
