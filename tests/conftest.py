@@ -221,6 +221,18 @@ def fresh_breakers() -> Iterator[None]:
     outbound.BREAKERS.clear()
 
 
+@pytest.fixture(autouse=True)
+def quick_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """argon2id with small parameters in this process: the same code paths, a millisecond a hash
+    instead of 0.2 s of CPU per staff account made or signed in. Servers the tests start as
+    processes keep the production parameters; test_security.py tests them here too."""
+    from argon2 import PasswordHasher
+
+    from kibitz import security
+
+    monkeypatch.setattr(security, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+
+
 def site_table(site_id: str, origin: str, **extra: Any) -> dict[str, Any]:
     table: dict[str, Any] = {
         "id": site_id,
