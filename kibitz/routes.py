@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from starlette.responses import StreamingResponse
+from starlette.routing import BaseRoute
 
 from kibitz.errors import all_error_classes
 from kibitz.web import (
@@ -72,9 +74,8 @@ DOWNLOAD: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _auth(app: FastAPI) -> None:
+def _auth(r: APIRouter) -> None:
     """Reader sign-in (web/auth.py) and the signed-in reader's account."""
-    r = app.router
     v1 = "/api/v1"
     signed_in = {**_ok(auth.SignedInOut), **WRITE}
     for path, handler, method, responses, status in (
@@ -120,7 +121,22 @@ def _auth(app: FastAPI) -> None:
 
 
 def register(app: FastAPI) -> None:
-    r = app.router
+    """Every route onto the app. The routes are made once per process and the same objects serve
+    every app made in it (the tests make one per test): building one costs FastAPI a pydantic
+    adapter per parameter and model, some 130 ms for all of them, and nothing in a route belongs to
+    one app (a handler finds its Context on ``request.app``). Not supported as a consequence:
+    ``app.dependency_overrides``, which Kibitz does not use."""
+    app.router.routes.extend(_routes())
+
+
+@functools.cache
+def _routes() -> tuple[BaseRoute, ...]:
+    r = APIRouter()
+    _public(r)
+    return tuple(r.routes)
+
+
+def _public(r: APIRouter) -> None:
     v1 = "/api/v1"
     r.add_api_route(
         f"{v1}/sites/{{site}}/comments",
@@ -276,9 +292,9 @@ def register(app: FastAPI) -> None:
         responses={200: {"content": {"image/svg+xml": {}}, "description": "Identicon"}, **_problems(404)},
         tags=["assets"],
     )
-    _auth(app)
-    _admin_api(app)
-    _admin_pages(app)
+    _auth(r)
+    _admin_api(r)
+    _admin_pages(r)
     # Pages for people, reached from links in mails (HTML; not part of the JSON API).
     for path, get, post in (
         ("/confirm/{token}", pages.confirm_page, pages.confirm),
@@ -331,9 +347,8 @@ def register(app: FastAPI) -> None:
 STAFF = _problems(400, 401, 403, 404, 413, 415, 422, 429, 503)
 
 
-def _admin_api(app: FastAPI) -> None:
+def _admin_api(r: APIRouter) -> None:
     """The moderation API (DESIGN.md §3b): API keys with the `moderate` scope, or staff sessions."""
-    r = app.router
     a = "/api/v1/admin"
     for path, handler, method, status in (
         (f"{a}/sites/{{site}}/queue", admin_api.queue, "GET", 200),
@@ -406,7 +421,7 @@ def _admin_api(app: FastAPI) -> None:
         )  # fmt: skip
 
 
-def _admin_pages(app: FastAPI) -> None:
+def _admin_pages(r: APIRouter) -> None:
     """The moderators' admin UI (HTML, form posts with a CSRF token; web/admin*.py)."""
     s = "/admin/sites/{site}"
     n = f"{s}/newsletter/campaigns/{{id}}"  # web/admin_newsletter.py: owners only
@@ -468,4 +483,4 @@ def _admin_pages(app: FastAPI) -> None:
         ("/admin/{rest:path}", admin.not_found, "GET"),
         ("/admin/{rest:path}", admin.not_found, "POST"),
     ):
-        app.router.add_api_route(path, handler, methods=[method], include_in_schema=False)
+        r.add_api_route(path, handler, methods=[method], include_in_schema=False)

@@ -10,10 +10,9 @@ from typing import TypeVar
 
 import pyotp
 import pytest
-from argon2 import PasswordHasher
 from click.testing import CliRunner, Result
 
-from kibitz import errors, security
+from kibitz import errors
 from kibitz.cli import main
 from kibitz.config import load_settings
 from kibitz.context import Context, close_context, open_context
@@ -21,11 +20,6 @@ from tests.server import write_config
 
 T = TypeVar("T")
 PASSWORD = "correct horse battery"
-
-
-@pytest.fixture(autouse=True)
-def quick_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(security, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
 @pytest.fixture

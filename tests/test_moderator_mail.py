@@ -15,11 +15,9 @@ from typing import Any
 import anyio
 import httpx
 import pytest
-from argon2 import PasswordHasher
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from kibitz import security
 from kibitz.cli import main
 from kibitz.models import CommentStatus
 from kibitz.moderator_mail import DIGEST_EVERY, send_moderator_digests, set_preference
@@ -291,10 +289,7 @@ async def test_the_digest_preference_sends_one_mail_with_what_still_waits(
         assert jobs["moderator-digest"] == DIGEST_EVERY
 
 
-async def test_off_chosen_on_the_account_page_sends_nothing(
-    desk: Api, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(security, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+async def test_off_chosen_on_the_account_page_sends_nothing(desk: Api) -> None:
     ctx = ctx_of(desk)
     await ctx.staff.add(OTHER, "moderator", ["a"], PASSWORD, "test")
     csrf = await sign_in(desk.client, OTHER)

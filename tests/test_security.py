@@ -91,9 +91,16 @@ def test_origins_are_normalised(value: str, expected: str | None) -> None:
     assert origin_of(value) == expected
 
 
+@pytest.fixture(autouse=True)
+def quick_hashes() -> None:
+    """Not here: this module hashes with the production parameters (conftest's are for the rest)."""
+
+
 def test_passwords_are_hashed_with_argon2() -> None:
+    """With argon2-cffi's default (RFC 9106 low-memory) parameters. Mutation tried: without the
+    override above, conftest's quick parameters leak in and the parameter check fails."""
     stored = hash_password("correct horse")
-    assert stored.startswith("$argon2id$")
+    assert stored.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
     assert verify_password(stored, "correct horse")
     assert not verify_password(stored, "wrong horse")
     assert not verify_password("garbage", "correct horse")

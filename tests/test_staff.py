@@ -12,12 +12,11 @@ from pathlib import Path
 import httpx
 import pyotp
 import pytest
-from argon2 import PasswordHasher
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
-from kibitz import errors, security
+from kibitz import errors
 from kibitz.context import Context, close_context, open_context
 from kibitz.staff import Principal, SignedIn
 from kibitz.store.audit import AuditFilter
@@ -30,12 +29,6 @@ pytestmark = pytest.mark.anyio
 
 PASSWORD = "correct horse battery"
 ADDRESS = "198.51.100.7"
-
-
-@pytest.fixture(autouse=True)
-def quick_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
-    """argon2id with small parameters: the same code paths, a millisecond a hash."""
-    monkeypatch.setattr(security, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
 @pytest.fixture
