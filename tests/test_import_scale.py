@@ -50,6 +50,6 @@ async def test_chunks_and_worker_processes_write_what_one_in_process_pass_writes
         assert await visible(api, page, "a") == await visible(api, page, "b"), page
 
 
-def test_a_small_import_renders_in_process_and_a_big_one_in_workers() -> None:
-    assert render_pool.Renderer(False, render_pool.POOL_FROM - 1).workers == 0
-    assert render_pool.Renderer(False, render_pool.POOL_FROM).workers >= 1
+def test_a_small_import_renders_in_process_and_a_big_one_in_a_worker() -> None:
+    assert not render_pool.in_worker(render_pool.POOL_FROM - 1)
+    assert render_pool.in_worker(render_pool.POOL_FROM)

@@ -124,7 +124,7 @@ def scan(source: Source, site: SiteConfig, maps: list[PageMap], report: Report, 
         thread = plan.thread_ids[number]
         if thread not in plan.threads:
             plan.fate[ordinal] = Fate.THREAD_SKIPPED if thread in skipped_threads else Fate.NO_THREAD
-    order, sorted_keys = _index(keys)
+    order, sorted_keys = index(keys)
     del keys
     for at in range(1, count):
         if sorted_keys[at] == sorted_keys[at - 1]:  # the later of two records under one id
@@ -153,7 +153,7 @@ def scan(source: Source, site: SiteConfig, maps: list[PageMap], report: Report, 
     return plan
 
 
-def _index(keys: array[int]) -> tuple[array[int], array[int]]:
+def index(keys: array[int]) -> tuple[array[int], array[int]]:
     """(ordinals sorted by key, the keys in that order): a stable sort, so of two records under one
     id the first in the file comes first. Sorted a sixteenth at a time, by the keys' top four bits,
     so at most a sixteenth of the comments is ever held as Python numbers (a million at once would
