@@ -16,8 +16,8 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import IntEnum
+from typing import TYPE_CHECKING
 
-from kibitz.config import SiteConfig
 from kibitz.imports.normalise import PageMap, ThreadTarget, thread_target
 from kibitz.imports.records import (
     CommentRecord,
@@ -29,6 +29,9 @@ from kibitz.imports.records import (
     ThreadRecord,
 )
 from kibitz.imports.report import Report
+
+if TYPE_CHECKING:  # not imported by the import's worker, which needs no configuration code
+    from kibitz.config import SiteConfig
 
 Progress = Callable[[int], None]  # records read so far
 NONE = -1  # no parent / no thread

@@ -72,7 +72,7 @@ class KnownMap:
 
     keys: array[int]
     targets: array[int]
-    digests: bytes  # 8 bytes a key
+    digests: array[int]  # a fingerprint's first 8 bytes, as a number
 
     EMPTY: ClassVar[KnownMap]
 
@@ -84,16 +84,16 @@ class KnownMap:
             gathered.add(*row)
         return gathered.done()
 
-    def find(self, source_id: str) -> tuple[int, bytes]:
-        """(the comment made of it, its fingerprint's first 8 bytes), (0, b"") when none was."""
+    def find(self, source_id: str) -> tuple[int, int]:
+        """(the comment made of it, its fingerprint's first 8 bytes as a number), (0, 0) when none was."""
         wanted = key(source_id)
         at = bisect_left(self.keys, wanted)
         if at < len(self.keys) and self.keys[at] == wanted:
-            return self.targets[at], self.digests[at * 8 : at * 8 + 8]
-        return 0, b""
+            return self.targets[at], self.digests[at]
+        return 0, 0
 
 
-KnownMap.EMPTY = KnownMap(array("q"), array("q"), b"")
+KnownMap.EMPTY = KnownMap(array("q"), array("q"), array("q"))
 
 
 class KnownRows:
@@ -102,29 +102,31 @@ class KnownRows:
     def __init__(self) -> None:
         self.keys: array[int] = array("q")
         self.targets: array[int] = array("q")
-        self.digests = bytearray()
+        self.digests: array[int] = array("q")
 
     def add(self, source_id: str, target: int, digest: str) -> None:
         self.keys.append(key(source_id))
         self.targets.append(target)
-        self.digests += _digest8(digest)
+        self.digests.append(digest8(digest))
 
     def done(self) -> KnownMap:
         order, sorted_keys = index(self.keys)  # a sixteenth at a time, as the plan's ids
         targets, digests = self.targets, self.digests
-        self.keys, self.targets, self.digests = array("q"), array("q"), bytearray()
+        self.keys, self.targets, self.digests = array("q"), array("q"), array("q")
         return KnownMap(
-            sorted_keys,
-            array("q", (targets[o] for o in order)),
-            b"".join([bytes(digests[o * 8 : o * 8 + 8]) for o in order]),
+            sorted_keys, array("q", (targets[o] for o in order)), array("q", (digests[o] for o in order))
         )
 
 
-def _digest8(fingerprint_hex: str) -> bytes:
+def digest8(fingerprint_hex: str) -> int:
+    """A fingerprint's first 8 bytes as a signed number; -1 for a value that is no fingerprint of ours
+    (a comment then looks changed, unless its fingerprint starts with 16 "f"s: 1 in 2^64)."""
+    if len(fingerprint_hex) < 16:
+        return -1
     try:
-        return bytes.fromhex(fingerprint_hex[:16]).ljust(8, b"\0")
+        return int.from_bytes(bytes.fromhex(fingerprint_hex[:16]), "big", signed=True)
     except ValueError:
-        return b"\0" * 8  # not a fingerprint of ours: the comment is taken as changed
+        return -1
 
 
 @dataclass(frozen=True)
@@ -178,7 +180,7 @@ def chunks(job: Job) -> Iterator[Chunk]:
             placed[ordinal] = 1
             digest = fingerprint(record, record.parent_id if parent != NONE else None)
             target, before = job.known.find(record.source_id)
-            if target and before == bytes.fromhex(digest[:16]):
+            if target and before == digest8(digest):
                 items.append(Item(ordinal, target, record.created, record.source_id, digest, None))
             elif leave and (rendered := rendered + 1) % leave == 0:
                 items.append(Item(ordinal, target, record.created, record.source_id, digest, None, record))

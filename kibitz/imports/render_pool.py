@@ -3,7 +3,7 @@ its HTML into Markdown and rendering it) runs in a worker process for a big impo
 process, which meanwhile writes the chunk before. A small import does it in its own process (a worker
 takes a few tenths of a second to start).
 
-The worker is a plain child process (``python -m kibitz.imports.render_pool``), not a
+The worker is a plain child process (``python -m kibitz.imports.preparer``), not a
 multiprocessing one: no resource tracker, no queue threads, and no ``__main__`` of the parent's
 imported again. It reads the pickled Job from its stdin and writes the chunks to its stdout, each a
 frame (a kind byte, a length, a pickle); a full pipe stops it, so it never runs more than a chunk or
@@ -14,21 +14,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import pickle
-import struct
 import sys
-import traceback
-from array import array
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from typing import BinaryIO
 
 from kibitz.imports.prepare import Chunk, Job, KnownMap, chunks
+from kibitz.imports.preparer import COUNT, DONE, FAILED, FRAME, JOB
 
 POOL_FROM = 5000  # comments: a smaller import prepares them in its own process
-_FRAME = struct.Struct("<cQ")
-_COUNT = struct.Struct("<Q")
 _SLICE = 1 << 20  # bytes of the known map written at once
-_CHUNK, _FAILED, _DONE = b"C", b"F", b"D"
 
 
 class WorkerFailed(RuntimeError):
@@ -47,7 +41,7 @@ async def started(comments: int) -> AsyncIterator[asyncio.subprocess.Process | N
         yield None
         return
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "kibitz.imports.render_pool",
+        sys.executable, "-m", "kibitz.imports.preparer",
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
     )  # fmt: skip
     try:
@@ -61,8 +55,8 @@ async def started(comments: int) -> AsyncIterator[asyncio.subprocess.Process | N
 async def prepared(job: Job, process: asyncio.subprocess.Process | None) -> AsyncIterator[Chunk]:
     """``chunks(job)``, computed by ``process`` when there is one."""
     if process is None:
-        for chunk in chunks(job):
-            yield chunk
+        for made in chunks(job):
+            yield made
         return
     assert process.stdin is not None
     assert process.stdout is not None
@@ -70,16 +64,18 @@ async def prepared(job: Job, process: asyncio.subprocess.Process | None) -> Asyn
     del job  # the known map may be big: the worker has it now
     while True:
         try:
-            kind, size = _FRAME.unpack(await process.stdout.readexactly(_FRAME.size))
+            kind, size = FRAME.unpack(await process.stdout.readexactly(FRAME.size))
             data = await process.stdout.readexactly(size)
         except asyncio.IncompleteReadError:
             code = await process.wait()
             raise WorkerFailed(f"the import's worker process ended (exit status {code})") from None
-        if kind == _DONE:
+        if kind == DONE:
             return
-        if kind == _FAILED:
+        if kind == FAILED:
             raise WorkerFailed(f"the import's worker process failed:\n{data.decode('utf-8', 'replace')}")
-        yield pickle.loads(data)  # noqa: S301 our own child's output
+        chunk: Chunk = pickle.loads(data)  # noqa: S301 our own child's output
+        del data  # not kept while the chunk is written
+        yield chunk
 
 
 async def _send_job(stdin: asyncio.StreamWriter, job: Job) -> None:
@@ -87,49 +83,11 @@ async def _send_job(stdin: asyncio.StreamWriter, job: Job) -> None:
     them, however big, is made on the way)."""
     known = job.known
     head = pickle.dumps(replace(job, known=KnownMap.EMPTY), protocol=pickle.HIGHEST_PROTOCOL)
-    stdin.write(_FRAME.pack(_CHUNK, len(head)) + head + _COUNT.pack(len(known.keys)))
-    for part in (memoryview(known.keys), memoryview(known.targets), memoryview(known.digests)):
-        part = part.cast("B")
+    stdin.write(FRAME.pack(JOB, len(head)) + head + COUNT.pack(len(known.keys)))
+    for numbers in (known.keys, known.targets, known.digests):
+        part = memoryview(numbers).cast("B")
         for at in range(0, len(part), _SLICE):
             stdin.write(part[at : at + _SLICE])
             await stdin.drain()
     await stdin.drain()
     stdin.close()
-
-
-def _read_job(stdin: BinaryIO) -> Job:
-    _, size = _FRAME.unpack(stdin.read(_FRAME.size))
-    job: Job = pickle.loads(stdin.read(size))  # noqa: S301 from our own parent
-    (count,) = _COUNT.unpack(stdin.read(_COUNT.size))
-    keys, targets = array("q"), array("q")
-    keys.fromfile(stdin, count)
-    targets.fromfile(stdin, count)
-    digests = stdin.read(8 * count)
-    if len(digests) != 8 * count:
-        raise EOFError("the known map was cut short")
-    return replace(job, known=KnownMap(keys, targets, digests))
-
-
-def _send(out: BinaryIO, kind: bytes, data: bytes) -> None:
-    out.write(_FRAME.pack(kind, len(data)))
-    out.write(data)
-
-
-def main() -> None:
-    """The worker: a Job on stdin, its chunks on stdout."""
-    out = sys.stdout.buffer
-    try:
-        job = _read_job(sys.stdin.buffer)
-        for chunk in chunks(job):
-            _send(out, _CHUNK, pickle.dumps(chunk, protocol=pickle.HIGHEST_PROTOCOL))
-            out.flush()  # all of it: the writer is waiting for this chunk, not the next
-    except BaseException:
-        _send(out, _FAILED, traceback.format_exc().encode("utf-8"))
-        out.flush()
-        raise SystemExit(1) from None
-    _send(out, _DONE, b"")
-    out.flush()
-
-
-if __name__ == "__main__":
-    main()

@@ -33,7 +33,7 @@ from kibitz.store.db import Database
 from kibitz.store.imports import CommentChange, ImportRun, Remembered
 from kibitz.store.tx import Tx
 
-CHUNK = 2000  # comments per transaction: few commits (each a sync of the WAL), none long
+CHUNK = 1000  # comments per transaction: few commits (each a sync of the WAL), none long
 # In a big import, one body in this many is rendered by the writer's process rather than the worker:
 # the writer's own share of the work is about half the worker's (two cores: the two then take about
 # as long).
@@ -42,7 +42,7 @@ RECENT = 4096  # places of the comments written last, kept at hand as parents of
 # Chunks after which the planner's statistics are brought up to date (PostgreSQL): the tables an
 # import fills from empty would otherwise be planned as if empty, and each chunk's look-up of source ids
 # would read every row imported so far (autovacuum comes too late).
-ANALYSE_AFTER = frozenset({2, 10, 50, 500})
+ANALYSE_AFTER = frozenset({2, 10, 100, 1000})
 Clock = Callable[[], datetime]
 _REASONS = ("import",)
 
@@ -86,11 +86,11 @@ class Importer:
         progress = progress or Progress()
         started = self.clock()
         report = Report(source=source.format, file_name=Path(file_name).name, dry_run=dry_run)
-        async with self.db.read() as tx:
-            known = await _known(tx, self.site.id, source.format)
         plan = planning.scan(
             source, self.site, maps or [], report, lambda n: progress.update("checking", n, 0)
         )
+        async with self.db.read() as tx:  # after the plan: its peak and the map's do not add up
+            known = await _known(tx, self.site.id, source.format)
         state = _State(plan, report, array("q", bytes(8 * plan.comments)))
         total, done = plan.kept(), 0
         async with render_pool.started(total) as worker:
