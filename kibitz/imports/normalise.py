@@ -3,7 +3,6 @@ and a comment's author, body (rendered by kibitz/markup.py) and dates; never rai
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import re
@@ -23,9 +22,6 @@ from kibitz.origins import origin_of
 if TYPE_CHECKING:  # not imported by the import's worker, which needs no configuration code
     from kibitz.config import SiteConfig
 
-# An author's name, address and link are cleaned once for their comments (the last this many kept):
-# most authors of an export write more than once, and checking an address is a good part of a body.
-AUTHORS = 4096
 ANONYMOUS = "Anonymous"  # the name of a comment whose source has none
 # Controls, bidi overrides, invisible characters and lone surrogates: never wanted in a name or title.
 _CONTROLS = re.compile(
@@ -102,7 +98,6 @@ def clean_title(value: str) -> str:
     return value[: inputs.MAX_TITLE]
 
 
-@functools.lru_cache(maxsize=AUTHORS)
 def clean_name(value: str) -> str:
     value = " ".join(_CONTROLS.sub("", unicodedata.normalize("NFC", value)).split())[
         : inputs.MAX_NAME
@@ -110,7 +105,6 @@ def clean_name(value: str) -> str:
     return value or ANONYMOUS
 
 
-@functools.lru_cache(maxsize=AUTHORS)
 def clean_email(value: str) -> str:
     try:
         return inputs.email(_CONTROLS.sub("", value).strip() or None)
@@ -118,7 +112,6 @@ def clean_email(value: str) -> str:
         return ""
 
 
-@functools.lru_cache(maxsize=AUTHORS)
 def clean_url(value: str) -> str:
     try:
         url = inputs.web_url(_CONTROLS.sub("", value).strip() or None)

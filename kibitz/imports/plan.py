@@ -157,20 +157,24 @@ def scan(source: Source, site: SiteConfig, maps: list[PageMap], report: Report, 
 
 
 def index(keys: array[int]) -> tuple[array[int], array[int]]:
-    """(ordinals sorted by key, the keys in that order): a stable sort, so of two records under one
-    id the first in the file comes first. Sorted a sixteenth at a time, by the keys' top four bits,
-    so at most a sixteenth of the comments is ever held as Python numbers (a million at once would
-    take some 70 MB more)."""
+    """(ordinals sorted by key, the keys in that order): see ``order_by_key``."""
+    order = order_by_key(keys)
+    return order, array("q", (keys[o] for o in order))
+
+
+def order_by_key(keys: array[int]) -> array[int]:
+    """The ordinals sorted by key: a stable sort, so of two records under one id the first in the
+    file comes first. Sorted a sixteenth at a time, by the keys' top four bits, so at most a
+    sixteenth of the comments is ever held as Python numbers (a million at once would take some
+    70 MB more)."""
     buckets = [array("i") for _ in range(16)]  # by a signed key's top four bits: ascending keys
     for ordinal, key_ in enumerate(keys):
         buckets[(key_ >> 60) + 8].append(ordinal)
-    order, sorted_keys = array("i"), array("q")
-    for index, bucket in enumerate(buckets):
-        part = sorted(bucket, key=keys.__getitem__)
-        buckets[index] = array("i")
-        order.extend(part)
-        sorted_keys.extend(keys[o] for o in part)
-    return order, sorted_keys
+    order = array("i")
+    for at, bucket in enumerate(buckets):
+        order.extend(sorted(bucket, key=keys.__getitem__))
+        buckets[at] = array("i")
+    return order
 
 
 def _refuse_loops(plan: Plan, source: Source) -> None:

@@ -10,15 +10,14 @@ writer before the plan and handed over with it."""
 from __future__ import annotations
 
 from array import array
-from bisect import bisect_left
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar, NamedTuple
 
 from kibitz.avatar import avatar_key
 from kibitz.imports.normalise import Body, body, fingerprint
-from kibitz.imports.plan import NONE, REASONS, Fate, index, key
+from kibitz.imports.plan import NONE, REASONS, Fate, key, order_by_key
 from kibitz.imports.records import CommentRecord, Source
 
 AVATARS = 20_000  # authors whose avatar key is kept at hand (most write more than once)
@@ -65,57 +64,60 @@ class Chunk(NamedTuple):
 
 @dataclass(frozen=True)
 class KnownMap:
-    """What an earlier run made of each source comment, by the 64-bit key of its source id (sorted),
-    with the first 8 bytes of its fingerprint: 24 bytes a comment, where a dict of strings would take
+    """What an earlier run made of each source comment: the 64-bit key of its source id, the comment
+    made and the first 8 bytes of its fingerprint, in the order the database gave them, with the
+    positions sorted by key to look them up: 28 bytes a comment, where a dict of strings would take
     some 200. Two source ids under one key (odds near 1 in 10^7 for a million) can only make a
     comment look changed: the writer checks each changed one by its whole source id."""
 
     keys: array[int]
     targets: array[int]
-    digests: array[int]  # a fingerprint's first 8 bytes, as a number
+    digests: array[int]  # a fingerprint's first 8 bytes, as a number (``digest8``)
+    order: array[int]  # positions, by key
 
     EMPTY: ClassVar[KnownMap]
 
-    @classmethod
-    def build(cls, rows: Iterable[tuple[str, int, str]]) -> KnownMap:
-        """From (source id, comment id, fingerprint) rows, in any order."""
-        gathered = KnownRows()
-        for row in rows:
-            gathered.add(*row)
-        return gathered.done()
-
     def find(self, source_id: str) -> tuple[int, int]:
-        """(the comment made of it, its fingerprint's first 8 bytes as a number), (0, 0) when none was."""
-        wanted = key(source_id)
-        at = bisect_left(self.keys, wanted)
-        if at < len(self.keys) and self.keys[at] == wanted:
-            return self.targets[at], self.digests[at]
+        """(the comment made of it, ``digest8`` of its fingerprint), (0, 0) when none was."""
+        wanted, keys, order = key(source_id), self.keys, self.order
+        low, high = 0, len(order)
+        while low < high:
+            middle = (low + high) // 2
+            if keys[order[middle]] < wanted:
+                low = middle + 1
+            else:
+                high = middle
+        if low < len(order) and keys[order[low]] == wanted:
+            return self.targets[order[low]], self.digests[order[low]]
         return 0, 0
 
 
-KnownMap.EMPTY = KnownMap(array("q"), array("q"), array("q"))
+KnownMap.EMPTY = KnownMap(array("q"), array("q"), array("q"), array("i"))
 
 
 class KnownRows:
-    """A KnownMap gathered a row at a time (from a database read page by page)."""
+    """A KnownMap gathered a row, or a page of rows, at a time."""
 
     def __init__(self) -> None:
         self.keys: array[int] = array("q")
         self.targets: array[int] = array("q")
         self.digests: array[int] = array("q")
 
+    def __len__(self) -> int:
+        return len(self.keys)
+
     def add(self, source_id: str, target: int, digest: str) -> None:
         self.keys.append(key(source_id))
         self.targets.append(target)
         self.digests.append(digest8(digest))
 
+    def extend(self, page: KnownRows) -> None:
+        self.keys.extend(page.keys)
+        self.targets.extend(page.targets)
+        self.digests.extend(page.digests)
+
     def done(self) -> KnownMap:
-        order, sorted_keys = index(self.keys)  # a sixteenth at a time, as the plan's ids
-        targets, digests = self.targets, self.digests
-        self.keys, self.targets, self.digests = array("q"), array("q"), array("q")
-        return KnownMap(
-            sorted_keys, array("q", (targets[o] for o in order)), array("q", (digests[o] for o in order))
-        )
+        return KnownMap(self.keys, self.targets, self.digests, order_by_key(self.keys))
 
 
 def digest8(fingerprint_hex: str) -> int:

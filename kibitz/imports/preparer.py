@@ -9,25 +9,26 @@ import pickle
 import struct
 import sys
 import traceback
-from array import array
 from dataclasses import replace
 from typing import BinaryIO
 
-from kibitz.imports.prepare import Job, KnownMap, chunks
+from kibitz.imports.prepare import Job, KnownRows, chunks
 
 FRAME = struct.Struct("<cQ")
-COUNT = struct.Struct("<Q")
-JOB, CHUNK, FAILED, DONE = b"J", b"C", b"F", b"D"
+JOB, KNOWN, CHUNK, FAILED, DONE = b"J", b"K", b"C", b"F", b"D"
 
 
 def _read_job(stdin: BinaryIO) -> Job:
+    """The job, then the known map's pages (each three arrays of ``size`` numbers), then DONE."""
     _, size = FRAME.unpack(stdin.read(FRAME.size))
     job: Job = pickle.loads(stdin.read(size))  # noqa: S301 from our own parent
-    (count,) = COUNT.unpack(stdin.read(COUNT.size))
-    keys, targets, digests = array("q"), array("q"), array("q")
-    for part in (keys, targets, digests):
-        part.fromfile(stdin, count)  # EOFError when it is cut short
-    return replace(job, known=KnownMap(keys, targets, digests))
+    known = KnownRows()
+    while True:
+        kind, size = FRAME.unpack(stdin.read(FRAME.size))
+        if kind == DONE:
+            return replace(job, known=known.done())
+        for numbers in (known.keys, known.targets, known.digests):
+            numbers.fromfile(stdin, size)  # EOFError when it is cut short
 
 
 def _send(out: BinaryIO, kind: bytes, data: bytes) -> None:

@@ -18,11 +18,10 @@ import sys
 from collections.abc import AsyncIterator
 from dataclasses import replace
 
-from kibitz.imports.prepare import Chunk, Job, KnownMap, chunks
-from kibitz.imports.preparer import COUNT, DONE, FAILED, FRAME, JOB
+from kibitz.imports.prepare import Chunk, Job, KnownRows, chunks
+from kibitz.imports.preparer import DONE, FAILED, FRAME, JOB, KNOWN
 
 POOL_FROM = 5000  # comments: a smaller import prepares them in its own process
-_SLICE = 1 << 20  # bytes of the known map written at once
 
 
 class WorkerFailed(RuntimeError):
@@ -52,16 +51,21 @@ async def started(comments: int) -> AsyncIterator[asyncio.subprocess.Process | N
         await process.wait()
 
 
-async def prepared(job: Job, process: asyncio.subprocess.Process | None) -> AsyncIterator[Chunk]:
-    """``chunks(job)``, computed by ``process`` when there is one."""
+async def prepared(
+    job: Job, known: AsyncIterator[KnownRows], process: asyncio.subprocess.Process | None
+) -> AsyncIterator[Chunk]:
+    """``chunks(job)`` with ``job.known`` made of the ``known`` pages, computed by ``process`` when
+    there is one: the pages go to it one by one, so a big known map is only ever in the worker."""
     if process is None:
-        for made in chunks(job):
+        gathered = KnownRows()
+        async for page in known:
+            gathered.extend(page)
+        for made in chunks(replace(job, known=gathered.done())):
             yield made
         return
     assert process.stdin is not None
     assert process.stdout is not None
-    await _send_job(process.stdin, job)
-    del job  # the known map may be big: the worker has it now
+    await _send_job(process.stdin, job, known)
     while True:
         try:
             kind, size = FRAME.unpack(await process.stdout.readexactly(FRAME.size))
@@ -78,16 +82,15 @@ async def prepared(job: Job, process: asyncio.subprocess.Process | None) -> Asyn
         yield chunk
 
 
-async def _send_job(stdin: asyncio.StreamWriter, job: Job) -> None:
-    """The job, then its known map's arrays as they are in memory, a slice at a time (no copy of
-    them, however big, is made on the way)."""
-    known = job.known
-    head = pickle.dumps(replace(job, known=KnownMap.EMPTY), protocol=pickle.HIGHEST_PROTOCOL)
-    stdin.write(FRAME.pack(JOB, len(head)) + head + COUNT.pack(len(known.keys)))
-    for numbers in (known.keys, known.targets, known.digests):
-        part = memoryview(numbers).cast("B")
-        for at in range(0, len(part), _SLICE):
-            stdin.write(part[at : at + _SLICE])
-            await stdin.drain()
+async def _send_job(stdin: asyncio.StreamWriter, job: Job, known: AsyncIterator[KnownRows]) -> None:
+    """The job, then each page of the known map as its arrays are in memory, then DONE."""
+    head = pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL)
+    stdin.write(FRAME.pack(JOB, len(head)) + head)
+    async for page in known:
+        stdin.write(FRAME.pack(KNOWN, len(page)))
+        for numbers in (page.keys, page.targets, page.digests):
+            stdin.write(memoryview(numbers).cast("B"))
+        await stdin.drain()
+    stdin.write(FRAME.pack(DONE, 0))
     await stdin.drain()
     stdin.close()

@@ -13,7 +13,7 @@ import asyncio
 import getpass
 from array import array
 from collections import Counter, OrderedDict
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -30,7 +30,7 @@ from kibitz.imports.records import Source
 from kibitz.imports.report import Report
 from kibitz.store.comments import Place
 from kibitz.store.db import Database
-from kibitz.store.imports import CommentChange, ImportRun, Remembered
+from kibitz.store.imports import KNOWN_PAGE, CommentChange, ImportRun, Remembered
 from kibitz.store.tx import Tx
 
 CHUNK = 1000  # comments per transaction: few commits (each a sync of the WAL), none long
@@ -89,20 +89,14 @@ class Importer:
         plan = planning.scan(
             source, self.site, maps or [], report, lambda n: progress.update("checking", n, 0)
         )
-        async with self.db.read() as tx:  # after the plan: its peak and the map's do not add up
-            known = await _known(tx, self.site.id, source.format)
         state = _State(plan, report, array("q", bytes(8 * plan.comments)))
         total, done = plan.kept(), 0
         async with render_pool.started(total) as worker:
             job = Job(
-                source, bytes(plan.fate), plan.parent_of, known, self.site.allow_images,
+                source, bytes(plan.fate), plan.parent_of, KnownMap.EMPTY, self.site.allow_images,
                 self.avatar_secret, self.site.id, CHUNK, LEAVE_EVERY if worker else 0,
             )  # fmt: skip
-            prepared = render_pool.prepared(job, worker)
-            # The worker has them (a second run's known map can be tens of MB): what is left here is
-            # what rendering the bodies it leaves takes.
-            job = replace(job, known=KnownMap.EMPTY, fate=b"", parent_of=array("i"))
-            del known
+            prepared = render_pool.prepared(job, self._known(source.format), worker)
             avatars: dict[str, str] = {}
             pending: asyncio.Future[None] | None = None
             async for chunk in prepared:
@@ -124,6 +118,18 @@ class Importer:
                     )
                 )  # fmt: skip
         return report
+
+    async def _known(self, source: str) -> AsyncIterator[KnownRows]:
+        """What earlier runs of ``source`` made of its comments, a page at a time: the second read
+        tells new, changed and unchanged comments apart by it, without a look-up per chunk."""
+        async with self.db.read() as tx:
+            page = KnownRows()
+            async for row in tx.imports.all_known(self.site.id, source, "comment"):
+                page.add(*row)
+                if len(page) >= KNOWN_PAGE:
+                    yield page
+                    page = KnownRows()
+            yield page
 
     async def _write(self, state: _State, items: list[Item], dry_run: bool) -> None:
         if dry_run:
@@ -283,15 +289,6 @@ class Importer:
             remembered.append(Remembered(site, source, "thread", sid, thread.id, "", now))
             state.thread_ids[sid] = thread.id
         await tx.imports.remember_many(remembered)
-
-
-async def _known(tx: Tx, site: str, source: str) -> KnownMap:
-    """What earlier runs of ``source`` made of its comments, for the second read to tell new, changed
-    and unchanged comments apart without a look-up per chunk."""
-    gathered = KnownRows()
-    async for row in tx.imports.all_known(site, source, "comment"):
-        gathered.add(*row)
-    return gathered.done()
 
 
 def _remarks(report: Report, remarks: list[tuple[int, str, int]]) -> None:
