@@ -5,9 +5,10 @@ takes a few tenths of a second to start).
 
 The worker is a plain child process (``python -m kibitz.imports.preparer``), not a
 multiprocessing one: no resource tracker, no queue threads, and no ``__main__`` of the parent's
-imported again. It reads the pickled Job from its stdin and writes the chunks to its stdout, each a
-frame (a kind byte, a length, a pickle); a full pipe stops it, so it never runs more than a chunk or
-two ahead of the writer and memory stays bounded however big the file."""
+imported again. It reads the pickled Job (then the known map, page by page) from its stdin and
+writes the chunks to its stdout, each a frame (a kind byte, a length, a pickle); a full pipe stops
+it, so it never runs more than a chunk or two ahead of the writer and memory stays bounded however
+big the file."""
 
 from __future__ import annotations
 
