@@ -11,6 +11,7 @@ as one id given twice: the second is skipped and reported, never misplaced.
 from __future__ import annotations
 
 import hashlib
+import sys
 from array import array
 from bisect import bisect_left
 from collections.abc import Callable, Iterator
@@ -99,8 +100,9 @@ def scan(source: Source, site: SiteConfig, maps: list[PageMap], report: Report, 
             keys.append(key(record.source_id))
             number = numbers.get(record.thread_id)
             if number is None:
+                # Interned, as the thread's own id is: one string for both, not one each.
                 number = numbers[record.thread_id] = len(plan.thread_ids)
-                plan.thread_ids.append(record.thread_id)
+                plan.thread_ids.append(sys.intern(record.thread_id))
             plan.thread_of.append(number)
             parent = record.parent_id
             parent_keys.append(key(parent) if parent is not None else 0)
@@ -115,7 +117,7 @@ def scan(source: Source, site: SiteConfig, maps: list[PageMap], report: Report, 
                 skipped_threads.add(record.source_id)
                 report.skip("thread", record.source_id, target)
             else:
-                plan.threads[record.source_id] = target
+                plan.threads[sys.intern(record.source_id)] = target
         elif isinstance(record, SkippedRecord):
             report.skip(record.kind, record.source_id, record.reason)
             if record.kind == "thread":
