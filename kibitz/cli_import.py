@@ -16,12 +16,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TaskID, TextColumn
 
 from kibitz import errors
-from kibitz.cli_data import data_options, load, with_context
+from kibitz.cli_data import data_options, load, with_context, with_database
 from kibitz.imports.formats import READERS, WRITERS
 
 if TYPE_CHECKING:
     from kibitz.context import Context
     from kibitz.imports.report import Report
+    from kibitz.store.db import Database
 
 
 def _site(config_path: Path | None, data_dir: Path | None, site: str) -> None:
@@ -77,12 +78,22 @@ def import_comments(
         raise click.BadParameter(exc.detail, param_hint="--map") from None
     source = READERS[format_name](file)
 
-    async def act(ctx: Context) -> Report:
-        config = ctx.settings.site(site)
+    async def act(db: Database) -> Report:
+        # Not the whole server's context: an import needs the database, the site's settings and the
+        # secret its avatars are keyed with (a big import's memory is mostly what is loaded).
+        from kibitz.context import utcnow
+        from kibitz.migrate import upgrade
+        from kibitz.policy import Policies
+        from kibitz.store.meta import load_secret
+
+        settings = load(config_path, data_dir)
+        await upgrade(db, settings)
+        secret = (await load_secret(db, settings.secret_key)).encode()
+        config = settings.site(site)
         assert config is not None
-        async with ctx.db.read() as tx:
-            config = await ctx.policies.effective(tx, config)
-        importer = Importer(ctx.db, config, ctx.clock, ctx.comments.avatar_secret)
+        async with db.read() as tx:
+            config = await Policies(db, secret).effective(tx, config)
+        importer = Importer(db, config, utcnow, secret)
         with _bar() as bar:
             tasks: dict[str, TaskID] = {}
 
@@ -95,7 +106,7 @@ def import_comments(
                 source, str(file), dry_run=dry_run, maps=page_maps, progress=Steps(update)
             )
 
-    report = with_context(config_path, data_dir, act)
+    report = with_database(config_path, data_dir, act)
     for line in report.lines():
         click.echo(line)
     if dry_run:

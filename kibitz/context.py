@@ -3,7 +3,6 @@ per process (settings, store, tokens, events, rules). It knows nothing of HTTP r
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -31,6 +30,7 @@ from kibitz.reader_moderation import ReaderModeration
 from kibitz.security import Tokens
 from kibitz.staff import Staff
 from kibitz.store.db import Database
+from kibitz.store.meta import load_secret
 from kibitz.story_authors import StoryAuthors
 from kibitz.story_updates import StoryUpdates
 from kibitz.subscriber_io import SubscriberIo
@@ -125,14 +125,6 @@ class Context:
             self.db, self.metrics, sqlite_file=self.db.sqlite_file, generation=self.db.generation
         )
         return ReadCache(self.settings, versions, self.metrics, self.clock, self.policies)
-
-
-async def load_secret(db: Database, configured: str) -> str:
-    """The configured secret, or one generated once and kept in the database for every worker."""
-    if configured:
-        return configured
-    async with db.write() as tx:
-        return await tx.meta.put_if_absent("secret_key", secrets.token_urlsafe(48))
 
 
 async def open_context(settings: Settings, *, clock: Clock = utcnow, migrate: bool = True) -> Context:

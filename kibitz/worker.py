@@ -248,7 +248,7 @@ class Worker(LeasedLoop):
     async def _erased_hash(self) -> Callable[[str], str]:
         """How an erased address is suppressed (privacy.py): its keyed hash, with the shared secret."""
         if self._tokens is None:
-            from kibitz.context import load_secret  # the secret every process shares
+            from kibitz.store.meta import load_secret  # the secret every process shares
 
             self._tokens = Tokens(await load_secret(self.db, self.settings.secret_key))
         tokens = self._tokens
@@ -260,7 +260,7 @@ class Worker(LeasedLoop):
         if not self.settings.bounce_address:
             return envelope_address(self.settings.smtp.sender)
         if self.verp is None:
-            from kibitz.context import load_secret  # the secret every process shares
+            from kibitz.store.meta import load_secret  # the secret every process shares
 
             secret = await load_secret(self.db, self.settings.secret_key)
             self.verp = Verp(self.settings.bounce_address, Tokens(secret))

@@ -30,11 +30,11 @@ from kibitz.bounce_parse import Found, outbox_id_of, parse
 from kibitz.bounces import Verp, record
 from kibitz.cli import main
 from kibitz.config import ConfigError
-from kibitz.context import load_secret
 from kibitz.mailer import SmtpMailer
 from kibitz.migrate import upgrade
 from kibitz.security import Tokens
 from kibitz.store.db import Database
+from kibitz.store.meta import load_secret
 from kibitz.store.outbox import NewMail
 from kibitz.store.schema import bounces, subscribers
 from kibitz.worker import Worker

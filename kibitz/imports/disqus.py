@@ -6,13 +6,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Literal, overload
+from typing import IO, TYPE_CHECKING, Literal, overload
 from xml.sax.saxutils import escape, quoteattr
 
 from lxml import etree
 
 from kibitz.imports import xmlsafe
-from kibitz.imports.export import ExportComment, ExportThread
 from kibitz.imports.records import (
     CommentRecord,
     CommentShape,
@@ -22,6 +21,9 @@ from kibitz.imports.records import (
     iso_time,
 )
 from kibitz.models import CommentStatus
+
+if TYPE_CHECKING:  # the readers run in the import's worker, which needs no database code
+    from kibitz.imports.export import ExportComment, ExportThread
 
 NS = "http://disqus.com"
 DSQ = "http://disqus.com/disqus-internals"

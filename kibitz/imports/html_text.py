@@ -20,7 +20,10 @@ VOID = frozenset(
 )
 DROP = frozenset({"script", "style", "head", "title", "template", "noscript", "iframe", "object"})
 _INLINE_SPECIAL = str.maketrans({char: "\\" + char for char in "\\`*_[]<>&~"})  # each escaped
-_LINE_START = re.compile(r"^(\s*)([#>+=|-]|\d+[.)])", re.MULTILINE)
+# What starts a block at a line's start: an opener ("#", ">", "-", ...) or an ordered list's number.
+# The escape goes before the opener, or between the number and its "." or ")": a backslash escapes
+# only punctuation, so before a digit it would be shown (`\12. foo`), where `12\. foo` reads `12. foo`.
+_LINE_START = re.compile(r"^(\s*)(?:([#>+=|-])|(\d+)([.)]))", re.MULTILINE)
 _LINE_OPENERS = frozenset("#>+=|-")
 _SPACE = re.compile(r"[ \t\r\n\f]+")
 _SPACES = ("\t", "\r", "\n", "\f", "  ")  # what _SPACE would change
@@ -135,8 +138,13 @@ def _escape_line_starts(text: str) -> str:
     for line in text.split("\n"):
         first = line.lstrip()[:1]
         if first and (first in _LINE_OPENERS or first.isdecimal()):
-            return _LINE_START.sub(r"\1\\\2", text)
+            return _LINE_START.sub(_escaped_opener, text)
     return text
+
+
+def _escaped_opener(found: re.Match[str]) -> str:
+    indent, opener, number, delimiter = found.groups()
+    return f"{indent}\\{opener}" if opener else f"{indent}{number}\\{delimiter}"
 
 
 def _text_of(node: _Node | str) -> str:

@@ -7,12 +7,14 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from kibitz.imports.export import ExportComment, ExportThread
 from kibitz.imports.files import open_input
 from kibitz.imports.records import CommentRecord, Record, Refused, ThreadRecord
 from kibitz.models import CommentStatus
+
+if TYPE_CHECKING:  # the readers run in the import's worker, which needs no database code
+    from kibitz.imports.export import ExportComment, ExportThread
 
 FORMAT = "kibitz"
 VERSION = 1

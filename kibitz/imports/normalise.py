@@ -10,14 +10,17 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from json.encoder import encode_basestring_ascii
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 from kibitz import errors, inputs, markup
-from kibitz.config import SiteConfig
 from kibitz.imports.html_text import to_markdown
 from kibitz.imports.records import CommentRecord, ThreadRecord
 from kibitz.models import CommentStatus
 from kibitz.origins import origin_of
+
+if TYPE_CHECKING:  # not imported by the import's worker, which needs no configuration code
+    from kibitz.config import SiteConfig
 
 ANONYMOUS = "Anonymous"  # the name of a comment whose source has none
 # Controls, bidi overrides, invisible characters and lone surrogates: never wanted in a name or title.
@@ -43,7 +46,7 @@ class PageMap:
         return cls(old, new)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ThreadTarget:
     page: str
     title: str

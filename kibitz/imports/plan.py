@@ -11,13 +11,14 @@ as one id given twice: the second is skipped and reported, never misplaced.
 from __future__ import annotations
 
 import hashlib
+import sys
 from array import array
 from bisect import bisect_left
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import IntEnum
+from typing import TYPE_CHECKING
 
-from kibitz.config import SiteConfig
 from kibitz.imports.normalise import PageMap, ThreadTarget, thread_target
 from kibitz.imports.records import (
     CommentRecord,
@@ -29,6 +30,9 @@ from kibitz.imports.records import (
     ThreadRecord,
 )
 from kibitz.imports.report import Report
+
+if TYPE_CHECKING:  # not imported by the import's worker, which needs no configuration code
+    from kibitz.config import SiteConfig
 
 Progress = Callable[[int], None]  # records read so far
 NONE = -1  # no parent / no thread
@@ -96,8 +100,9 @@ def scan(source: Source, site: SiteConfig, maps: list[PageMap], report: Report, 
             keys.append(key(record.source_id))
             number = numbers.get(record.thread_id)
             if number is None:
+                # Interned, as the thread's own id is: one string for both, not one each.
                 number = numbers[record.thread_id] = len(plan.thread_ids)
-                plan.thread_ids.append(record.thread_id)
+                plan.thread_ids.append(sys.intern(record.thread_id))
             plan.thread_of.append(number)
             parent = record.parent_id
             parent_keys.append(key(parent) if parent is not None else 0)
@@ -112,7 +117,7 @@ def scan(source: Source, site: SiteConfig, maps: list[PageMap], report: Report, 
                 skipped_threads.add(record.source_id)
                 report.skip("thread", record.source_id, target)
             else:
-                plan.threads[record.source_id] = target
+                plan.threads[sys.intern(record.source_id)] = target
         elif isinstance(record, SkippedRecord):
             report.skip(record.kind, record.source_id, record.reason)
             if record.kind == "thread":
@@ -124,7 +129,7 @@ def scan(source: Source, site: SiteConfig, maps: list[PageMap], report: Report, 
         thread = plan.thread_ids[number]
         if thread not in plan.threads:
             plan.fate[ordinal] = Fate.THREAD_SKIPPED if thread in skipped_threads else Fate.NO_THREAD
-    order, sorted_keys = _index(keys)
+    order, sorted_keys = index(keys)
     del keys
     for at in range(1, count):
         if sorted_keys[at] == sorted_keys[at - 1]:  # the later of two records under one id
@@ -153,21 +158,25 @@ def scan(source: Source, site: SiteConfig, maps: list[PageMap], report: Report, 
     return plan
 
 
-def _index(keys: array[int]) -> tuple[array[int], array[int]]:
-    """(ordinals sorted by key, the keys in that order): a stable sort, so of two records under one
-    id the first in the file comes first. Sorted a sixteenth at a time, by the keys' top four bits,
-    so at most a sixteenth of the comments is ever held as Python numbers (a million at once would
-    take some 70 MB more)."""
+def index(keys: array[int]) -> tuple[array[int], array[int]]:
+    """(ordinals sorted by key, the keys in that order): see ``order_by_key``."""
+    order = order_by_key(keys)
+    return order, array("q", (keys[o] for o in order))
+
+
+def order_by_key(keys: array[int]) -> array[int]:
+    """The ordinals sorted by key: a stable sort, so of two records under one id the first in the
+    file comes first. Sorted a sixteenth at a time, by the keys' top four bits, so at most a
+    sixteenth of the comments is ever held as Python numbers (a million at once would take some
+    70 MB more)."""
     buckets = [array("i") for _ in range(16)]  # by a signed key's top four bits: ascending keys
     for ordinal, key_ in enumerate(keys):
         buckets[(key_ >> 60) + 8].append(ordinal)
-    order, sorted_keys = array("i"), array("q")
-    for index, bucket in enumerate(buckets):
-        part = sorted(bucket, key=keys.__getitem__)
-        buckets[index] = array("i")
-        order.extend(part)
-        sorted_keys.extend(keys[o] for o in part)
-    return order, sorted_keys
+    order = array("i")
+    for at, bucket in enumerate(buckets):
+        order.extend(sorted(bucket, key=keys.__getitem__))
+        buckets[at] = array("i")
+    return order
 
 
 def _refuse_loops(plan: Plan, source: Source) -> None:

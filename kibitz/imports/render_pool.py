@@ -1,77 +1,97 @@
-"""Rendering imported bodies in worker processes: turning source HTML into Markdown and rendering it
-(kibitz/markup.py, as every comment is) is most of an import's work, so it runs in other processes
-beside the main one, which reads the file and writes the database meanwhile."""
+"""The second read of an import (prepare.py: reading each comment again, fingerprinting it, turning
+its HTML into Markdown and rendering it) runs in a worker process for a big import, beside the main
+process, which meanwhile writes the chunk before. A small import does it in its own process (a worker
+takes a few tenths of a second to start).
+
+The worker is a plain child process (``python -m kibitz.imports.preparer``), not a
+multiprocessing one: no resource tracker, no queue threads, and no ``__main__`` of the parent's
+imported again. It reads the pickled Job (then the known map, page by page) from its stdin and
+writes the chunks to its stdout, each a frame (a kind byte, a length, a pickle); a full pipe stops
+it, so it never runs more than a chunk or two ahead of the writer and memory stays bounded however
+big the file."""
 
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
-import os
+import contextlib
+import pickle
 import sys
-import types
-from concurrent.futures import Executor, ProcessPoolExecutor
-from types import TracebackType
+from collections.abc import AsyncIterator
+from dataclasses import replace
 
-from kibitz.imports.normalise import Body, body
-from kibitz.imports.records import CommentRecord
+from kibitz.imports.prepare import Chunk, Job, KnownRows, chunks
+from kibitz.imports.preparer import DONE, FAILED, FRAME, JOB, KNOWN
 
-POOL_FROM = 5000  # comments: a smaller import renders in its own process (workers take ~1 s to start)
-
-
-def bodies(records: list[CommentRecord], allow_images: bool) -> list[Body]:
-    return [body(record, allow_images) for record in records]
+POOL_FROM = 5000  # comments: a smaller import prepares them in its own process
 
 
-class Renderer:
-    """``render(records)`` gives their bodies, computed by a pool of processes for a big import."""
-
-    def __init__(self, allow_images: bool, comments: int) -> None:
-        self.allow_images = allow_images
-        # One core is the main process's (reading the file, writing the database): the others render.
-        self.workers = max(1, min(4, (os.cpu_count() or 1) - 1)) if comments >= POOL_FROM else 0
-        self._pool: Executor | None = None
-
-    def __enter__(self) -> Renderer:
-        if self.workers:
-            self._pool = _start(self.workers)
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-
-    def render(self, records: list[CommentRecord]) -> asyncio.Future[list[Body]]:
-        """The bodies of ``records``, in order; started now, awaited when they are to be written."""
-        loop = asyncio.get_running_loop()
-        if self._pool is None or not records:
-            done: asyncio.Future[list[Body]] = loop.create_future()
-            done.set_result(bodies(records, self.allow_images))
-            return done
-        size = -(-len(records) // self.workers)
-        parts = [
-            asyncio.wrap_future(self._pool.submit(bodies, records[at : at + size], self.allow_images))
-            for at in range(0, len(records), size)
-        ]
-        return asyncio.ensure_future(_joined(parts))
+class WorkerFailed(RuntimeError):
+    """The worker process stopped without finishing (its error, or how it ended)."""
 
 
-def _start(workers: int) -> ProcessPoolExecutor:
-    """A pool of ``workers`` processes, all started now. Spawned afresh, not forked (the parent holds
-    database connections, a loop and threads); and while they start, ``__main__`` is a blank module,
-    or each would import the ``kibitz`` command's script and with it the whole server (60 MB a worker
-    instead of 30)."""
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
-    main = sys.modules["__main__"]
-    sys.modules["__main__"] = types.ModuleType("__main__")
+def in_worker(comments: int) -> bool:
+    return comments >= POOL_FROM
+
+
+@contextlib.asynccontextmanager
+async def started(comments: int) -> AsyncIterator[asyncio.subprocess.Process | None]:
+    """A worker process for an import of ``comments`` (None when it is done in process), started
+    now so it loads its code while the plan reads the file; killed on the way out if still there."""
+    if not in_worker(comments):
+        yield None
+        return
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "kibitz.imports.preparer",
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
     try:
-        for ready in [pool.submit(os.getpid) for _ in range(workers)]:
-            ready.result()
+        yield process
     finally:
-        sys.modules["__main__"] = main
-    return pool
+        if process.returncode is None:
+            process.kill()
+        await process.wait()
 
 
-async def _joined(parts: list[asyncio.Future[list[Body]]]) -> list[Body]:
-    return [item for part in await asyncio.gather(*parts) for item in part]
+async def prepared(
+    job: Job, known: AsyncIterator[KnownRows], process: asyncio.subprocess.Process | None
+) -> AsyncIterator[Chunk]:
+    """``chunks(job)`` with ``job.known`` made of the ``known`` pages, computed by ``process`` when
+    there is one: the pages go to it one by one, so a big known map is only ever in the worker."""
+    if process is None:
+        gathered = KnownRows()
+        async for page in known:
+            gathered.extend(page)
+        for made in chunks(replace(job, known=gathered.done())):
+            yield made
+        return
+    assert process.stdin is not None
+    assert process.stdout is not None
+    await _send_job(process.stdin, job, known)
+    while True:
+        try:
+            kind, size = FRAME.unpack(await process.stdout.readexactly(FRAME.size))
+            data = await process.stdout.readexactly(size)
+        except asyncio.IncompleteReadError:
+            code = await process.wait()
+            raise WorkerFailed(f"the import's worker process ended (exit status {code})") from None
+        if kind == DONE:
+            return
+        if kind == FAILED:
+            raise WorkerFailed(f"the import's worker process failed:\n{data.decode('utf-8', 'replace')}")
+        chunk: Chunk = pickle.loads(data)  # noqa: S301 our own child's output
+        del data  # not kept while the chunk is written
+        yield chunk
+
+
+async def _send_job(stdin: asyncio.StreamWriter, job: Job, known: AsyncIterator[KnownRows]) -> None:
+    """The job, then each page of the known map as its arrays are in memory, then DONE."""
+    head = pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL)
+    stdin.write(FRAME.pack(JOB, len(head)) + head)
+    async for page in known:
+        stdin.write(FRAME.pack(KNOWN, len(page)))
+        for numbers in (page.keys, page.targets, page.digests):
+            stdin.write(memoryview(numbers).cast("B"))
+        await stdin.drain()
+    stdin.write(FRAME.pack(DONE, 0))
+    await stdin.drain()
+    stdin.close()

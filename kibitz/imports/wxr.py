@@ -6,12 +6,14 @@ from __future__ import annotations
 import html
 from datetime import UTC, datetime
 from email.utils import format_datetime
-from typing import IO
+from typing import IO, TYPE_CHECKING
 from urllib.parse import urlsplit
 from xml.sax.saxutils import escape
 
-from kibitz.imports.export import ExportComment, ExportThread
 from kibitz.models import CommentStatus, Thread
+
+if TYPE_CHECKING:  # the readers run in the import's worker, which needs no database code
+    from kibitz.imports.export import ExportComment, ExportThread
 
 NAMESPACES = (
     'xmlns:excerpt="http://wordpress.org/export/1.2/excerpt/" '

@@ -3,7 +3,7 @@ changes an import makes to comments it made before, and the log of runs."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -18,6 +18,14 @@ if TYPE_CHECKING:
     from kibitz.store.tx import Tx
 
 m = import_ids.c
+# The columns of a comment an import stores, in the order ``insert_comment_rows`` takes them.
+COMMENT_COLUMNS = (
+    "id", "thread_id", "parent_id", "root_id", "path", "depth", "status", "deleted", "text", "html",
+    "renderer_version", "author_name", "author_email", "author_url", "avatar_key", "reader_id", "created",
+    "edited", "site", "reasons", "up", "down", "score",
+)  # fmt: skip
+REMEMBERED_COLUMNS = ("site", "source", "kind", "source_id", "target_id", "fingerprint", "created")
+KNOWN_PAGE = 20_000  # source ids read at once by ``all_known``
 
 
 @dataclass(frozen=True)
@@ -90,6 +98,25 @@ class ImportRepo:
             found.update({r.source_id: Known(int(r.target_id), r.fingerprint) for r in rows})
         return found
 
+    async def all_known(self, site: str, source: str, kind: str) -> AsyncIterator[tuple[str, int, str]]:
+        """(source id, target id, fingerprint) of every record of ``kind`` an earlier run of
+        ``source`` imported into ``site``, a page at a time (by source id, off the unique index)."""
+        after = ""
+        while True:
+            rows = (
+                await self.tx.conn.execute(
+                    select(m.source_id, m.target_id, m.fingerprint)
+                    .where(m.site == site, m.source == source, m.kind == kind, m.source_id > after)
+                    .order_by(m.source_id)
+                    .limit(KNOWN_PAGE)
+                )
+            ).all()
+            for row in rows:
+                yield row[0], int(row[1]), row[2]
+            if len(rows) < KNOWN_PAGE:
+                return
+            after = rows[-1][0]
+
     async def remember(
         self,
         site: str,
@@ -110,7 +137,7 @@ class ImportRepo:
     async def remember_many(self, rows: Sequence[Remembered]) -> None:
         """``remember`` for many records in one statement (executemany)."""
         if rows:
-            await self.tx.insert_rows(import_ids, [row._asdict() for row in rows])
+            await self.tx.insert_tuples(import_ids, REMEMBERED_COLUMNS, [tuple(row) for row in rows])
 
     async def reserve_comment_ids(self, count: int) -> list[int]:
         """``count`` ids for comments stored by ``insert_comments`` in this transaction (so replies
@@ -134,6 +161,11 @@ class ImportRepo:
             await self.tx.insert_rows(
                 comments, [{"id": id_, **comment_values(new, parent)} for id_, new, parent in rows]
             )
+
+    async def insert_comment_rows(self, rows: list[tuple[Any, ...]]) -> None:
+        """``insert_comments`` of rows already laid out as COMMENT_COLUMNS (the import's bulk path:
+        no object per comment)."""
+        await self.tx.insert_tuples(comments, COMMENT_COLUMNS, rows)
 
     async def places(self, comment_ids: Iterable[int]) -> dict[int, Place]:
         """Where these comments sit in their trees (parents of replies an import is about to store)."""

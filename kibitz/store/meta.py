@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Integer, Text, cast, update
@@ -11,6 +12,7 @@ from kibitz.store.fast import Fast
 from kibitz.store.schema import meta
 
 if TYPE_CHECKING:
+    from kibitz.store.db import Database
     from kibitz.store.tx import Tx
 
 
@@ -49,3 +51,11 @@ class MetaRepo:
             .returning(meta.c.value)
         )
         return int((await self.tx.conn.execute(stmt)).scalar_one())
+
+
+async def load_secret(db: Database, configured: str) -> str:
+    """The configured secret, or one generated once and kept in the database for every worker."""
+    if configured:
+        return configured
+    async with db.write() as tx:
+        return await tx.meta.put_if_absent("secret_key", secrets.token_urlsafe(48))

@@ -239,8 +239,16 @@ class Tx:
         every row must have the keys the first one has."""
         if not rows:
             return
-        dialect = self.conn.dialect
         names = list(rows[0])
+        take = itemgetter(*names)
+        params = [take(row) for row in rows] if len(names) > 1 else [(row[names[0]],) for row in rows]
+        await self.insert_tuples(table, names, params)
+
+    async def insert_tuples(self, table: Table, names: Sequence[str], params: list[tuple[Any, ...]]) -> None:
+        """``insert_rows`` of rows given as tuples of the columns ``names`` (in that order)."""
+        if not params:
+            return
+        dialect = self.conn.dialect
         processors = [table.c[name].type.bind_processor(dialect) for name in names]
         quote = dialect.identifier_preparer.quote
         if dialect.paramstyle == "numeric_dollar":
@@ -251,8 +259,6 @@ class Tx:
             marks = ", ".join("%s" for _ in names)
         columns = ", ".join(quote(table.c[name].name) for name in names)  # only the table's own columns
         sql = f"INSERT INTO {quote(table.name)} ({columns}) VALUES ({marks})"  # noqa: S608 values are bound
-        take = itemgetter(*names)
-        params = [take(row) for row in rows] if len(names) > 1 else [(row[names[0]],) for row in rows]
         converted = [(at, process) for at, process in enumerate(processors) if process is not None]
         if converted:
             for index, values in enumerate(params):
