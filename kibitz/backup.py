@@ -22,7 +22,6 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from alembic.script import ScriptDirectory
 from sqlalchemy.engine import URL, make_url
 
 from kibitz.migrate import alembic_config, head_revision
@@ -60,6 +59,8 @@ def known_revision(revision: str | None) -> bool:
     """Whether ``revision`` is one of this release's migrations (so this release can run on it)."""
     if revision is None:
         return False
+    from alembic.script import ScriptDirectory  # loaded only here: most commands never need it
+
     return ScriptDirectory.from_config(alembic_config()).get_revision(revision) is not None
 
 

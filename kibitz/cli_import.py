@@ -8,6 +8,8 @@ import os
 import sys
 import tempfile
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
@@ -81,7 +83,6 @@ def import_comments(
     async def act(db: Database) -> Report:
         # Not the whole server's context: an import needs the database, the site's settings and the
         # secret its avatars are keyed with (a big import's memory is mostly what is loaded).
-        from kibitz.context import utcnow
         from kibitz.migrate import upgrade
         from kibitz.policy import Policies
         from kibitz.store.meta import load_secret
@@ -93,7 +94,7 @@ def import_comments(
         assert config is not None
         async with db.read() as tx:
             config = await Policies(db, secret).effective(tx, config)
-        importer = Importer(db, config, utcnow, secret)
+        importer = Importer(db, config, partial(datetime.now, UTC), secret)
         with _bar() as bar:
             tasks: dict[str, TaskID] = {}
 

@@ -17,6 +17,7 @@ from kibitz.store.schema import metadata
 from tests.conftest import make_settings
 
 pytestmark = pytest.mark.anyio
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _same_sqlite_default(
@@ -95,3 +96,51 @@ async def test_a_database_from_a_newer_release_is_refused_and_left_as_it_is(
             assert await conn.scalar(text("SELECT version_num FROM alembic_version")) == "fffffffffff0"
     finally:
         await db.dispose()
+
+
+def test_the_newest_revision_read_from_the_files_is_alembics() -> None:
+    """The start-up check reads the newest revision from the migration files' text; it must be the
+    one Alembic finds (a file in another form makes it defer to Alembic, never guess)."""
+    from kibitz.migrate import _head_from_alembic, _head_from_text
+
+    assert _head_from_text() == _head_from_alembic() == head_revision()
+
+
+def test_a_start_on_an_up_to_date_database_loads_no_alembic(tmp_path: Path) -> None:
+    """Alembic and the migration scripts (some 20 MB) are loaded only to migrate: a process that
+    opens a database already at the newest revision (each worker, each CLI command) does without.
+    Mutation tried: reading the revision with Alembic's MigrationContext again loads it here."""
+    import asyncio
+    import subprocess
+    import sys
+
+    async def migrate() -> None:
+        settings = make_settings(tmp_path, "sqlite:///kibitz.db")
+        db = Database(settings.sqlalchemy_url)
+        try:
+            await upgrade(db, settings)
+        finally:
+            await db.dispose()
+
+    asyncio.run(migrate())
+    probe = (
+        "import asyncio, sys\n"
+        "from tests.conftest import make_settings\n"
+        "from kibitz.migrate import upgrade\n"
+        "from kibitz.store.db import Database\n"
+        "from pathlib import Path\n"
+        "async def main():\n"
+        f"    settings = make_settings(Path({str(tmp_path)!r}), 'sqlite:///kibitz.db')\n"
+        "    db = Database(settings.sqlalchemy_url)\n"
+        "    try:\n"
+        "        await upgrade(db, settings)\n"
+        "    finally:\n"
+        "        await db.dispose()\n"
+        "asyncio.run(main())\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('alembic', 'mako')))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
