@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 Handle = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
 
 @contextlib.asynccontextmanager
-async def serving(handle: Handle) -> AsyncIterator[int]:
-    """Serve ``handle`` on 127.0.0.1; yields the port."""
+async def serving(handle: Handle, tls: ssl.SSLContext | None = None) -> AsyncIterator[int]:
+    """Serve ``handle`` on 127.0.0.1 (over TLS with ``tls``); yields the port."""
     tasks: set[asyncio.Task[object]] = set()
 
     async def connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -27,7 +28,7 @@ async def serving(handle: Handle) -> AsyncIterator[int]:
         finally:
             writer.transport.abort()
 
-    server = await asyncio.start_server(connection, "127.0.0.1", 0)
+    server = await asyncio.start_server(connection, "127.0.0.1", 0, ssl=tls)
     try:
         yield server.sockets[0].getsockname()[1]
     finally:

@@ -19,6 +19,7 @@ import pytest
 
 from kibitz.outbound import OutboundError, OutboundPolicy, Response, address_allowed, fetch
 from tests.conftest import missing
+from tests.loopback import serving
 
 pytestmark = pytest.mark.anyio
 
@@ -44,35 +45,17 @@ class Server:
 
 @contextlib.asynccontextmanager
 async def serve(handler: Handler, tls: ssl.SSLContext | None = None) -> AsyncIterator[Server]:
-    tasks: set[asyncio.Task[Any]] = set()
     found = Server(port=0, scheme="https" if tls else "http")
 
     async def connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        tasks.add(task)
-        try:
-            head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
-            found.requests.append(head)
-            await handler(head.split(" ")[1], writer)
-            await writer.drain()
-        except (OSError, asyncio.IncompleteReadError):
-            pass  # the client hung up: that is what several tests want
-        except asyncio.CancelledError:
-            pass  # the test is over (swallowed: asyncio 3.11 logs a cancelled handler task as an error)
-        finally:
-            writer.transport.abort()
+        head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
+        found.requests.append(head)
+        await handler(head.split(" ")[1], writer)
+        await writer.drain()
 
-    server = await asyncio.start_server(connection, "127.0.0.1", 0, ssl=tls)
-    found.port = server.sockets[0].getsockname()[1]
-    try:
+    async with serving(connection, tls) as port:
+        found.port = port
         yield found
-    finally:
-        server.close()
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        await server.wait_closed()
 
 
 def answer(status: str = "200 OK", body: bytes = b"hello", *headers: str) -> Handler:
