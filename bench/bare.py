@@ -85,11 +85,7 @@ class BareHttp(HttpToolsProtocol):
         for name, value in (*self.server_state.default_headers, *headers):
             parts += (name, b": ", value, b"\r\n")
         self.transport.write(b"".join([*parts, b"\r\n", body]))
-        self.server_state.total_requests += 1
-        self._unset_keepalive_if_required()
-        self.timeout_keep_alive_task = self.loop.call_later(
-            self.timeout_keep_alive, self.timeout_keep_alive_handler
-        )
+        self.on_response_complete()  # uvicorn's own: counts it, arms the keep-alive timer
 
     def on_message_complete(self) -> None:
         pass  # answered already

@@ -18,14 +18,15 @@ counter and the latency histogram still see every answer (``ReadCache.observe``)
 from __future__ import annotations
 
 import logging
-import re
 import time
 import urllib.parse
 from typing import TYPE_CHECKING, Any, Protocol
 
 import httptools
 from uvicorn.logging import TRACE_LOG_LEVEL
-from uvicorn.protocols.http.httptools_impl import STATUS_LINE
+
+# uvicorn refuses (with an error) header names and values its patterns find; such answers take its path.
+from uvicorn.protocols.http.httptools_impl import HEADER_RE, HEADER_VALUE_RE, STATUS_LINE
 
 from kibitz.web.cached import Answer, Headers, ReadCache, answer_now, asked
 from kibitz.web.edge import BoundedHttpTools, over_limits
@@ -36,9 +37,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 # Heads built for one second's Date: per (answer, edge headers); cleared when this many pile up.
 HEADS_KEPT = 2048
-# uvicorn refuses (with an error) header names and values holding these; such answers take its path.
-BAD_NAME = re.compile(b'[\x00-\x1f\x7f()<>@,;:\\[\\]={} \t\\\\"]')
-BAD_VALUE = re.compile(b"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 class HoldsContext(Protocol):
@@ -76,7 +74,7 @@ class Wire:
         parts = [STATUS_LINE[answer.status]]
         for headers in (default, answer.headers, edge):
             for name, value in headers:
-                if BAD_NAME.search(name) or BAD_VALUE.search(value):
+                if HEADER_RE.search(name) or HEADER_VALUE_RE.search(value):
                     return None
                 parts += (name, b": ", value, b"\r\n")
         parts += (b"\r\n", answer.body)
@@ -150,12 +148,7 @@ class KibitzHttp(BoundedHttpTools):
             reads.observe(route, status, None if started is None else time.perf_counter() - started)
         except Exception:
             log.exception("counting a cached answer failed")
-        # What uvicorn does when a response completes (on_response_complete), with nothing queued.
-        self.server_state.total_requests += 1
-        self._unset_keepalive_if_required()
-        self.timeout_keep_alive_task = self.loop.call_later(
-            self.timeout_keep_alive, self.timeout_keep_alive_handler
-        )
+        self.on_response_complete()  # uvicorn's own: counts it, arms the keep-alive timer
         return True
 
     def _cached(self, reads: ReadCache) -> tuple[bytes, str, int, float | None] | None:
