@@ -59,34 +59,22 @@ class Fast:
             if self.columns
             else clause
         )
-        self._processing: dict[str, tuple[list[Processor | None], list[Processor | None]]] = {}
         self._plans: dict[str, _Plan] = {}
 
-    def processing(self, dialect: Dialect) -> tuple[list[Processor | None], list[Processor | None]]:
-        """The bind processors by parameter position and the result processors by column, for the
-        raw driver (SQLite's, whose processors need no column type from the cursor)."""
-        found = self._processing.get(dialect.name)
-        if found is None:
-            binds = [self._bind(name, dialect) for name in self.names]
-            results: list[Processor | None] = [
-                kind.dialect_impl(dialect).result_processor(dialect, None) if kind is not None else None
-                for kind in self.columns
-            ]
-            found = self._processing[dialect.name] = (binds, results)
-        return found
-
     def plan(self, dialect: Dialect) -> _Plan:
-        """What ``rows`` does on the raw driver, worked out once per dialect: the parameters in
-        order with their processors (None when no parameter needs one), and the result columns
-        that need converting."""
+        """What ``rows`` does on the raw driver (SQLite's, whose processors need no column type from
+        the cursor), worked out once per dialect: the parameters in order with their bind processors
+        (None when no parameter needs one), and the result columns that need converting."""
         found = self._plans.get(dialect.name)
         if found is None:
-            binds, results = self.processing(dialect)
-            pairs = tuple(zip(self.names, binds, strict=True))
-            converted = tuple((at, process) for at, process in enumerate(results) if process is not None)
-            found = self._plans[dialect.name] = _Plan(
-                self.names, pairs if any(binds) else None, converted, self.named
+            binds = [self._bind(name, dialect) for name in self.names]
+            results = (
+                kind.dialect_impl(dialect).result_processor(dialect, None) if kind is not None else None
+                for kind in self.columns
             )
+            converted = tuple((at, process) for at, process in enumerate(results) if process is not None)
+            pairs = tuple(zip(self.names, binds, strict=True)) if any(binds) else None
+            found = self._plans[dialect.name] = _Plan(self.names, pairs, converted, self.named)
         return found
 
     def _bind(self, name: str, dialect: Dialect) -> Processor | None:
